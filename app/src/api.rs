@@ -1,0 +1,146 @@
+//! Wire types and server functions: the browser's half of the contract with the server.
+//!
+//! The server functions are thin: each pulls the [`Backend`](crate::backend::Backend) out of
+//! the request context and hands it the request head, so all policy lives in the `server`
+//! crate's domain services and behaves exactly like the JSON API.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What a user may do. Serialised in lowercase, as in the JSON API's `role` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+/// The signed-in user, as the UI and `GET /api/me` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub is_active: bool,
+}
+
+/// The one error type of the UI layer. Its messages are safe to show: the server decides
+/// which variant a failure becomes and logs the internal cause itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "message", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    #[error("Please sign in")]
+    NotSignedIn,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    Unavailable,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Network,
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidCredentials | AppError::NotSignedIn => 401,
+            AppError::BadRequest(_) => 400,
+            AppError::Unavailable => 503,
+            AppError::Internal | AppError::Network => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Network,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::BadRequest("The form was incomplete or malformed.".into())
+            }
+            _ => AppError::Internal,
+        }
+    }
+}
+
+/// Signs in with a username (or e-mail) and password. On success the server sets the session
+/// cookies and, for a plain form post without WASM, redirects to the home page.
+#[server(prefix = "/api/auth", endpoint = "ui/sign-in")]
+pub async fn sign_in(username: String, password: String) -> Result<Me, AppError> {
+    let (backend, head) = ssr::context()?;
+    let signed_in = ssr::respond(backend.sign_in(&head, &username, &password).await)?;
+    leptos_axum::redirect("/");
+    Ok(signed_in)
+}
+
+/// Ends the current session (revoking its refresh token) and clears the cookies.
+#[server(prefix = "/api/auth", endpoint = "ui/sign-out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let (backend, head) = ssr::context()?;
+    ssr::respond(backend.sign_out(&head).await)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Who is signed in on this browser, if anyone.
+#[server(prefix = "/api/ui", endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.current_user(&head).await.map_err(ssr::fail)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    //! The glue every server function shares: find the backend, apply its cookies, set the
+    //! status of a failure.
+    use super::AppError;
+    use crate::backend::{Reply, SharedBackend};
+    use http::request::Parts;
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    pub fn context() -> Result<(SharedBackend, Parts), AppError> {
+        let backend = use_context::<SharedBackend>().ok_or(AppError::Internal)?;
+        let head = use_context::<Parts>().ok_or(AppError::Internal)?;
+        Ok((backend, head))
+    }
+
+    /// Applies the reply's `Set-Cookie` headers and unwraps its value.
+    pub fn respond<T>(reply: Result<Reply<T>, AppError>) -> Result<T, AppError> {
+        let reply = reply.map_err(fail)?;
+        if let Some(response) = use_context::<ResponseOptions>() {
+            for cookie in reply.set_cookies {
+                response.append_header(http::header::SET_COOKIE, cookie);
+            }
+        }
+        Ok(reply.value)
+    }
+
+    /// Sets the status that matches the error, so failures are 4xx/5xx on the wire too.
+    pub fn fail(error: AppError) -> AppError {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+                response.set_status(status);
+            }
+        }
+        error
+    }
+}

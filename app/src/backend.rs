@@ -1,0 +1,45 @@
+//! The interface between the server functions and the server's domain services.
+//!
+//! `server` depends on `app`, so `app` cannot call into `server` directly. Instead it declares
+//! here the few operations its server functions need, in wire types, and `server` provides an
+//! implementation through the Leptos context. Nothing here compiles into the WASM bundle.
+
+use std::sync::Arc;
+
+use http::HeaderValue;
+use http::request::Parts;
+
+use crate::api::{AppError, Me};
+
+/// A value plus the cookies the response must set.
+#[derive(Debug)]
+pub struct Reply<T> {
+    pub value: T,
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+impl<T> Reply<T> {
+    pub fn new(value: T, set_cookies: Vec<HeaderValue>) -> Self {
+        Self { value, set_cookies }
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Checks the credentials and opens a session; the reply carries its cookies.
+    async fn sign_in(
+        &self,
+        head: &Parts,
+        login: &str,
+        password: &str,
+    ) -> Result<Reply<Me>, AppError>;
+
+    /// Revokes the session named by the request's refresh cookie and clears the cookies.
+    async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError>;
+
+    /// The user whose live session the request's cookies carry, if any.
+    async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError>;
+}
+
+/// How the backend travels through the Leptos context.
+pub type SharedBackend = Arc<dyn Backend>;

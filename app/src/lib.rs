@@ -1,0 +1,72 @@
+//! The fin_intelli UI, shared by the server (which renders it) and the WASM bundle (which
+//! hydrates it).
+//!
+//! Everything server-only sits behind the `ssr` feature in [`backend`]: the interface the
+//! server functions call, implemented by the `server` crate over its domain services. That
+//! is how this crate stays free of database, crypto and runtime crates in the browser build.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+/// The HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/fin_intelli.css" />
+        <Title formatter=|page: String| format!("{page} · fin_intelli") />
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"fin_intelli"</a>
+            </header>
+            <main>
+                <Routes fallback=pages::NotFound>
+                    // Pages behind sign-in render fully before the first byte, so the server can
+                    // still answer with a redirect when there is no session.
+                    <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=pages::LoginPage />
+                </Routes>
+            </main>
+            <footer class="footer">"fin_intelli: sign-in security you run yourself"</footer>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the WASM app has taken over, so browser tests (and
+/// curious humans) can tell a hydrated page from a merely server-rendered one.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

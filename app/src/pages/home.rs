@@ -1,0 +1,42 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+use crate::api::{Me, SignOut, whoami};
+
+/// The signed-in landing page: who you are and your role. Visitors without a session are sent
+/// to the sign-in page (by the server on a full load, by the router after hydration).
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let me = Resource::new_blocking(|| (), |_| whoami());
+
+    view! {
+        <Title text="Home" />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(user)) => view! { <SignedIn user /> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn SignedIn(user: Me) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <section class="card">
+            <h1>"Welcome, " <span data-testid="username">{user.username.clone()}</span></h1>
+            <p>
+                "Signed in as " <strong>{user.email.clone()}</strong> " with role "
+                <span class="badge" data-testid="role">{user.role.as_str()}</span> "."
+            </p>
+            <ActionForm action=sign_out attr:id="sign-out-form">
+                <button type="submit" class="secondary">"Sign out"</button>
+            </ActionForm>
+        </section>
+    }
+}

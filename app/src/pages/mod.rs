@@ -1,0 +1,9 @@
+//! One module per page.
+
+mod home;
+mod login;
+mod not_found;
+
+pub use home::HomePage;
+pub use login::LoginPage;
+pub use not_found::NotFound;

@@ -1,0 +1,212 @@
+//! Configuration from the environment (and an optional `.env`, loaded by `main`).
+//!
+//! Every variable is documented with its default in `.env.example`. `Debug` redacts secrets,
+//! so the whole config can be logged at start.
+
+use std::fmt;
+
+use chrono::Duration;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::client::parse_cidr_list;
+use crate::domain::password::Argon2Settings;
+use crate::storage::RedactedUrl;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/fin_intelli.db";
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    /// An HS256 secret shared by every instance (the original design's `SECRET_KEY`). When
+    /// unset, a random key is generated on first start and kept in the database.
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub trusted_proxies: Vec<IpNet>,
+    pub argon2: Argon2Settings,
+    /// Create an `admin` account with a random password when the database has no users.
+    pub bootstrap_admin: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process env.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let number =
+            |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(raw) => raw
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or_else(|| ConfigError {
+                            name,
+                            problem: format!("expected a whole number from {min} to {max}"),
+                        }),
+                }
+            };
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None => Ok(default),
+                Some("1" | "true" | "yes" | "on") => Ok(true),
+                Some("0" | "false" | "no" | "off") => Ok(false),
+                Some(_) => Err(ConfigError {
+                    name,
+                    problem: "expected true or false".into(),
+                }),
+            }
+        };
+
+        let jwt_secret = get("FIN_JWT_SECRET").map(SecretString::from);
+        if let Some(secret) = &jwt_secret {
+            if secret.expose_secret().len() < 32 {
+                return Err(ConfigError {
+                    name: "FIN_JWT_SECRET",
+                    problem: "must be at least 32 characters".into(),
+                });
+            }
+        }
+        let trusted_proxies = parse_cidr_list(&get("FIN_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|problem| ConfigError {
+                name: "FIN_TRUSTED_PROXIES",
+                problem,
+            })?;
+
+        Ok(Self {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            db_max_connections: number("FIN_DB_MAX_CONNECTIONS", 16, 1, 1000)? as u32,
+            jwt_secret,
+            jwt_issuer: get("FIN_JWT_ISSUER").unwrap_or_else(|| "fin-intelli".to_owned()),
+            jwt_audience: get("FIN_JWT_AUDIENCE").unwrap_or_else(|| "fin-intelli".to_owned()),
+            access_ttl: Duration::seconds(number("FIN_ACCESS_TTL_SECS", 900, 30, 86_400)?),
+            refresh_ttl: Duration::days(number("FIN_REFRESH_TTL_DAYS", 30, 1, 365)?),
+            trusted_proxies,
+            argon2: Argon2Settings {
+                memory_kib: number(
+                    "FIN_ARGON2_MEMORY_KIB",
+                    Argon2Settings::OWASP.memory_kib.into(),
+                    8,
+                    4_194_304,
+                )? as u32,
+                iterations: number(
+                    "FIN_ARGON2_ITERATIONS",
+                    Argon2Settings::OWASP.iterations.into(),
+                    1,
+                    100,
+                )? as u32,
+                parallelism: number(
+                    "FIN_ARGON2_PARALLELISM",
+                    Argon2Settings::OWASP.parallelism.into(),
+                    1,
+                    64,
+                )? as u32,
+            },
+            bootstrap_admin: flag("FIN_BOOTSTRAP_ADMIN", true)?,
+        })
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &RedactedUrl(&self.database_url).to_string())
+            .field("db_max_connections", &self.db_max_connections)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_ttl_secs", &self.access_ttl.num_seconds())
+            .field("refresh_ttl_days", &self.refresh_ttl.num_days())
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("argon2", &self.argon2)
+            .field("bootstrap_admin", &self.bootstrap_admin)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.access_ttl, Duration::minutes(15));
+        assert_eq!(c.refresh_ttl, Duration::days(30));
+        assert_eq!(c.argon2, Argon2Settings::OWASP);
+        assert!(c.trusted_proxies.is_empty());
+        assert!(c.bootstrap_admin);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(
+            config(&[("FIN_ACCESS_TTL_SECS", "soon")]).unwrap_err().name,
+            "FIN_ACCESS_TTL_SECS"
+        );
+        assert_eq!(
+            config(&[("FIN_TRUSTED_PROXIES", "10.0.0.0/33")])
+                .unwrap_err()
+                .name,
+            "FIN_TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            config(&[("FIN_JWT_SECRET", "short")]).unwrap_err().name,
+            "FIN_JWT_SECRET"
+        );
+        assert_eq!(
+            config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")])
+                .unwrap_err()
+                .name,
+            "FIN_BOOTSTRAP_ADMIN"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://fin:hunter2hunter2@db/fin"),
+            (
+                "FIN_JWT_SECRET",
+                "0123456789abcdef0123456789abcdef-very-secret",
+            ),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("postgres://fin:***@db/fin"), "{shown}");
+    }
+}

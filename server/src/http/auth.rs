@@ -1,0 +1,253 @@
+//! `POST /api/auth/login` and `POST /api/auth/logout`.
+
+use std::fmt;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, cookies};
+use crate::domain::client::ClientInfo;
+
+/// The sign-in body: an OAuth2 password form or the same fields as JSON.
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+    grant_type: Option<String>,
+    refresh_delivery: Option<String>,
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Cookie,
+    Body,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: LoginRequest = parse_body(&headers, body)?;
+    if request
+        .grant_type
+        .as_deref()
+        .is_some_and(|g| g != "password")
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be \"password\"",
+        ));
+    }
+    let delivery = match request.refresh_delivery.as_deref() {
+        None | Some("cookie") => Delivery::Cookie,
+        Some("body") => Delivery::Body,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "refresh_delivery must be \"cookie\" or \"body\"",
+            ));
+        }
+    };
+
+    let signed_in = state
+        .auth
+        .sign_in(
+            &request.username,
+            SecretString::from(request.password),
+            &client,
+        )
+        .await?;
+
+    let access_token = signed_in.access.token.expose_secret().to_owned();
+    let refresh_token = signed_in.refresh.expose_secret().to_owned();
+    let body = TokenResponse {
+        access_token: access_token.clone(),
+        token_type: "bearer",
+        expires_in: signed_in.access.expires_in,
+        role: signed_in.user.role(),
+        refresh_token: (delivery == Delivery::Body).then_some(refresh_token.clone()),
+    };
+    let mut response = Json(body).into_response();
+    if delivery == Delivery::Cookie {
+        let set = response.headers_mut();
+        set.append(
+            header::SET_COOKIE,
+            cookies::refresh(&refresh_token, signed_in.refresh_max_age),
+        );
+        set.append(
+            header::SET_COOKIE,
+            cookies::access(&access_token, signed_in.access.expires_in),
+        );
+    }
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutRequest {
+    refresh_token: Option<String>,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let from_body = match &body {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => LogoutRequest::default(),
+        _ => parse_body::<LogoutRequest>(&headers, body)?,
+    };
+    let token = from_body
+        .refresh_token
+        .as_deref()
+        .or_else(|| cookies::read(&headers, cookies::REFRESH_COOKIE));
+    state.auth.sign_out(token, &client).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for cookie in cookies::clear_all() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Decodes a JSON or urlencoded-form body into `T`, with errors that explain the problem
+/// without echoing what was sent (it may hold a password).
+fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large",
+            )
+        } else {
+            ApiError::bad_request("The request body could not be read")
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let explain = |error: String| {
+        // serde names missing fields safely; other messages may quote the input.
+        let message = match error.find("missing field") {
+            Some(start) => format!(
+                "Malformed body: {}",
+                error[start..].split(" at line").next().unwrap_or("")
+            ),
+            None => "Malformed body: expected string fields".to_owned(),
+        };
+        ApiError::bad_request(message)
+    };
+    match content_type.as_str() {
+        "application/json" => serde_json::from_slice(&body).map_err(|e| explain(e.to_string())),
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes(&body).map_err(|e| explain(e.to_string()))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send application/json or application/x-www-form-urlencoded",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn both_body_shapes_parse() {
+        let form: LoginRequest = parse_body(
+            &headers("application/x-www-form-urlencoded"),
+            Ok(Bytes::from_static(
+                b"username=a&password=p%26q&grant_type=password",
+            )),
+        )
+        .unwrap();
+        assert_eq!(
+            (form.username.as_str(), form.password.as_str()),
+            ("a", "p&q")
+        );
+        let json: LoginRequest = parse_body(
+            &headers("application/json; charset=utf-8"),
+            Ok(Bytes::from_static(br#"{"username":"a","password":"p"}"#)),
+        )
+        .unwrap();
+        assert_eq!(json.password, "p");
+    }
+
+    #[test]
+    fn errors_never_echo_the_input() {
+        let err = parse_body::<LoginRequest>(
+            &headers("application/json"),
+            Ok(Bytes::from_static(
+                br#"{"username":"a","password":12345678}"#,
+            )),
+        )
+        .unwrap_err();
+        assert!(!err.message.contains("12345678"), "{err:?}");
+        let err = parse_body::<LoginRequest>(
+            &headers("application/json"),
+            Ok(Bytes::from_static(br#"{"username":"a"}"#)),
+        )
+        .unwrap_err();
+        assert_eq!(err.message, "Malformed body: missing field `password`");
+        let err = parse_body::<LoginRequest>(&headers("text/plain"), Ok(Bytes::new())).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let request = LoginRequest {
+            username: "a".into(),
+            password: "hunter2".into(),
+            grant_type: None,
+            refresh_delivery: None,
+        };
+        assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}

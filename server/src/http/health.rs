@@ -1,0 +1,21 @@
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+
+/// The process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match state.auth.store().ping().await {
+        Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            Err(ApiError::unavailable())
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The use cases. Both the JSON API and the server functions call these, so the two paths
+//! behave the same.
+
+mod auth;
+mod keys;
+
+pub use auth::{AuthError, AuthService, Principal, SignedIn};
+pub use keys::{KeyLoadError, load_signing_key};

@@ -1,0 +1,106 @@
+//! Storage: one trait, [`Store`], with a PostgreSQL and a SQLite implementation chosen at
+//! start from the `DATABASE_URL` scheme.
+//!
+//! Both implementations run the same SQL text (see [`sql`]); the schemas differ only in
+//! column types and live in `migrations/postgres` and `migrations/sqlite`, numbered in step.
+//! The contract test in `tests/storage.rs` runs the whole trait against either backend.
+
+mod error;
+mod models;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use error::{RedactedUrl, StoreError};
+pub use models::{ActivityRecord, EventType, NewActivity, NewSession, StoredSigningKey};
+pub use sql::{PgStore, SqliteStore};
+
+use crate::domain::user::{NewUser, User};
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Applies the migrations this binary carries.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn count_users(&self) -> Result<i64, StoreError>;
+
+    /// Stores a user; `StoreError::Conflict` names the taken field.
+    async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;
+
+    /// Finds a user by normalised username or e-mail address.
+    async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+
+    async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
+
+    /// Activates or deactivates a user; returns whether the user exists.
+    async fn set_user_active(
+        &self,
+        id: i64,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a new session's first refresh token and its activity event in one transaction:
+    /// a login that succeeded always has its log row.
+    async fn open_session(
+        &self,
+        session: &NewSession,
+        event: &NewActivity,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes every refresh token of the session the given token belongs to and records
+    /// the event, attributed to the session's user, in the same transaction. Returns that
+    /// user's id, or `None` when no session matched (nothing is recorded then).
+    async fn revoke_session_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        event: &NewActivity,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Whether the session still has a refresh token that is neither revoked nor expired.
+    async fn session_is_live(
+        &self,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes one activity event on its own (failed sign-ins, for example).
+    async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError>;
+
+    /// The newest events first, optionally of one user.
+    async fn recent_activity(
+        &self,
+        user_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// The current access-token signing key, if one has been stored.
+    async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;
+
+    /// Stores `key` unless a key already exists, and returns whichever key is current. Two
+    /// instances starting at once end up with the same key.
+    async fn ensure_signing_key(
+        &self,
+        key: &StoredSigningKey,
+    ) -> Result<StoredSigningKey, StoreError>;
+}
+
+/// Connects to the database `url` names (`postgres://…` or `sqlite:…`).
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else {
+        Err(StoreError::Config(
+            "DATABASE_URL must start with postgres:// or sqlite:".into(),
+        ))
+    }
+}

@@ -1,0 +1,267 @@
+//! The two SQL implementations of [`Store`].
+//!
+//! PostgreSQL and SQLite accept the same SQL for everything fin_intelli does (`$n`
+//! placeholders, `returning`, `on conflict do nothing`, `cast`), and sqlx encodes the same
+//! Rust types into both. So the trait is implemented once, by the `sql_store!` macro, for
+//! each pool type; only connecting and the migration folders differ. A query that ever
+//! needs to differ gets its own method outside the macro.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{ActivityRecord, NewActivity, NewSession, Store, StoreError, StoredSigningKey};
+use crate::domain::user::{NewUser, User};
+
+static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// How long a request waits for a pooled connection before the database counts as
+/// unavailable (503) rather than hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+const USER_COLUMNS: &str = "id, username, email, hashed_password, is_active, is_admin, created_at";
+const ACTIVITY_COLUMNS: &str = "id, user_id, username, event_type, ip_address, device_info, risk_score, \
+     geolocation_country, geolocation_city, created_at";
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the SQLite file. WAL lets readers run beside the one
+    /// writer, and the busy timeout makes writers queue instead of failing with
+    /// "database is locked".
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let file = options.get_filename();
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $migrator:expr) => {
+        impl $store {
+            /// Inserts one activity row, in a transaction or on the pool.
+            async fn insert_activity<'e, E>(executor: E, event: &NewActivity, user_id: Option<i64>) -> Result<i64, StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let id: i64 = sqlx::query_scalar(
+                    "insert into user_activity_logs \
+                     (user_id, username, event_type, ip_address, device_info, risk_score, \
+                      geolocation_country, geolocation_city, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+                )
+                .bind(user_id)
+                .bind(event.username.as_deref())
+                .bind(event.event_type.as_str())
+                .bind(event.ip_address.as_str())
+                .bind(event.device_info.as_str())
+                .bind(event.risk_score)
+                .bind(event.geolocation_country.as_deref())
+                .bind(event.geolocation_city.as_deref())
+                .bind(event.created_at)
+                .fetch_one(executor)
+                .await?;
+                Ok(id)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("select 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn count_users(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?)
+            }
+
+            async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
+                let sql = format!(
+                    "insert into users (username, email, hashed_password, is_active, is_admin, created_at, updated_at) \
+                     values ($1, $2, $3, true, $4, $5, $5) returning {USER_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(user.username.as_str())
+                    .bind(user.email.as_str())
+                    .bind(&user.hashed_password)
+                    .bind(user.is_admin)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+                let sql = format!("select {USER_COLUMNS} from users where username = $1 or email = $1");
+                Ok(sqlx::query_as(&sql).bind(login).fetch_optional(&self.pool).await?)
+            }
+
+            async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+                let sql = format!("select {USER_COLUMNS} from users where id = $1");
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let updated = sqlx::query("update users set is_active = $2, updated_at = $3 where id = $1")
+                    .bind(id)
+                    .bind(active)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() > 0)
+            }
+
+            async fn open_session(&self, session: &NewSession, event: &NewActivity) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "insert into refresh_tokens \
+                     (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
+                     values ($1, $2, $3, $4, $5, $6, $7, false)",
+                )
+                .bind(session.user_id)
+                .bind(&session.session_id)
+                .bind(&session.token_hash)
+                .bind(&session.device_info)
+                .bind(&session.ip_address)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_activity(&mut *tx, event, event.user_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_session_by_token(
+                &self,
+                token_hash: &str,
+                now: DateTime<Utc>,
+                event: &NewActivity,
+            ) -> Result<Option<i64>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Write first: the update takes the write lock before anything is read, so
+                // concurrent sign-outs queue instead of racing (and SQLite never has to
+                // upgrade a read transaction).
+                let revoked: Vec<i64> = sqlx::query_scalar(
+                    "update refresh_tokens set is_revoked = true, revoked_at = $2 \
+                     where is_revoked = false \
+                       and session_id = (select session_id from refresh_tokens where token_hash = $1) \
+                     returning user_id",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let Some(&user_id) = revoked.first() else {
+                    return Ok(None);
+                };
+                Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+                tx.commit().await?;
+                Ok(Some(user_id))
+            }
+
+            async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let live: i64 = sqlx::query_scalar(
+                    "select count(*) from refresh_tokens \
+                     where session_id = $1 and is_revoked = false and expires_at > $2",
+                )
+                .bind(session_id)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(live > 0)
+            }
+
+            async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError> {
+                Self::insert_activity(&self.pool, event, event.user_id).await
+            }
+
+            async fn recent_activity(&self, user_id: Option<i64>, limit: i64) -> Result<Vec<ActivityRecord>, StoreError> {
+                let sql = format!(
+                    "select {ACTIVITY_COLUMNS} from user_activity_logs \
+                     where cast($1 as bigint) is null or user_id = $1 order by id desc limit $2"
+                );
+                Ok(sqlx::query_as(&sql).bind(user_id).bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await?)
+            }
+
+            async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select kid, algorithm, secret, created_at from signing_keys where status = 'active'",
+                )
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError> {
+                // The partial unique index on status = 'active' makes the insert a no-op when
+                // another instance got there first.
+                sqlx::query(
+                    "insert into signing_keys (kid, algorithm, secret, status, created_at) \
+                     values ($1, $2, $3, 'active', $4) on conflict do nothing",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.secret)
+                .bind(key.created_at)
+                .execute(&self.pool)
+                .await?;
+                self.current_signing_key()
+                    .await?
+                    .ok_or_else(|| StoreError::Config("no active signing key after insert".into()))
+            }
+        }
+    };
+}
+
+sql_store!(PgStore, sqlx::Postgres, PG_MIGRATIONS);
+sql_store!(SqliteStore, sqlx::Sqlite, SQLITE_MIGRATIONS);

@@ -1,0 +1,99 @@
+//! The server functions' backend: [`app::backend::Backend`] over the same services the JSON
+//! API uses. Thin on purpose: translate the request head in, the outcome out.
+
+use app::api::{AppError, Me, Role};
+use app::backend::{Backend, Reply};
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::user::User;
+use crate::http::{ApiError, AppState, client_info, cookies};
+use crate::service::AuthError;
+
+pub struct WebBackend {
+    state: AppState,
+}
+
+impl WebBackend {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait]
+impl Backend for WebBackend {
+    async fn sign_in(
+        &self,
+        head: &Parts,
+        login: &str,
+        password: &str,
+    ) -> Result<Reply<Me>, AppError> {
+        let client = client_info(head, &self.state);
+        let signed_in = self
+            .state
+            .auth
+            .sign_in(login, SecretString::from(password.to_owned()), &client)
+            .await
+            .map_err(app_error)?;
+        let set_cookies = vec![
+            cookies::refresh(signed_in.refresh.expose_secret(), signed_in.refresh_max_age),
+            cookies::access(
+                signed_in.access.token.expose_secret(),
+                signed_in.access.expires_in,
+            ),
+        ];
+        Ok(Reply::new(me(&signed_in.user), set_cookies))
+    }
+
+    async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError> {
+        let client = client_info(head, &self.state);
+        let token = cookies::read(&head.headers, cookies::REFRESH_COOKIE);
+        self.state
+            .auth
+            .sign_out(token, &client)
+            .await
+            .map_err(app_error)?;
+        Ok(Reply::new((), cookies::clear_all()))
+    }
+
+    async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
+        let Some(token) = cookies::read(&head.headers, cookies::ACCESS_COOKIE) else {
+            return Ok(None);
+        };
+        match self.state.auth.authenticate(token).await {
+            Ok(principal) => Ok(Some(me(&principal.user))),
+            // An expired or revoked session is simply "not signed in" for a page.
+            Err(AuthError::Token(_)) => Ok(None),
+            Err(other) => Err(app_error(other)),
+        }
+    }
+}
+
+fn me(user: &User) -> Me {
+    Me {
+        id: user.id,
+        username: user.username.clone(),
+        email: user.email.clone(),
+        role: if user.is_admin {
+            Role::Admin
+        } else {
+            Role::User
+        },
+        is_active: user.is_active,
+    }
+}
+
+/// Maps through [`ApiError`], which logs internal causes, so both paths log alike.
+fn app_error(error: AuthError) -> AppError {
+    let credentials = matches!(error, AuthError::InvalidCredentials);
+    let api = ApiError::from(error);
+    match api.status {
+        _ if credentials => AppError::InvalidCredentials,
+        StatusCode::UNAUTHORIZED => AppError::NotSignedIn,
+        StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable,
+        status if status.is_client_error() => AppError::BadRequest(api.message),
+        _ => AppError::Internal,
+    }
+}

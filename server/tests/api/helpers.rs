@@ -1,0 +1,240 @@
+//! Spawning the real app on port 0 with a fresh database, and small HTTP helpers.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use secrecy::SecretString;
+use server::clock::ManualClock;
+use server::config::Config;
+use server::http::AppState;
+use server::storage::Store;
+use sqlx::Connection as _;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A fresh, empty database on the backend under test, dropped by [`TestDb::cleanup`].
+pub struct TestDb {
+    pub url: String,
+    postgres_schema: Option<(String, String)>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("FIN_TEST_DB").as_deref() {
+            Ok("postgres") => {
+                let admin = std::env::var("FIN_TEST_POSTGRES_URL")
+                    .expect("FIN_TEST_DB=postgres needs FIN_TEST_POSTGRES_URL");
+                // A schema per test is much cheaper than a database per test; the
+                // search_path option puts every table (and sqlx's own) inside it.
+                let schema = format!("fin_t_{id}");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to FIN_TEST_POSTGRES_URL");
+                sqlx::query(&format!("create schema {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create schema");
+                let sep = if admin.contains('?') { '&' } else { '?' };
+                let url = format!("{admin}{sep}options=-c%20search_path%3D{schema}");
+                Self {
+                    url,
+                    postgres_schema: Some((admin, schema)),
+                    sqlite_dir: None,
+                }
+            }
+            Ok("sqlite") | Err(_) => {
+                let dir = std::env::temp_dir().join(format!("fin-test-{id}"));
+                let url = format!("sqlite:{}", dir.join("test.db").display());
+                Self {
+                    url,
+                    postgres_schema: None,
+                    sqlite_dir: Some(dir),
+                }
+            }
+            Ok(other) => panic!("FIN_TEST_DB must be sqlite or postgres, not {other:?}"),
+        }
+    }
+
+    pub async fn cleanup(self) {
+        if let Some((admin, schema)) = &self.postgres_schema {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("drop schema {schema} cascade"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        if let Some(dir) = &self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Spawns the app with extra configuration variables (as the environment would set them).
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        let db = TestDb::new().await;
+        let mut env: Vec<(String, String)> = vec![("DATABASE_URL".into(), db.url.clone())];
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config =
+            Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+                .expect("test configuration");
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let leptos = leptos::config::LeptosOptions::builder()
+            .output_name("fin_intelli")
+            .build();
+        let state = server::startup::build(&config, leptos, clock.clone())
+            .await
+            .expect("build app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn({
+            let state = state.clone();
+            async move {
+                server::startup::serve(listener, state, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+            }
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("fin-tests/1.0")
+            .build()
+            .unwrap();
+        Self {
+            base: format!("http://{addr}"),
+            client,
+            clock,
+            state,
+            db,
+            shutdown: Some(tx),
+            server,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.state.auth.store()
+    }
+
+    pub fn db_url(&self) -> &str {
+        &self.db.url
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn create_user(&self, username: &str, admin: bool) -> i64 {
+        self.state
+            .auth
+            .create_user(
+                username,
+                &format!("{username}@example.com"),
+                SecretString::from(PASSWORD.to_owned()),
+                admin,
+            )
+            .await
+            .expect("create user")
+            .id
+    }
+
+    pub async fn login_json(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in with body delivery; returns (access token, refresh token).
+    pub async fn login_tokens(&self, username: &str) -> (String, String) {
+        let response = self
+            .login_json(serde_json::json!({"username": username, "password": PASSWORD, "refresh_delivery": "body"}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn get_me(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/api/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+        self.db.cleanup().await;
+    }
+}
+
+/// The `Set-Cookie` values of a response, by cookie name.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
+            v.split_once('=')
+                .map(|(name, _)| (name.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// The value of a cookie set by a response.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookies(headers)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, full)| {
+            full.split(';')
+                .next()
+                .and_then(|p| p.split_once('='))
+                .map(|(_, v)| v.to_owned())
+        })
+}
+
+/// Asserts the JSON error shape and returns the code.
+pub async fn error_code(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let body: serde_json::Value = response.json().await.expect("JSON error body");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"].as_str().expect("error code").to_owned()
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary (faster to link than one per file). Every test runs against
+//! the backend `FIN_TEST_DB` names: `sqlite` (the default, no set-up) or `postgres` (with
+//! `FIN_TEST_POSTGRES_URL`); `make test` runs the suite once per backend.
+
+mod auth_api;
+mod helpers;
+mod pages;
+mod storage;

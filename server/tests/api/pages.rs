@@ -1,0 +1,113 @@
+//! The server-rendered pages and the server functions behind them, over plain HTTP (the
+//! browser suite in end2end/ covers hydration).
+
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestApp, cookie_value};
+
+/// A page request as a browser makes it (the `Accept` header decides redirect statuses).
+fn page(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .get(app.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+}
+
+#[tokio::test]
+async fn the_login_page_renders_on_the_server() {
+    let app = TestApp::spawn().await;
+    let response = page(&app, "/login").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("<form") && html.contains("name=\"password\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("/pkg/fin_intelli.js"),
+        "hydration script is linked"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn home_sends_visitors_without_a_session_to_login() {
+    let app = TestApp::spawn().await;
+    let response = page(&app, "/").send().await.unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/login");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_are_real_404s() {
+    let app = TestApp::spawn().await;
+    let response = page(&app, "/no/such/page").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sign_in_server_function_sets_cookies_and_home_shows_the_user() {
+    let app = TestApp::spawn().await;
+    app.create_user("nina", true).await;
+
+    let wrong = app
+        .client
+        .post(app.url("/api/auth/ui/sign-in"))
+        .header("accept", "application/json")
+        .form(&[("username", "nina"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let error: Value = wrong.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_credentials");
+
+    let signed_in = app
+        .client
+        .post(app.url("/api/auth/ui/sign-in"))
+        .header("accept", "application/json")
+        .form(&[("username", "nina"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let access = cookie_value(signed_in.headers(), "__Host-fin_access").expect("access cookie");
+    let refresh =
+        cookie_value(signed_in.headers(), "__Secure-fin_refresh").expect("refresh cookie");
+    let me: Value = signed_in.json().await.unwrap();
+    assert_eq!(me["username"], "nina");
+
+    let home = page(&app, "/")
+        .header("cookie", format!("__Host-fin_access={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("nina") && html.contains("admin"), "{html}");
+
+    let signed_out = app
+        .client
+        .post(app.url("/api/auth/ui/sign-out"))
+        .header("accept", "application/json")
+        .header(
+            "cookie",
+            format!("__Secure-fin_refresh={refresh}; __Host-fin_access={access}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_out.status().is_success(), "{}", signed_out.status());
+    let home = page(&app, "/")
+        .header("cookie", format!("__Host-fin_access={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        home.status().is_redirection(),
+        "the revoked session no longer renders as signed in"
+    );
+    app.stop().await;
+}

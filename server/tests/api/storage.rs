@@ -1,0 +1,235 @@
+//! The storage contract: one story through the whole [`Store`] trait, run against whichever
+//! backend the test run targets, so PostgreSQL and SQLite are held to the same behaviour.
+
+use chrono::{Duration, Utc};
+use server::domain::user::{Email, NewUser, Username};
+use server::storage::{self, EventType, NewActivity, NewSession, StoreError, StoredSigningKey};
+
+use crate::helpers::TestDb;
+
+fn new_user(name: &str, email: &str, admin: bool) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(email).unwrap(),
+        hashed_password: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        is_admin: admin,
+    }
+}
+
+fn event(kind: EventType, user_id: Option<i64>, at: chrono::DateTime<Utc>) -> NewActivity {
+    NewActivity {
+        user_id,
+        username: Some("who".into()),
+        event_type: kind,
+        ip_address: "203.0.113.7".into(),
+        device_info: "Mozilla/5.0".into(),
+        risk_score: 0.25,
+        geolocation_country: Some("GB".into()),
+        geolocation_city: Some("London".into()),
+        created_at: at,
+    }
+}
+
+#[tokio::test]
+async fn the_store_keeps_its_contract() {
+    let db = TestDb::new().await;
+    let store = storage::connect(&db.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.expect("migrating twice is a no-op");
+    store.ping().await.unwrap();
+    let now = Utc::now();
+
+    // Users: unique names and addresses, found by either.
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let alice = store
+        .insert_user(&new_user("alice", "alice@example.com", true), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (alice.username.as_str(), alice.is_admin, alice.is_active),
+        ("alice", true, true)
+    );
+    let bob = store
+        .insert_user(&new_user("bob", "bob@example.com", false), now)
+        .await
+        .unwrap();
+    assert_ne!(alice.id, bob.id);
+    assert!(matches!(
+        store
+            .insert_user(&new_user("alice", "other@example.com", false), now)
+            .await,
+        Err(StoreError::Conflict("username"))
+    ));
+    assert!(matches!(
+        store
+            .insert_user(&new_user("other", "bob@example.com", false), now)
+            .await,
+        Err(StoreError::Conflict("email"))
+    ));
+    assert_eq!(store.count_users().await.unwrap(), 2);
+    assert_eq!(
+        store.find_user_by_login("alice").await.unwrap().unwrap().id,
+        alice.id
+    );
+    assert_eq!(
+        store
+            .find_user_by_login("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        bob.id
+    );
+    assert!(store.find_user_by_login("carol").await.unwrap().is_none());
+    let found = store.find_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(found.hashed_password, alice.hashed_password);
+    assert_eq!(
+        found.created_at.timestamp_micros(),
+        now.timestamp_micros(),
+        "times round-trip"
+    );
+    assert!(store.set_user_active(bob.id, false, now).await.unwrap());
+    assert!(!store.find_user(bob.id).await.unwrap().unwrap().is_active);
+    assert!(!store.set_user_active(999_999, false, now).await.unwrap());
+
+    // Sessions: opened with their log row, live until revoked or expired.
+    let session = NewSession {
+        user_id: alice.id,
+        session_id: "s-1".into(),
+        token_hash: "a".repeat(64),
+        device_info: "Mozilla/5.0".into(),
+        ip_address: "203.0.113.7".into(),
+        created_at: now,
+        expires_at: now + Duration::days(30),
+    };
+    store
+        .open_session(
+            &session,
+            &event(EventType::LoginSucceeded, Some(alice.id), now),
+        )
+        .await
+        .unwrap();
+    assert!(store.session_is_live("s-1", now).await.unwrap());
+    assert!(
+        !store
+            .session_is_live("s-1", now + Duration::days(30))
+            .await
+            .unwrap(),
+        "expired"
+    );
+    assert!(!store.session_is_live("s-unknown", now).await.unwrap());
+    let duplicate = NewSession {
+        session_id: "s-2".into(),
+        ..session.clone()
+    };
+    assert!(
+        store
+            .open_session(
+                &duplicate,
+                &event(EventType::LoginSucceeded, Some(alice.id), now)
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.recent_activity(None, 10).await.unwrap().len(),
+        1,
+        "a failed session write leaves no log row"
+    );
+
+    let logout = NewActivity {
+        user_id: None,
+        ..event(EventType::Logout, None, now)
+    };
+    assert_eq!(
+        store
+            .revoke_session_by_token(&"a".repeat(64), now, &logout)
+            .await
+            .unwrap(),
+        Some(alice.id)
+    );
+    assert!(!store.session_is_live("s-1", now).await.unwrap());
+    assert_eq!(
+        store
+            .revoke_session_by_token(&"a".repeat(64), now, &logout)
+            .await
+            .unwrap(),
+        None,
+        "already revoked"
+    );
+    assert_eq!(
+        store
+            .revoke_session_by_token(&"b".repeat(64), now, &logout)
+            .await
+            .unwrap(),
+        None,
+        "unknown"
+    );
+
+    // Activity: every field round-trips; newest first; filtered by user.
+    store
+        .record_activity(&event(EventType::LoginFailed, None, now))
+        .await
+        .unwrap();
+    let all = store.recent_activity(None, 10).await.unwrap();
+    let kinds: Vec<&str> = all.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["login_failed", "logout", "login_succeeded"]);
+    assert_eq!(
+        all[1].user_id,
+        Some(alice.id),
+        "the logout is attributed to the session's user"
+    );
+    let first = &all[2];
+    assert_eq!(
+        (
+            first.ip_address.as_str(),
+            first.device_info.as_str(),
+            first.risk_score
+        ),
+        ("203.0.113.7", "Mozilla/5.0", 0.25)
+    );
+    assert_eq!(
+        (
+            first.geolocation_country.as_deref(),
+            first.geolocation_city.as_deref()
+        ),
+        (Some("GB"), Some("London"))
+    );
+    let alices = store.recent_activity(Some(alice.id), 10).await.unwrap();
+    assert_eq!(alices.len(), 2);
+    assert_eq!(store.recent_activity(None, 1).await.unwrap().len(), 1);
+
+    // Signing keys: the first stored key wins, later candidates are ignored.
+    assert!(store.current_signing_key().await.unwrap().is_none());
+    let key = |kid: &str| StoredSigningKey {
+        kid: kid.into(),
+        algorithm: "HS256".into(),
+        secret: "c2VjcmV0".into(),
+        created_at: now,
+    };
+    assert_eq!(
+        store.ensure_signing_key(&key("k1")).await.unwrap().kid,
+        "k1"
+    );
+    assert_eq!(
+        store.ensure_signing_key(&key("k2")).await.unwrap().kid,
+        "k1"
+    );
+    assert_eq!(
+        store.current_signing_key().await.unwrap().unwrap().kid,
+        "k1"
+    );
+
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_bad_database_url_is_a_clear_error() {
+    let error = storage::connect("mysql://localhost/db", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("postgres:// or sqlite:"),
+        "{error}"
+    );
+}
