@@ -136,10 +136,10 @@ mod ssr {
 
     /// Sets the status that matches the error, so failures are 4xx/5xx on the wire too.
     pub fn fail(error: AppError) -> AppError {
-        if let Some(response) = use_context::<ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
-                response.set_status(status);
-            }
+        if let Some(response) = use_context::<ResponseOptions>()
+            && let Ok(status) = http::StatusCode::from_u16(error.status())
+        {
+            response.set_status(status);
         }
         error
     }

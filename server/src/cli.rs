@@ -82,10 +82,10 @@ async fn serve(config: Config) -> CliResult {
     let addr = leptos.site_addr;
     tracing::info!(?config, "starting");
     let state = startup::build(&config, leptos, Arc::new(SystemClock)).await?;
-    if config.bootstrap_admin {
-        if let Some(password) = state.auth.bootstrap_admin().await? {
-            announce_admin_password(&password);
-        }
+    if config.bootstrap_admin
+        && let Some(password) = state.auth.bootstrap_admin().await?
+    {
+        announce_admin_password(&password);
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

@@ -78,13 +78,13 @@ impl Config {
         };
 
         let jwt_secret = get("FIN_JWT_SECRET").map(SecretString::from);
-        if let Some(secret) = &jwt_secret {
-            if secret.expose_secret().len() < 32 {
-                return Err(ConfigError {
-                    name: "FIN_JWT_SECRET",
-                    problem: "must be at least 32 characters".into(),
-                });
-            }
+        if let Some(secret) = &jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(ConfigError {
+                name: "FIN_JWT_SECRET",
+                problem: "must be at least 32 characters".into(),
+            });
         }
         let trusted_proxies = parse_cidr_list(&get("FIN_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|problem| ConfigError {

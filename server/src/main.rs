@@ -7,10 +7,10 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth saying.
-    if let Err(error) = dotenvy::dotenv() {
-        if !error.not_found() {
-            eprintln!("warning: ignoring .env: {error}");
-        }
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("warning: ignoring .env: {error}");
     }
     tracing_subscriber::fmt()
         .with_env_filter(

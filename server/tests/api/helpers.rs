@@ -59,12 +59,12 @@ impl TestDb {
     }
 
     pub async fn cleanup(self) {
-        if let Some((admin, schema)) = &self.postgres_schema {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("drop schema {schema} cascade"))
-                    .execute(&mut conn)
-                    .await;
-            }
+        if let Some((admin, schema)) = &self.postgres_schema
+            && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
+        {
+            let _ = sqlx::query(&format!("drop schema {schema} cascade"))
+                .execute(&mut conn)
+                .await;
         }
         if let Some(dir) = &self.sqlite_dir {
             let _ = std::fs::remove_dir_all(dir);

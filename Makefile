@@ -1,0 +1,119 @@
+# fin_intelli: the two commands are `make run` and `make test`. Both install whatever is
+# missing first; every install step is idempotent and quick when already done.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Versions known to build here with the pinned toolchain (see docs/toolchain.md).
+TOOLCHAIN            := 1.95.0
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := 0.2.130
+BINARYEN_VERSION     := 132
+CHROMIUM             ?= /usr/bin/chromium
+E2E_PORT             ?= 8010
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
+
+.PHONY: help run build test tools e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
+
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: tools ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
+	cargo leptos watch
+
+build: tools ## Release build: target/release/fin-intelli plus the site in target/site
+	@$(call step,release build)
+	cargo leptos build --release
+	@$(MAKE) sizes
+
+test: tools e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests site e2e
+	@$(call step,all tests passed)
+
+# ---------------------------------------------------------------- tools
+tools: ## Install the WASM target, wasm-bindgen, cargo-leptos and wasm-opt if missing
+	@$(call step,checking tools)
+	@command -v cargo >/dev/null || { echo "cargo is missing: install rustup from https://rustup.rs"; exit 1; }
+	@rustup toolchain list | grep -q "^$(TOOLCHAIN)" || rustup toolchain install $(TOOLCHAIN) --profile minimal -c rustfmt,clippy
+	@rustup target list --installed --toolchain $(TOOLCHAIN) | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown --toolchain $(TOOLCHAIN)
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  $(call step,installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 4 minutes)); \
+	  cargo +$(TOOLCHAIN) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; fi
+	@if ! cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$"; then \
+	  $(call step,installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 20 minutes on 2 cores)); \
+	  cargo +$(TOOLCHAIN) install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked --features no_downloads --force; fi
+	@if ! wasm-opt --version 2>/dev/null | grep -q "version $(BINARYEN_VERSION)"; then \
+	  $(call step,installing wasm-opt (binaryen $(BINARYEN_VERSION)) from npm); \
+	  if dpkg -s binaryen >/dev/null 2>&1; then $(SUDO) apt-get remove -y -q binaryen; fi; \
+	  command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }; \
+	  $(SUDO) npm install -g --no-audit --no-fund binaryen@$(BINARYEN_VERSION); fi
+
+e2e-deps: end2end/node_modules/.installed ## Install Chromium (Debian) and the Playwright runner (npm)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  $(call step,installing Debian's chromium); \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; fi
+	@if [ -n "$${FIN_TEST_POSTGRES_URL:-}" ] && ! command -v psql >/dev/null; then \
+	  $(SUDO) apt-get install -y -q postgresql-client; fi
+
+end2end/node_modules/.installed: end2end/package-lock.json
+	@$(call step,installing Playwright (npm; browsers come from Debian))
+	cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+# ---------------------------------------------------------------- checks
+fmt:
+	@$(call step,formatting)
+	cargo fmt --all --check
+
+lint:
+	@$(call step,clippy: server build (ssr))
+	cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
+	@$(call step,clippy: browser build (hydrate, wasm32))
+	cargo clippy --locked -p app -p frontend --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+wasm-deps:
+	@$(call step,architecture invariant: no server-only crate in the WASM bundle)
+	.ci/check-wasm-deps
+
+unit-tests:
+	@$(call step,unit and HTTP tests on SQLite)
+	FIN_TEST_DB=sqlite cargo test --locked -p server
+
+pg-tests:
+	@if [ -z "$${FIN_TEST_POSTGRES_URL:-}" ]; then \
+	  $(call step,PostgreSQL tests skipped: FIN_TEST_POSTGRES_URL is not set); \
+	else \
+	  $(call step,storage and HTTP tests on PostgreSQL); \
+	  FIN_TEST_DB=postgres cargo test --locked -p server --test api; fi
+
+site:
+	@$(call step,building the site for the browser tests (server + WASM, debug))
+	cargo leptos build
+
+# The browser suite runs once per database: SQLite always, PostgreSQL when configured
+# (in a fresh schema, so it starts on an empty database like a first `make run`).
+e2e: e2e-deps
+	@$(call step,browser tests in Chromium on SQLite)
+	cd end2end && npx playwright test
+	@if [ -n "$${FIN_TEST_POSTGRES_URL:-}" ]; then \
+	  $(call step,browser tests in Chromium on PostgreSQL); \
+	  schema="fin_e2e_$$(date +%s)_$$$$"; \
+	  psql -q "$$FIN_TEST_POSTGRES_URL" -c "create schema $$schema"; \
+	  sep='?'; case "$$FIN_TEST_POSTGRES_URL" in *\?*) sep='&';; esac; \
+	  status=0; \
+	  (cd end2end && FIN_E2E_DATABASE_URL="$$FIN_TEST_POSTGRES_URL$${sep}options=-c%20search_path%3D$$schema" npx playwright test) || status=$$?; \
+	  psql -q "$$FIN_TEST_POSTGRES_URL" -c "drop schema $$schema cascade"; \
+	  exit $$status; fi
+
+sizes: ## Print the release WASM bundle size (raw and gzip)
+	@f=target/site/pkg/fin_intelli.wasm; [ -f $$f ] || { echo "no $$f: run make build"; exit 1; }; \
+	  printf 'WASM bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(gzip -9 -c $$f | wc -c)"
+
+clean: ## Remove build output and the local database
+	cargo clean
+	rm -rf data end2end/node_modules end2end/test-results

@@ -1,0 +1,83 @@
+// Starts a fin-intelli server on a fresh database for the whole browser suite, and hands
+// the tests the administrator password the server prints on its first start, exactly as a
+// person running `make run` would read it off the console.
+//
+// Environment:
+//   FIN_E2E_BIN           the server binary (default ../target/debug/fin-intelli)
+//   FIN_E2E_SITE_ROOT     the built site with /pkg (default ../target/site)
+//   FIN_E2E_DATABASE_URL  the database (default: a new SQLite file in a temp directory)
+//   FIN_E2E_PORT          the port (default 8010)
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { STATE_FILE, type E2eState } from "./state";
+
+const root = path.resolve(__dirname, "..", "..");
+
+export default async function globalSetup(): Promise<void> {
+  const bin = process.env.FIN_E2E_BIN ?? path.join(root, "target", "debug", "fin-intelli");
+  const siteRoot = process.env.FIN_E2E_SITE_ROOT ?? path.join(root, "target", "site");
+  const port = process.env.FIN_E2E_PORT ?? "8010";
+  const baseURL = `http://127.0.0.1:${port}`;
+  process.env.FIN_E2E_BASE_URL = baseURL;
+  for (const required of [bin, path.join(siteRoot, "pkg")]) {
+    if (!fs.existsSync(required)) {
+      throw new Error(`${required} is missing: run \`cargo leptos build\` first (make e2e does)`);
+    }
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fin-e2e-"));
+  const databaseUrl = process.env.FIN_E2E_DATABASE_URL ?? `sqlite:${path.join(tmp, "e2e.db")}`;
+
+  const server = spawn(bin, ["serve"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+      DATABASE_URL: databaseUrl,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: siteRoot,
+      LEPTOS_ENV: "PROD",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+
+  const adminPassword = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`no admin password printed within 60 s:\n${seen}`)), 60_000);
+    server.stdout.on("data", (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /password: (\S+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    server.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited with ${code} before printing the admin password:\n${seen}`));
+    });
+  });
+
+  await waitUntilHealthy(baseURL, 30_000);
+  const state: E2eState = { pid: server.pid ?? 0, baseURL, adminPassword, tmp };
+  fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
+  fs.writeFileSync(STATE_FILE, JSON.stringify(state), { mode: 0o600 });
+  server.unref();
+}
+
+async function waitUntilHealthy(baseURL: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${baseURL}/readyz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${baseURL} did not become ready within ${timeoutMs} ms`);
+}
