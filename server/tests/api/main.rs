@@ -3,6 +3,7 @@
 //! `FIN_TEST_POSTGRES_URL`); `make test` runs the suite once per backend.
 
 mod auth_api;
+mod cli;
 mod helpers;
 mod pages;
 mod storage;

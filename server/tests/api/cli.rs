@@ -1,0 +1,167 @@
+//! The binary itself: first-start admin, `migrate`, `create-user`.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestDb;
+
+fn fin_intelli(db: &TestDb) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fin-intelli"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .env("LEPTOS_OUTPUT_NAME", "fin_intelli");
+    command
+}
+
+#[tokio::test]
+async fn create_user_reads_the_password_from_stdin_only() {
+    let db = TestDb::new().await;
+    let status = fin_intelli(&db).arg("migrate").status().unwrap();
+    assert!(status.success());
+
+    let refused = fin_intelli(&db)
+        .args([
+            "create-user",
+            "--username",
+            "olga",
+            "--email",
+            "olga@example.com",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "no password on the command line, ever"
+    );
+
+    let mut child = fin_intelli(&db)
+        .args([
+            "create-user",
+            "--username",
+            "olga",
+            "--email",
+            "olga@example.com",
+            "--admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough passphrase\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !logs.contains("a long enough passphrase"),
+        "the password is never echoed"
+    );
+
+    let store = server::storage::connect(&db.url, 1).await.unwrap();
+    let olga = store
+        .find_user_by_login("olga")
+        .await
+        .unwrap()
+        .expect("created");
+    assert!(olga.is_admin);
+    assert!(
+        olga.hashed_password
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+
+    let duplicate = fin_intelli(&db)
+        .args([
+            "create-user",
+            "--username",
+            "olga",
+            "--email",
+            "o2@example.com",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"another passphrase\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(!duplicate.success());
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_first_start_prints_the_admin_password_once_to_stdout() {
+    let db = TestDb::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        fin_intelli(&db)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let mut first = start();
+    let stdout = BufReader::new(first.stdout.take().unwrap());
+    let password = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.trim().strip_prefix("password: ").map(str::to_owned))
+        .expect("the password is printed");
+    assert!(password.len() >= 20);
+    wait_until_listening(port);
+    first.kill().unwrap();
+    let output = first.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(&password),
+        "not in the logs"
+    );
+
+    let mut second = start();
+    wait_until_listening(port);
+    second.kill().unwrap();
+    let output = second.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("password:"),
+        "shown only once"
+    );
+    db.cleanup().await;
+}
+
+fn wait_until_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
