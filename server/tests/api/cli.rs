@@ -16,6 +16,26 @@ fn fin_intelli(db: &TestDb) -> Command {
     command
 }
 
+/// Runs `create-user --password-stdin` with `args`, writing `password` to its stdin.
+fn create_user(db: &TestDb, args: &[&str], password: &str) -> std::process::Output {
+    let mut child = fin_intelli(db)
+        .arg("create-user")
+        .args(args)
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[tokio::test]
 async fn create_user_reads_the_password_from_stdin_only() {
     let db = TestDb::new().await;
@@ -38,28 +58,17 @@ async fn create_user_reads_the_password_from_stdin_only() {
         "no password on the command line, ever"
     );
 
-    let mut child = fin_intelli(&db)
-        .args([
-            "create-user",
+    let output = create_user(
+        &db,
+        &[
             "--username",
             "olga",
             "--email",
             "olga@example.com",
             "--admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough passphrase\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+        ],
+        "a long enough passphrase",
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -87,27 +96,12 @@ async fn create_user_reads_the_password_from_stdin_only() {
             .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
     );
 
-    let duplicate = fin_intelli(&db)
-        .args([
-            "create-user",
-            "--username",
-            "olga",
-            "--email",
-            "o2@example.com",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"another passphrase\n")?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(!duplicate.success());
+    let duplicate = create_user(
+        &db,
+        &["--username", "olga", "--email", "o2@example.com"],
+        "another passphrase",
+    );
+    assert!(!duplicate.status.success());
     db.cleanup().await;
 }
 
