@@ -74,7 +74,7 @@ lint:
 	@$(call step,clippy: server build (ssr))
 	cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
 	@$(call step,clippy: browser build (hydrate, wasm32))
-	cargo clippy --locked -p app -p frontend --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --locked -p app -p frontend --features frontend/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 wasm-deps:
 	@$(call step,architecture invariant: no server-only crate in the WASM bundle)
