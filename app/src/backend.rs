@@ -27,12 +27,7 @@ impl<T> Reply<T> {
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// Checks the credentials and opens a session; the reply carries its cookies.
-    async fn sign_in(
-        &self,
-        head: &Parts,
-        login: &str,
-        password: &str,
-    ) -> Result<Reply<Me>, AppError>;
+    async fn sign_in(&self, head: &Parts, login: &str, password: &str) -> Result<Reply<Me>, AppError>;
 
     /// Revokes the session named by the request's refresh cookie and clears the cookies.
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError>;

@@ -118,13 +118,7 @@ async fn migrate(config: Config) -> CliResult {
     Ok(())
 }
 
-async fn create_user(
-    config: Config,
-    username: &str,
-    email: &str,
-    admin: bool,
-    password_stdin: bool,
-) -> CliResult {
+async fn create_user(config: Config, username: &str, email: &str, admin: bool, password_stdin: bool) -> CliResult {
     if !password_stdin {
         return Err("pass --password-stdin and write the password to standard input".into());
     }
@@ -135,10 +129,7 @@ async fn create_user(
         .output_name("fin_intelli")
         .build();
     let state = startup::build(&config, leptos, Arc::new(SystemClock)).await?;
-    let user = state
-        .auth
-        .create_user(username, email, password, admin)
-        .await?;
+    let user = state.auth.create_user(username, email, password, admin).await?;
     tracing::info!(id = user.id, username = %user.username, role = user.role(), "user created");
     Ok(())
 }

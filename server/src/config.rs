@@ -26,6 +26,11 @@ pub struct Config {
     pub jwt_audience: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A session unused this long ends (each refresh extends it, up to `refresh_ttl`).
+    pub session_idle: Duration,
+    /// How long a spent refresh token may return from the same device and get the same
+    /// successor (concurrent tabs, retries) before it counts as reuse.
+    pub refresh_grace: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
     /// Create an `admin` account with a random password when the database has no users.
@@ -46,25 +51,20 @@ impl Config {
 
     /// Reads the configuration through `lookup`, so tests need not touch the process env.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        problem: format!("expected a whole number from {min} to {max}"),
+                    }),
+            }
         };
-        let number =
-            |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-                match get(name) {
-                    None => Ok(default),
-                    Some(raw) => raw
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| (min..=max).contains(n))
-                        .ok_or_else(|| ConfigError {
-                            name,
-                            problem: format!("expected a whole number from {min} to {max}"),
-                        }),
-                }
-            };
         let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
             match get(name).as_deref() {
                 None => Ok(default),
@@ -86,8 +86,8 @@ impl Config {
                 problem: "must be at least 32 characters".into(),
             });
         }
-        let trusted_proxies = parse_cidr_list(&get("FIN_TRUSTED_PROXIES").unwrap_or_default())
-            .map_err(|problem| ConfigError {
+        let trusted_proxies =
+            parse_cidr_list(&get("FIN_TRUSTED_PROXIES").unwrap_or_default()).map_err(|problem| ConfigError {
                 name: "FIN_TRUSTED_PROXIES",
                 problem,
             })?;
@@ -100,6 +100,8 @@ impl Config {
             jwt_audience: get("FIN_JWT_AUDIENCE").unwrap_or_else(|| "fin-intelli".to_owned()),
             access_ttl: Duration::seconds(number("FIN_ACCESS_TTL_SECS", 900, 30, 86_400)?),
             refresh_ttl: Duration::days(number("FIN_REFRESH_TTL_DAYS", 30, 1, 365)?),
+            session_idle: Duration::days(number("FIN_SESSION_IDLE_DAYS", 7, 1, 365)?),
+            refresh_grace: Duration::seconds(number("FIN_REFRESH_GRACE_SECS", 10, 0, 120)?),
             trusted_proxies,
             argon2: Argon2Settings {
                 memory_kib: number(
@@ -108,12 +110,7 @@ impl Config {
                     8,
                     4_194_304,
                 )? as u32,
-                iterations: number(
-                    "FIN_ARGON2_ITERATIONS",
-                    Argon2Settings::OWASP.iterations.into(),
-                    1,
-                    100,
-                )? as u32,
+                iterations: number("FIN_ARGON2_ITERATIONS", Argon2Settings::OWASP.iterations.into(), 1, 100)? as u32,
                 parallelism: number(
                     "FIN_ARGON2_PARALLELISM",
                     Argon2Settings::OWASP.parallelism.into(),
@@ -131,14 +128,13 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &RedactedUrl(&self.database_url).to_string())
             .field("db_max_connections", &self.db_max_connections)
-            .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("access_ttl_secs", &self.access_ttl.num_seconds())
             .field("refresh_ttl_days", &self.refresh_ttl.num_days())
+            .field("session_idle_days", &self.session_idle.num_days())
+            .field("refresh_grace_secs", &self.refresh_grace.num_seconds())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("argon2", &self.argon2)
             .field("bootstrap_admin", &self.bootstrap_admin)
@@ -152,10 +148,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -177,9 +170,7 @@ mod tests {
             "FIN_ACCESS_TTL_SECS"
         );
         assert_eq!(
-            config(&[("FIN_TRUSTED_PROXIES", "10.0.0.0/33")])
-                .unwrap_err()
-                .name,
+            config(&[("FIN_TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err().name,
             "FIN_TRUSTED_PROXIES"
         );
         assert_eq!(
@@ -187,9 +178,7 @@ mod tests {
             "FIN_JWT_SECRET"
         );
         assert_eq!(
-            config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")])
-                .unwrap_err()
-                .name,
+            config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")]).unwrap_err().name,
             "FIN_BOOTSTRAP_ADMIN"
         );
     }
@@ -198,10 +187,7 @@ mod tests {
     fn debug_redacts_secrets() {
         let c = config(&[
             ("DATABASE_URL", "postgres://fin:hunter2hunter2@db/fin"),
-            (
-                "FIN_JWT_SECRET",
-                "0123456789abcdef0123456789abcdef-very-secret",
-            ),
+            ("FIN_JWT_SECRET", "0123456789abcdef0123456789abcdef-very-secret"),
         ])
         .unwrap();
         let shown = format!("{c:?}");

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::domain::password::{PasswordError, Passwords};
 use crate::domain::token::AccessTokens;
 use crate::http::{self, AppState};
-use crate::service::{AuthService, load_signing_key};
+use crate::service::{AuthService, SessionPolicy, load_signing_key, load_successor_key};
 use crate::storage::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,27 +26,24 @@ pub enum StartupError {
 }
 
 /// Connects to the database, applies migrations and assembles the services.
-pub async fn build(
-    config: &Config,
-    leptos: LeptosOptions,
-    clock: Arc<dyn Clock>,
-) -> Result<AppState, StartupError> {
+pub async fn build(config: &Config, leptos: LeptosOptions, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let store = storage::connect(&config.database_url, config.db_max_connections).await?;
     store.migrate().await?;
     let key = load_signing_key(config, store.as_ref(), clock.as_ref()).await?;
-    let tokens = AccessTokens::new(
-        &key,
-        &config.jwt_issuer,
-        &config.jwt_audience,
-        config.access_ttl,
-    );
+    let tokens = AccessTokens::new(&key, &config.jwt_issuer, &config.jwt_audience, config.access_ttl);
     let passwords = tokio::task::spawn_blocking({
         let settings = config.argon2;
         move || Passwords::new(settings)
     })
     .await
     .map_err(PasswordError::from)??;
-    let auth = AuthService::new(store, passwords, tokens, clock, config.refresh_ttl);
+    let successors = load_successor_key(store.as_ref(), clock.as_ref()).await?;
+    let policy = SessionPolicy {
+        lifetime: config.refresh_ttl,
+        idle_timeout: config.session_idle,
+        grace: config.refresh_grace,
+    };
+    let auth = AuthService::new(store, passwords, tokens, successors, clock, policy);
     Ok(AppState {
         auth: Arc::new(auth),
         trusted_proxies: config.trusted_proxies.clone().into(),
@@ -61,9 +58,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

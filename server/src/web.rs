@@ -24,12 +24,7 @@ impl WebBackend {
 
 #[async_trait]
 impl Backend for WebBackend {
-    async fn sign_in(
-        &self,
-        head: &Parts,
-        login: &str,
-        password: &str,
-    ) -> Result<Reply<Me>, AppError> {
+    async fn sign_in(&self, head: &Parts, login: &str, password: &str) -> Result<Reply<Me>, AppError> {
         let client = client_info(head, &self.state);
         let signed_in = self
             .state
@@ -39,10 +34,7 @@ impl Backend for WebBackend {
             .map_err(app_error)?;
         let set_cookies = vec![
             cookies::refresh(signed_in.refresh.expose_secret(), signed_in.refresh_max_age),
-            cookies::access(
-                signed_in.access.token.expose_secret(),
-                signed_in.access.expires_in,
-            ),
+            cookies::access(signed_in.access.token.expose_secret(), signed_in.access.expires_in),
         ];
         Ok(Reply::new(me(&signed_in.user), set_cookies))
     }
@@ -50,11 +42,7 @@ impl Backend for WebBackend {
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError> {
         let client = client_info(head, &self.state);
         let token = cookies::read(&head.headers, cookies::REFRESH_COOKIE);
-        self.state
-            .auth
-            .sign_out(token, &client)
-            .await
-            .map_err(app_error)?;
+        self.state.auth.sign_out(token, &client).await.map_err(app_error)?;
         Ok(Reply::new((), cookies::clear_all()))
     }
 
@@ -76,11 +64,7 @@ fn me(user: &User) -> Me {
         id: user.id,
         username: user.username.clone(),
         email: user.email.clone(),
-        role: if user.is_admin {
-            Role::Admin
-        } else {
-            Role::User
-        },
+        role: if user.is_admin { Role::Admin } else { Role::User },
         is_active: user.is_active,
     }
 }

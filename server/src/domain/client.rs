@@ -35,19 +35,12 @@ impl ClientInfo {
 ///
 /// Right-most, not left-most: every hop appends, so only the entries our own proxies added
 /// can be believed; anything to their left is whatever the client chose to send.
-pub fn client_ip<'a>(
-    peer: IpAddr,
-    forwarded_for: impl IntoIterator<Item = &'a str>,
-    trusted: &[IpNet],
-) -> IpAddr {
+pub fn client_ip<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
     if !is_trusted(&peer) {
         return canonical(peer);
     }
-    let hops: Vec<&str> = forwarded_for
-        .into_iter()
-        .flat_map(|header| header.split(','))
-        .collect();
+    let hops: Vec<&str> = forwarded_for.into_iter().flat_map(|header| header.split(',')).collect();
     let mut client = canonical(peer);
     for hop in hops.iter().rev() {
         match parse_hop(hop) {
@@ -112,26 +105,16 @@ mod tests {
 
     #[test]
     fn without_trusted_proxies_the_peer_is_the_client() {
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), ["81.2.69.142"], &[]),
-            ip("127.0.0.1")
-        );
+        assert_eq!(client_ip(ip("127.0.0.1"), ["81.2.69.142"], &[]), ip("127.0.0.1"));
     }
 
     #[test]
     fn a_trusted_proxy_yields_the_rightmost_untrusted_hop() {
         let trusted = parse_cidr_list("127.0.0.1/32, 10.0.0.0/8").unwrap();
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), ["81.2.69.142"], &trusted),
-            ip("81.2.69.142")
-        );
+        assert_eq!(client_ip(ip("127.0.0.1"), ["81.2.69.142"], &trusted), ip("81.2.69.142"));
         // The client forged the first entry; our proxy at 10.1.1.1 appended the real one.
         assert_eq!(
-            client_ip(
-                ip("127.0.0.1"),
-                ["6.6.6.6, 81.2.69.142, 10.1.1.1"],
-                &trusted
-            ),
+            client_ip(ip("127.0.0.1"), ["6.6.6.6, 81.2.69.142, 10.1.1.1"], &trusted),
             ip("81.2.69.142")
         );
         // Several headers are one list, in order.
@@ -148,10 +131,7 @@ mod tests {
     #[test]
     fn garbage_or_missing_headers_fall_back_safely() {
         let trusted = parse_cidr_list("127.0.0.1").unwrap();
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), ["not-an-ip"], &trusted),
-            ip("127.0.0.1")
-        );
+        assert_eq!(client_ip(ip("127.0.0.1"), ["not-an-ip"], &trusted), ip("127.0.0.1"));
         assert_eq!(
             client_ip(ip("127.0.0.1"), std::iter::empty(), &trusted),
             ip("127.0.0.1")
@@ -172,20 +152,13 @@ mod tests {
             ),
             ip("9.9.9.9")
         );
-        assert_eq!(
-            client_ip(ip("::ffff:8.8.8.8"), std::iter::empty(), &[]),
-            ip("8.8.8.8")
-        );
+        assert_eq!(client_ip(ip("::ffff:8.8.8.8"), std::iter::empty(), &[]), ip("8.8.8.8"));
     }
 
     #[test]
     fn cidr_lists_parse_or_explain() {
         assert_eq!(parse_cidr_list("").unwrap(), vec![]);
-        assert!(
-            parse_cidr_list("10.0.0.0/8,nonsense")
-                .unwrap_err()
-                .contains("nonsense")
-        );
+        assert!(parse_cidr_list("10.0.0.0/8,nonsense").unwrap_err().contains("nonsense"));
     }
 
     #[test]
@@ -193,15 +166,10 @@ mod tests {
         assert_eq!(ClientInfo::new(ip("1.1.1.1"), None).device, "Unknown");
         assert_eq!(ClientInfo::new(ip("1.1.1.1"), Some("  ")).device, "Unknown");
         assert_eq!(
-            ClientInfo::new(ip("1.1.1.1"), Some(&"x".repeat(1000)))
-                .device
-                .len(),
+            ClientInfo::new(ip("1.1.1.1"), Some(&"x".repeat(1000))).device.len(),
             MAX_DEVICE_CHARS
         );
-        assert_eq!(
-            ClientInfo::new(ip("1.1.1.1"), Some("a\u{0}b\nc")).device,
-            "abc"
-        );
+        assert_eq!(ClientInfo::new(ip("1.1.1.1"), Some("a\u{0}b\nc")).device, "abc");
     }
 
     proptest! {

@@ -79,13 +79,8 @@ impl std::fmt::Debug for Passwords {
 
 impl Passwords {
     pub fn new(settings: Argon2Settings) -> Result<Self, PasswordError> {
-        let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
-            None,
-        )
-        .map_err(PasswordError::Parameters)?;
+        let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
+            .map_err(PasswordError::Parameters)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy = crate::domain::token::random_urlsafe(32);
         let dummy_hash = hash_with(&argon2, &dummy)?;
@@ -97,17 +92,12 @@ impl Passwords {
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`), off the async runtime.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || hash_with(&inner.argon2, password.expose_secret()))
-            .await?
+        tokio::task::spawn_blocking(move || hash_with(&inner.argon2, password.expose_secret())).await?
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when there is no
     /// user, so both cases cost the same. Returns false for a malformed stored hash.
-    pub async fn verify(
-        &self,
-        password: SecretString,
-        stored: Option<String>,
-    ) -> Result<bool, PasswordError> {
+    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, PasswordError> {
         if password.expose_secret().len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
@@ -166,12 +156,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert!(
-            !passwords
-                .verify(secret("Correct horse"), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(!passwords.verify(secret("Correct horse"), Some(hash)).await.unwrap());
     }
 
     #[tokio::test]
@@ -197,10 +182,7 @@ mod tests {
     #[test]
     fn owasp_parameters_are_the_default_settings() {
         let owasp = Argon2Settings::OWASP;
-        assert_eq!(
-            (owasp.memory_kib, owasp.iterations, owasp.parallelism),
-            (19_456, 2, 1)
-        );
+        assert_eq!((owasp.memory_kib, owasp.iterations, owasp.parallelism), (19_456, 2, 1));
     }
 
     #[test]

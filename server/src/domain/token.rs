@@ -52,6 +52,40 @@ impl NewRefreshToken {
     }
 }
 
+/// The key that derives a refresh token's successor from the token itself.
+///
+/// The successor is HMAC-SHA-512(key, presented token): a retry of the same refresh (a
+/// second tab, a response lost on the way) recomputes exactly the same successor, so the
+/// grace window can answer it without any token ever being stored in plaintext. Without
+/// the key, a successor cannot be predicted from its parent.
+pub struct SuccessorKey(SecretSlice<u8>);
+
+impl fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorKey(<redacted>)")
+    }
+}
+
+impl SuccessorKey {
+    pub fn new(key: Vec<u8>) -> Self {
+        Self(SecretSlice::from(key))
+    }
+
+    pub fn successor(&self, presented: &str) -> NewRefreshToken {
+        use hmac::{Hmac, Mac as _};
+        // HMAC accepts keys of any length; this cannot fail.
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length");
+        mac.update(b"fin-intelli refresh successor v1\0");
+        mac.update(presented.as_bytes());
+        let secret = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let hash = hash_refresh_token(&secret);
+        NewRefreshToken {
+            secret: SecretString::from(secret),
+            hash,
+        }
+    }
+}
+
 /// The hex SHA-256 of a refresh token. A plain hash is enough (no salt, no slow hash): the
 /// token has 512 bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(secret: &str) -> String {
@@ -133,11 +167,7 @@ impl SigningKey {
         let digest = Sha256::digest(secret);
         format!(
             "hs-{}",
-            digest
-                .iter()
-                .take(6)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
         )
     }
 
@@ -148,10 +178,7 @@ impl SigningKey {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error(
-        "the signing secret must be at least {} bytes",
-        SigningKey::MIN_SECRET_BYTES
-    )]
+    #[error("the signing secret must be at least {} bytes", SigningKey::MIN_SECRET_BYTES)]
     TooShort,
 }
 
@@ -292,6 +319,21 @@ mod tests {
     }
 
     #[test]
+    fn successors_are_deterministic_keyed_and_well_formed() {
+        let key = SuccessorKey::new(vec![1u8; 32]);
+        let parent = NewRefreshToken::generate();
+        let a = key.successor(parent.secret.expose_secret());
+        let b = key.successor(parent.secret.expose_secret());
+        assert_eq!(a.secret.expose_secret(), b.secret.expose_secret());
+        assert!(looks_like_refresh_token(a.secret.expose_secret()));
+        assert_ne!(a.secret.expose_secret(), parent.secret.expose_secret());
+        let other_key = SuccessorKey::new(vec![2u8; 32]);
+        assert_ne!(other_key.successor(parent.secret.expose_secret()).hash, a.hash);
+        let grandchild = key.successor(a.secret.expose_secret());
+        assert_ne!(grandchild.hash, a.hash);
+    }
+
+    #[test]
     fn sha256_matches_a_known_vector() {
         assert_eq!(
             hash_refresh_token("abc"),
@@ -325,12 +367,7 @@ mod tests {
         let token = issued.token.expose_secret();
         let other_key = SigningKey::hs256("k1", vec![8u8; 32]).unwrap();
         let wrong = [
-            AccessTokens::new(
-                &other_key,
-                "fin-intelli",
-                "fin-intelli",
-                Duration::minutes(15),
-            ),
+            AccessTokens::new(&other_key, "fin-intelli", "fin-intelli", Duration::minutes(15)),
             AccessTokens::new(
                 &SigningKey::hs256("k1", vec![7u8; 32]).unwrap(),
                 "other",
@@ -351,11 +388,7 @@ mod tests {
             ),
         ];
         for verifier in wrong {
-            assert_eq!(
-                verifier.verify(token, now()),
-                Err(TokenError::Invalid),
-                "{verifier:?}"
-            );
+            assert_eq!(verifier.verify(token, now()), Err(TokenError::Invalid), "{verifier:?}");
         }
     }
 
@@ -366,11 +399,7 @@ mod tests {
         let token = issued.token.expose_secret();
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
-        assert!(
-            tokens
-                .verify(&format!("{none_header}.{}.", parts[1]), now())
-                .is_err()
-        );
+        assert!(tokens.verify(&format!("{none_header}.{}.", parts[1]), now()).is_err());
         let admin_payload = URL_SAFE_NO_PAD.encode(
             String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
                 .unwrap()
@@ -381,20 +410,13 @@ mod tests {
                 .verify(&format!("{}.{admin_payload}.{}", parts[0], parts[2]), now())
                 .is_err()
         );
-        assert!(
-            tokens
-                .verify(&format!("{}.{}", parts[0], parts[1]), now())
-                .is_err()
-        );
+        assert!(tokens.verify(&format!("{}.{}", parts[0], parts[1]), now()).is_err());
         assert!(tokens.verify(&"a".repeat(5000), now()).is_err());
     }
 
     #[test]
     fn short_secrets_are_refused() {
-        assert_eq!(
-            SigningKey::hs256("k", vec![1u8; 31]).unwrap_err(),
-            KeyError::TooShort
-        );
+        assert_eq!(SigningKey::hs256("k", vec![1u8; 31]).unwrap_err(), KeyError::TooShort);
         assert!(!format!("{:?}", SigningKey::hs256("k", vec![b'z'; 32]).unwrap()).contains("zzzz"));
     }
 

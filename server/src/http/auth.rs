@@ -1,4 +1,4 @@
-//! `POST /api/auth/login` and `POST /api/auth/logout`.
+//! Sign-in, refresh and sign-out: `POST /api/auth/{login,refresh,logout,logout-all}`.
 
 use std::fmt;
 
@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState, cookies};
+use super::{ApiError, AppState, Authenticated, cookies};
 use crate::domain::client::ClientInfo;
+use crate::service::SignedIn;
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -55,11 +56,7 @@ pub async fn login(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: LoginRequest = parse_body(&headers, body)?;
-    if request
-        .grant_type
-        .as_deref()
-        .is_some_and(|g| g != "password")
-    {
+    if request.grant_type.as_deref().is_some_and(|g| g != "password") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -70,46 +67,96 @@ pub async fn login(
         None | Some("cookie") => Delivery::Cookie,
         Some("body") => Delivery::Body,
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "refresh_delivery must be \"cookie\" or \"body\"",
-            ));
+            return Err(ApiError::bad_request("refresh_delivery must be \"cookie\" or \"body\""));
         }
     };
 
     let signed_in = state
         .auth
-        .sign_in(
-            &request.username,
-            SecretString::from(request.password),
-            &client,
-        )
+        .sign_in(&request.username, SecretString::from(request.password), &client)
         .await?;
+    Ok(token_response(&signed_in, delivery))
+}
 
-    let access_token = signed_in.access.token.expose_secret().to_owned();
-    let refresh_token = signed_in.refresh.expose_secret().to_owned();
+/// The sign-in and refresh response: tokens in the body, the refresh token in a cookie
+/// unless the client asked for it in the body.
+fn token_response(signed_in: &SignedIn, delivery: Delivery) -> Response {
+    let access_token = signed_in.access.token.expose_secret();
+    let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {
-        access_token: access_token.clone(),
+        access_token: access_token.to_owned(),
         token_type: "bearer",
         expires_in: signed_in.access.expires_in,
         role: signed_in.user.role(),
-        refresh_token: (delivery == Delivery::Body).then_some(refresh_token.clone()),
+        refresh_token: (delivery == Delivery::Body).then(|| refresh_token.to_owned()),
     };
     let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
     if delivery == Delivery::Cookie {
-        let set = response.headers_mut();
-        set.append(
+        headers.append(
             header::SET_COOKIE,
-            cookies::refresh(&refresh_token, signed_in.refresh_max_age),
+            cookies::refresh(refresh_token, signed_in.refresh_max_age),
         );
-        set.append(
+        headers.append(
             header::SET_COOKIE,
-            cookies::access(&access_token, signed_in.access.expires_in),
+            cookies::access(access_token, signed_in.access.expires_in),
         );
     }
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+struct RefreshRequest {
+    refresh_token: Option<String>,
+}
+
+/// `POST /api/auth/refresh`: the token from a JSON body (answered in the body) or from the
+/// cookie (answered with a new cookie).
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: RefreshRequest = optional_body(&headers, body)?;
+    let (token, delivery) = match request.refresh_token {
+        Some(token) => (Some(token), Delivery::Body),
+        None => (
+            cookies::read(&headers, cookies::REFRESH_COOKIE).map(str::to_owned),
+            Delivery::Cookie,
+        ),
+    };
+    match state.auth.refresh(token.as_deref(), &client).await {
+        Ok(refreshed) => Ok(token_response(&refreshed, delivery)),
+        Err(error) if delivery == Delivery::Cookie => {
+            // The cookie holds a dead token: drop it so the browser stops sending it.
+            let mut response = ApiError::from(error).into_response();
+            for cookie in cookies::clear_all() {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `POST /api/auth/logout-all`: ends every session of the caller.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+) -> Result<Response, ApiError> {
+    state.auth.sign_out_everywhere(&caller, &client).await?;
+    Ok(cleared(StatusCode::NO_CONTENT))
+}
+
+fn cleared(status: StatusCode) -> Response {
+    let mut response = status.into_response();
+    for cookie in cookies::clear_all() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -123,28 +170,29 @@ pub async fn logout(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let from_body = match &body {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => LogoutRequest::default(),
-        _ => parse_body::<LogoutRequest>(&headers, body)?,
-    };
-    let token = from_body
+    let request: LogoutRequest = optional_body(&headers, body)?;
+    let token = request
         .refresh_token
         .as_deref()
         .or_else(|| cookies::read(&headers, cookies::REFRESH_COOKIE));
     state.auth.sign_out(token, &client).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    for cookie in cookies::clear_all() {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(cleared(StatusCode::NO_CONTENT))
+}
+
+/// Like [`parse_body`], but an empty body is the default value (a cookie carries the token).
+fn optional_body<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    match &body {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
+        _ => parse_body(headers, body),
     }
-    Ok(response)
 }
 
 /// Decodes a JSON or urlencoded-form body into `T`, with errors that explain the problem
 /// without echoing what was sent (it may hold a password).
-fn parse_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
+fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -175,9 +223,7 @@ fn parse_body<T: DeserializeOwned>(
     };
     match content_type.as_str() {
         "application/json" => serde_json::from_slice(&body).map_err(|e| explain(e.to_string())),
-        "application/x-www-form-urlencoded" => {
-            serde_urlencoded::from_bytes(&body).map_err(|e| explain(e.to_string()))
-        }
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body).map_err(|e| explain(e.to_string())),
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -192,10 +238,7 @@ mod tests {
 
     fn headers(content_type: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_str(content_type).unwrap(),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
         h
     }
 
@@ -203,15 +246,10 @@ mod tests {
     fn both_body_shapes_parse() {
         let form: LoginRequest = parse_body(
             &headers("application/x-www-form-urlencoded"),
-            Ok(Bytes::from_static(
-                b"username=a&password=p%26q&grant_type=password",
-            )),
+            Ok(Bytes::from_static(b"username=a&password=p%26q&grant_type=password")),
         )
         .unwrap();
-        assert_eq!(
-            (form.username.as_str(), form.password.as_str()),
-            ("a", "p&q")
-        );
+        assert_eq!((form.username.as_str(), form.password.as_str()), ("a", "p&q"));
         let json: LoginRequest = parse_body(
             &headers("application/json; charset=utf-8"),
             Ok(Bytes::from_static(br#"{"username":"a","password":"p"}"#)),
@@ -224,9 +262,7 @@ mod tests {
     fn errors_never_echo_the_input() {
         let err = parse_body::<LoginRequest>(
             &headers("application/json"),
-            Ok(Bytes::from_static(
-                br#"{"username":"a","password":12345678}"#,
-            )),
+            Ok(Bytes::from_static(br#"{"username":"a","password":12345678}"#)),
         )
         .unwrap_err();
         assert!(!err.message.contains("12345678"), "{err:?}");

@@ -17,9 +17,7 @@ pub const REFRESH_COOKIE: &str = "__Secure-fin_refresh";
 pub const REFRESH_PATH: &str = "/api/auth";
 
 fn build(name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
-    let cookie = format!(
-        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
-    );
+    let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict");
     // Values are base64url or JWTs (base64url and dots): always valid header bytes.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -80,10 +78,7 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; __Secure-fin_refresh=xyz"),
         );
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("__Host-fin_access=jwt"),
-        );
+        headers.append(header::COOKIE, HeaderValue::from_static("__Host-fin_access=jwt"));
         assert_eq!(read(&headers, REFRESH_COOKIE), Some("xyz"));
         assert_eq!(read(&headers, ACCESS_COOKIE), Some("jwt"));
         assert_eq!(read(&headers, "missing"), None);
@@ -91,14 +86,8 @@ mod tests {
 
     #[test]
     fn clearing_sets_max_age_zero_on_the_same_paths() {
-        let cleared: Vec<String> = clear_all()
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
+        let cleared: Vec<String> = clear_all().iter().map(|v| v.to_str().unwrap().to_owned()).collect();
         assert!(cleared[0].starts_with("__Host-fin_access=;") && cleared[0].contains("Path=/;"));
-        assert!(
-            cleared[1].contains("Path=/api/auth")
-                && cleared.iter().all(|c| c.contains("Max-Age=0"))
-        );
+        assert!(cleared[1].contains("Path=/api/auth") && cleared.iter().all(|c| c.contains("Max-Age=0")));
     }
 }

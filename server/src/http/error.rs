@@ -80,25 +80,30 @@ impl From<AuthError> for ApiError {
                 "invalid_credentials",
                 "Invalid username or password",
             ),
+            AuthError::InvalidRefreshToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is invalid or expired",
+            ),
+            AuthError::RefreshReused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "The refresh token was already used; the session has been ended",
+            ),
+            AuthError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such resource"),
             AuthError::Token(TokenError::Expired) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "token_expired",
                 "The access token has expired",
             ),
             AuthError::Token(TokenError::Invalid) => ApiError::invalid_token(),
-            AuthError::InvalidIdentity(e) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                e.to_string(),
-            ),
-            AuthError::WeakPassword(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m)
+            AuthError::InvalidIdentity(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
             }
-            AuthError::Conflict(field) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("{field} is already taken"),
-            ),
+            AuthError::WeakPassword(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m),
+            AuthError::Conflict(field) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{field} is already taken"))
+            }
             AuthError::Store(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "database unavailable");
                 ApiError::unavailable()
@@ -125,7 +130,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if self.status == StatusCode::UNAUTHORIZED && self.code != "invalid_credentials" {
+        if self.code == "invalid_token" || self.code == "token_expired" {
             // RFC 6750 section 3.
             response
                 .headers_mut()

@@ -23,20 +23,14 @@ pub fn client_info(parts: &Parts, state: &AppState) -> ClientInfo {
         .iter()
         .filter_map(|v| v.to_str().ok());
     let ip = client_ip(peer, forwarded, &state.trusted_proxies);
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     ClientInfo::new(ip, user_agent)
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(client_info(parts, state))
     }
 }
@@ -47,10 +41,7 @@ pub struct Authenticated(pub Principal);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::domain::client::ClientInfo;
 use crate::domain::password::{self, PasswordError, Passwords};
 use crate::domain::token::{
-    AccessClaims, AccessTokens, IssuedAccessToken, NewRefreshToken, TokenError, hash_refresh_token,
+    AccessClaims, AccessTokens, IssuedAccessToken, NewRefreshToken, SuccessorKey, TokenError, hash_refresh_token,
     looks_like_refresh_token,
 };
 use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, normalise_login};
-use crate::storage::{EventType, NewActivity, NewSession, Store, StoreError};
+use crate::storage::{EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, Store, StoreError};
 
 /// The service layer's one error type.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,14 @@ pub enum AuthError {
     /// Unknown user, wrong password or inactive account: deliberately indistinguishable.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Unknown, malformed, revoked or expired refresh token.
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+    /// A spent refresh token came back outside the grace window: the session is revoked.
+    #[error("the refresh token was already used")]
+    RefreshReused,
+    #[error("not found")]
+    NotFound,
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
@@ -47,9 +55,7 @@ impl From<StoreError> for AuthError {
 impl From<PasswordError> for AuthError {
     fn from(error: PasswordError) -> Self {
         match error {
-            PasswordError::TooShort | PasswordError::TooLong => {
-                AuthError::WeakPassword(error.to_string())
-            }
+            PasswordError::TooShort | PasswordError::TooLong => AuthError::WeakPassword(error.to_string()),
             other => AuthError::Password(other),
         }
     }
@@ -72,13 +78,26 @@ pub struct Principal {
     pub claims: AccessClaims,
 }
 
+/// Session lifetimes and the rotation grace window.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// The absolute lifetime of a session, from sign-in.
+    pub lifetime: Duration,
+    /// A session unused for this long ends.
+    pub idle_timeout: Duration,
+    /// How long a spent refresh token may come back, from the same device, and get the
+    /// same successor again (concurrent tabs, a retried request).
+    pub grace: Duration,
+}
+
 #[derive(Debug)]
 pub struct AuthService {
     store: Arc<dyn Store>,
     passwords: Passwords,
     tokens: AccessTokens,
+    successors: SuccessorKey,
     clock: Arc<dyn Clock>,
-    refresh_ttl: chrono::Duration,
+    policy: SessionPolicy,
 }
 
 impl AuthService {
@@ -86,15 +105,17 @@ impl AuthService {
         store: Arc<dyn Store>,
         passwords: Passwords,
         tokens: AccessTokens,
+        successors: SuccessorKey,
         clock: Arc<dyn Clock>,
-        refresh_ttl: chrono::Duration,
+        policy: SessionPolicy,
     ) -> Self {
         Self {
             store,
             passwords,
             tokens,
+            successors,
             clock,
-            refresh_ttl,
+            policy,
         }
     }
 
@@ -128,17 +149,8 @@ impl AuthService {
         let user = match user {
             Some(user) if password_ok && user.is_active => user,
             user => {
-                let tried = user
-                    .as_ref()
-                    .map(|u| u.username.clone())
-                    .or_else(|| login.clone());
-                let event = activity(
-                    EventType::LoginFailed,
-                    user.as_ref().map(|u| u.id),
-                    tried,
-                    client,
-                    now,
-                );
+                let tried = user.as_ref().map(|u| u.username.clone()).or_else(|| login.clone());
+                let event = activity(EventType::LoginFailed, user.as_ref().map(|u| u.id), tried, client, now);
                 self.store.record_activity(&event).await?;
                 return Err(AuthError::InvalidCredentials);
             }
@@ -153,7 +165,8 @@ impl AuthService {
             device_info: client.device.clone(),
             ip_address: client.ip.to_string(),
             created_at: now,
-            expires_at: now + self.refresh_ttl,
+            expires_at: now + self.policy.lifetime,
+            token_expires_at: now + self.policy.idle_timeout.min(self.policy.lifetime),
         };
         let event = activity(
             EventType::LoginSucceeded,
@@ -172,17 +185,134 @@ impl AuthService {
             session_id,
             access,
             refresh: refresh.secret,
-            refresh_max_age: self.refresh_ttl.num_seconds(),
+            refresh_max_age: self.refresh_max_age(),
         })
+    }
+
+    /// The refresh cookie's Max-Age: the session's lifetime (API.md). The token inside may
+    /// die sooner (idle timeout, revocation); the server decides, the cookie just carries it.
+    fn refresh_max_age(&self) -> i64 {
+        self.policy.lifetime.num_seconds()
+    }
+
+    /// Spends a refresh token and returns fresh tokens for the same session.
+    ///
+    /// - A live token is rotated (one atomic conditional write in the store).
+    /// - A token spent less than the grace window ago, whose successor is still unused and
+    ///   went to this same device (user agent and address), gets that same successor back:
+    ///   two tabs refreshing at once, or a retry after a lost response, keep the session.
+    /// - Any other spent token is a replay: the whole session is revoked and a
+    ///   `refresh_reused` event with risk 1.0 is written.
+    pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+        let presented = presented
+            .filter(|t| looks_like_refresh_token(t))
+            .ok_or(AuthError::InvalidRefreshToken)?;
+        let now = self.clock.now();
+        let successor = self.successors.successor(presented);
+        let rotation = Rotation {
+            presented_hash: hash_refresh_token(presented),
+            successor_hash: successor.hash.clone(),
+            now,
+            idle_timeout: self.policy.idle_timeout,
+            device_info: client.device.clone(),
+            ip_address: client.ip.to_string(),
+        };
+        let event = activity(EventType::Refresh, None, None, client, now);
+        let (user_id, session_id) = match self.store.rotate_refresh_token(&rotation, &event).await? {
+            RotateOutcome::Rotated { user_id, session_id } => (user_id, session_id),
+            RotateOutcome::NotRotated(None) => return Err(AuthError::InvalidRefreshToken),
+            RotateOutcome::NotRotated(Some(spent)) => {
+                let Some(spent_at) = spent.spent_at else {
+                    // Never spent, yet not rotatable: revoked or expired.
+                    return Err(AuthError::InvalidRefreshToken);
+                };
+                let retry = now - spent_at <= self.policy.grace
+                    && spent.successor_hash.as_deref() == Some(successor.hash.as_str())
+                    && spent.successor_live
+                    && spent.successor_device.as_deref() == Some(client.device.as_str())
+                    && spent.successor_ip.as_deref() == Some(rotation.ip_address.as_str());
+                if !retry {
+                    let mut alarm = activity(EventType::RefreshReused, Some(spent.user_id), None, client, now);
+                    alarm.risk_score = 1.0;
+                    self.store
+                        .revoke_session(&spent.session_id, now, "refresh_reused", &alarm)
+                        .await?;
+                    tracing::warn!(user_id = spent.user_id, session = %spent.session_id, ip = %client.ip, "refresh token reused: session revoked");
+                    return Err(AuthError::RefreshReused);
+                }
+                (spent.user_id, spent.session_id)
+            }
+        };
+        let user = match self.store.find_user(user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(AuthError::InvalidRefreshToken),
+        };
+        let access = self
+            .tokens
+            .issue(user.id, &user.username, user.role(), &session_id, now);
+        Ok(SignedIn {
+            user,
+            session_id,
+            access,
+            refresh: successor.secret,
+            refresh_max_age: self.refresh_max_age(),
+        })
+    }
+
+    /// Ends every session of the caller ("sign out everywhere").
+    pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        let now = self.clock.now();
+        let event = activity(
+            EventType::Logout,
+            Some(caller.user.id),
+            Some(caller.user.username.clone()),
+            client,
+            now,
+        );
+        Ok(self
+            .store
+            .revoke_user_sessions(caller.user.id, None, now, &event)
+            .await?)
+    }
+
+    /// The caller's live sessions, most recently used first.
+    pub async fn sessions(&self, caller: &Principal) -> Result<Vec<SessionRecord>, AuthError> {
+        Ok(self.store.live_sessions(caller.user.id, self.clock.now()).await?)
+    }
+
+    /// Ends one of the caller's own sessions; someone else's is `NotFound`, like a missing one.
+    pub async fn end_session(
+        &self,
+        caller: &Principal,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let owned = self
+            .store
+            .live_sessions(caller.user.id, now)
+            .await?
+            .iter()
+            .any(|s| s.id == session_id);
+        if !owned {
+            return Err(AuthError::NotFound);
+        }
+        let event = activity(
+            EventType::SessionRevoked,
+            Some(caller.user.id),
+            Some(caller.user.username.clone()),
+            client,
+            now,
+        );
+        self.store
+            .revoke_session(session_id, now, "revoked_by_user", &event)
+            .await?;
+        Ok(())
     }
 
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already
     /// revoked tokens are not an error: signing out is idempotent.
-    pub async fn sign_out(
-        &self,
-        refresh_token: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    pub async fn sign_out(&self, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AuthError> {
         let Some(token) = refresh_token.filter(|t| looks_like_refresh_token(t)) else {
             return Ok(());
         };

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::token::SigningKey;
+use crate::domain::token::{SigningKey, SuccessorKey};
 use crate::storage::{Store, StoreError, StoredSigningKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,4 +59,18 @@ pub async fn load_signing_key(
         .decode(&stored.secret)
         .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
     SigningKey::hs256(stored.kid, bytes).map_err(|e| KeyLoadError::Corrupt(e.to_string()))
+}
+
+/// The key that derives refresh-token successors: generated on first start, kept in the
+/// database so every instance derives the same successor for the same token.
+pub async fn load_successor_key(store: &dyn Store, clock: &dyn Clock) -> Result<SuccessorKey, KeyLoadError> {
+    let mut candidate = vec![0u8; 32];
+    OsRng.fill_bytes(&mut candidate);
+    let stored = store
+        .ensure_secret("refresh_successor", &STANDARD.encode(&candidate), clock.now())
+        .await?;
+    let key = STANDARD
+        .decode(&stored)
+        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
+    Ok(SuccessorKey::new(key))
 }

@@ -4,5 +4,5 @@
 mod auth;
 mod keys;
 
-pub use auth::{AuthError, AuthService, Principal, SignedIn};
-pub use keys::{KeyLoadError, load_signing_key};
+pub use auth::{AuthError, AuthService, Principal, SessionPolicy, SignedIn};
+pub use keys::{KeyLoadError, load_signing_key, load_successor_key};

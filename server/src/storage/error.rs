@@ -27,18 +27,11 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &error {
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
-                StoreError::Unavailable(error)
-            }
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => StoreError::Unavailable(error),
             E::Database(db) => {
                 if db.is_unique_violation() {
-                    let detail =
-                        format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                    StoreError::Conflict(if detail.contains("email") {
-                        "email"
-                    } else {
-                        "username"
-                    })
+                    let detail = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+                    StoreError::Conflict(if detail.contains("email") { "email" } else { "username" })
                 } else if is_transient(db.code().as_deref(), db.message()) {
                     StoreError::Unavailable(error)
                 } else {
@@ -90,14 +83,8 @@ mod tests {
             RedactedUrl("postgres://u:secret@h:5432/db").to_string(),
             "postgres://u:***@h:5432/db"
         );
-        assert_eq!(
-            RedactedUrl("postgres://u@h/db").to_string(),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
-            RedactedUrl("sqlite:data/x.db?mode=rwc").to_string(),
-            "sqlite:data/x.db"
-        );
+        assert_eq!(RedactedUrl("postgres://u@h/db").to_string(), "postgres://u:***@h/db");
+        assert_eq!(RedactedUrl("sqlite:data/x.db?mode=rwc").to_string(), "sqlite:data/x.db");
     }
 
     #[test]

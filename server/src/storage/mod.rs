@@ -15,7 +15,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use error::{RedactedUrl, StoreError};
-pub use models::{ActivityRecord, EventType, NewActivity, NewSession, StoredSigningKey};
+pub use models::{
+    ActivityRecord, EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, SpentToken,
+    StoredSigningKey,
+};
 pub use sql::{PgStore, SqliteStore};
 
 use crate::domain::user::{NewUser, User};
@@ -39,20 +42,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
 
     /// Activates or deactivates a user; returns whether the user exists.
-    async fn set_user_active(
-        &self,
-        id: i64,
-        active: bool,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Stores a new session's first refresh token and its activity event in one transaction:
     /// a login that succeeded always has its log row.
-    async fn open_session(
-        &self,
-        session: &NewSession,
-        event: &NewActivity,
-    ) -> Result<(), StoreError>;
+    async fn open_session(&self, session: &NewSession, event: &NewActivity) -> Result<(), StoreError>;
 
     /// Revokes every refresh token of the session the given token belongs to and records
     /// the event, attributed to the session's user, in the same transaction. Returns that
@@ -64,32 +58,54 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &NewActivity,
     ) -> Result<Option<i64>, StoreError>;
 
-    /// Whether the session still has a refresh token that is neither revoked nor expired.
-    async fn session_is_live(
+    /// Whether the session is neither revoked nor past its absolute lifetime.
+    async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Spends a live refresh token and stores its successor, as one conditional write: of
+    /// any number of concurrent attempts on one token, exactly one rotates it. The others,
+    /// and attempts on dead tokens, get what is known about the token instead.
+    async fn rotate_refresh_token(&self, rotation: &Rotation, event: &NewActivity)
+    -> Result<RotateOutcome, StoreError>;
+
+    /// Revokes a whole session (every token of the family) and records `event` in the same
+    /// transaction, even when the session was already revoked (a replay is still news).
+    /// Returns whether the session was live until now.
+    async fn revoke_session(
         &self,
         session_id: &str,
         now: DateTime<Utc>,
+        reason: &str,
+        event: &NewActivity,
     ) -> Result<bool, StoreError>;
+
+    /// Revokes every live session of a user but `except` (the caller's own, for "sign out
+    /// everywhere else"), recording `event` when anything was revoked. Returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: i64,
+        except: Option<&str>,
+        now: DateTime<Utc>,
+        event: &NewActivity,
+    ) -> Result<u64, StoreError>;
+
+    /// A user's live sessions, most recently used first.
+    async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// A named server secret: stores `candidate` unless one exists; returns the stored one.
+    async fn ensure_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String, StoreError>;
 
     /// Writes one activity event on its own (failed sign-ins, for example).
     async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError>;
 
     /// The newest events first, optionally of one user.
-    async fn recent_activity(
-        &self,
-        user_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<ActivityRecord>, StoreError>;
+    async fn recent_activity(&self, user_id: Option<i64>, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
 
     /// The current access-token signing key, if one has been stored.
     async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;
 
     /// Stores `key` unless a key already exists, and returns whichever key is current. Two
     /// instances starting at once end up with the same key.
-    async fn ensure_signing_key(
-        &self,
-        key: &StoredSigningKey,
-    ) -> Result<StoredSigningKey, StoreError>;
+    async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError>;
 }
 
 /// Connects to the database `url` names (`postgres://…` or `sqlite:…`).

@@ -98,7 +98,10 @@ pub struct NewSession {
     pub device_info: String,
     pub ip_address: String,
     pub created_at: DateTime<Utc>,
+    /// The session's absolute end.
     pub expires_at: DateTime<Utc>,
+    /// The first token's end: the idle timeout, within the session's lifetime.
+    pub token_expires_at: DateTime<Utc>,
 }
 
 /// A signing key as stored: the secret base64-encoded. `Debug` hides it.
@@ -132,4 +135,52 @@ mod tests {
         }
         assert_eq!(EventType::parse("nope"), None);
     }
+}
+
+/// A session (token family) as the Devices page shows it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: i64,
+    pub device_info: String,
+    pub ip_address: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One refresh: spend `presented_hash`, issue `successor_hash` in the same session.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub presented_hash: String,
+    pub successor_hash: String,
+    pub now: DateTime<Utc>,
+    /// The successor expires after this much idleness, but never after the session does.
+    pub idle_timeout: chrono::Duration,
+    pub device_info: String,
+    pub ip_address: String,
+}
+
+/// What became of a rotation attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateOutcome {
+    /// The token was live and is now spent; its successor is stored.
+    Rotated { user_id: i64, session_id: String },
+    /// Nothing changed. `None`: no such token.
+    NotRotated(Option<SpentToken>),
+}
+
+/// A refresh token that could not be spent, and what is known about it, for the caller
+/// to tell a retry inside the grace window from a replay.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SpentToken {
+    pub user_id: i64,
+    pub session_id: String,
+    pub spent_at: Option<DateTime<Utc>>,
+    pub successor_hash: Option<String>,
+    /// The successor is neither spent, revoked nor expired, and its session is live.
+    pub successor_live: bool,
+    /// Who received the successor (the client that spent this token).
+    pub successor_device: Option<String>,
+    pub successor_ip: Option<String>,
 }

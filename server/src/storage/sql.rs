@@ -13,11 +13,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{ActivityRecord, NewActivity, NewSession, Store, StoreError, StoredSigningKey};
+use super::{
+    ActivityRecord, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, SpentToken, Store, StoreError,
+    StoredSigningKey,
+};
 use crate::domain::user::{NewUser, User};
 
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -84,6 +85,79 @@ impl SqliteStore {
 macro_rules! sql_store {
     ($store:ty, $db:ty, $migrator:expr) => {
         impl $store {
+            async fn insert_token<'e, E>(
+                executor: E,
+                user_id: i64,
+                session_id: &str,
+                token_hash: &str,
+                device_info: &str,
+                ip_address: &str,
+                created_at: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<(), StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                sqlx::query(
+                    "insert into refresh_tokens \
+                     (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
+                     values ($1, $2, $3, $4, $5, $6, $7, false)",
+                )
+                .bind(user_id)
+                .bind(session_id)
+                .bind(token_hash)
+                .bind(device_info)
+                .bind(ip_address)
+                .bind(created_at)
+                .bind(expires_at)
+                .execute(executor)
+                .await?;
+                Ok(())
+            }
+
+            /// Marks a session and all its tokens revoked; returns whether it was live.
+            async fn revoke_family(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session_id: &str,
+                now: DateTime<Utc>,
+                reason: &str,
+            ) -> Result<bool, StoreError> {
+                let session = sqlx::query(
+                    "update sessions set revoked_at = $2, revoke_reason = $3 where id = $1 and revoked_at is null",
+                )
+                .bind(session_id)
+                .bind(now)
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "update refresh_tokens set is_revoked = true, revoked_at = $2 \
+                     where session_id = $1 and is_revoked = false",
+                )
+                .bind(session_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(session.rows_affected() > 0)
+            }
+
+            /// What is known about a token that could not be spent.
+            async fn spent_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<SpentToken>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select t.user_id, t.session_id, t.spent_at, t.successor_hash, \
+                            (s.id is not null and s.spent_at is null and s.is_revoked = false and s.expires_at > $2 \
+                             and exists (select 1 from sessions x where x.id = t.session_id \
+                                         and x.revoked_at is null and x.expires_at > $2)) as successor_live, \
+                            s.device_info as successor_device, s.ip_address as successor_ip \
+                     from refresh_tokens t left join refresh_tokens s on s.token_hash = t.successor_hash \
+                     where t.token_hash = $1",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             /// Inserts one activity row, in a transaction or on the pool.
             async fn insert_activity<'e, E>(executor: E, event: &NewActivity, user_id: Option<i64>) -> Result<i64, StoreError>
             where
@@ -152,30 +226,53 @@ macro_rules! sql_store {
             }
 
             async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query("update users set is_active = $2, updated_at = $3 where id = $1")
                     .bind(id)
                     .bind(active)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                if !active {
+                    // A locked account must not keep its sessions (CVE-2023-22492).
+                    let sessions: Vec<String> = sqlx::query_scalar(
+                        "select id from sessions where user_id = $1 and revoked_at is null",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for session in sessions {
+                        Self::revoke_family(&mut tx, &session, now, "user_deactivated").await?;
+                    }
+                }
+                tx.commit().await?;
                 Ok(updated.rows_affected() > 0)
             }
 
             async fn open_session(&self, session: &NewSession, event: &NewActivity) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "insert into refresh_tokens \
-                     (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
-                     values ($1, $2, $3, $4, $5, $6, $7, false)",
+                    "insert into sessions (id, user_id, device_info, ip_address, created_at, last_used_at, expires_at) \
+                     values ($1, $2, $3, $4, $5, $5, $6)",
                 )
-                .bind(session.user_id)
                 .bind(&session.session_id)
-                .bind(&session.token_hash)
+                .bind(session.user_id)
                 .bind(&session.device_info)
                 .bind(&session.ip_address)
                 .bind(session.created_at)
                 .bind(session.expires_at)
                 .execute(&mut *tx)
+                .await?;
+                Self::insert_token(
+                    &mut *tx,
+                    session.user_id,
+                    &session.session_id,
+                    &session.token_hash,
+                    &session.device_info,
+                    &session.ip_address,
+                    session.created_at,
+                    session.token_expires_at,
+                )
                 .await?;
                 Self::insert_activity(&mut *tx, event, event.user_id).await?;
                 tx.commit().await?;
@@ -192,19 +289,20 @@ macro_rules! sql_store {
                 // Write first: the update takes the write lock before anything is read, so
                 // concurrent sign-outs queue instead of racing (and SQLite never has to
                 // upgrade a read transaction).
-                let revoked: Vec<i64> = sqlx::query_scalar(
-                    "update refresh_tokens set is_revoked = true, revoked_at = $2 \
-                     where is_revoked = false \
-                       and session_id = (select session_id from refresh_tokens where token_hash = $1) \
-                     returning user_id",
+                let revoked: Option<(i64, String)> = sqlx::query_as(
+                    "update sessions set revoked_at = $2, revoke_reason = 'logout' \
+                     where revoked_at is null \
+                       and id = (select session_id from refresh_tokens where token_hash = $1) \
+                     returning user_id, id",
                 )
                 .bind(token_hash)
                 .bind(now)
-                .fetch_all(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                let Some(&user_id) = revoked.first() else {
+                let Some((user_id, session_id)) = revoked else {
                     return Ok(None);
                 };
+                Self::revoke_family(&mut tx, &session_id, now, "logout").await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 tx.commit().await?;
                 Ok(Some(user_id))
@@ -212,14 +310,119 @@ macro_rules! sql_store {
 
             async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
                 let live: i64 = sqlx::query_scalar(
-                    "select count(*) from refresh_tokens \
-                     where session_id = $1 and is_revoked = false and expires_at > $2",
+                    "select count(*) from sessions where id = $1 and revoked_at is null and expires_at > $2",
                 )
                 .bind(session_id)
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(live > 0)
+            }
+
+            async fn rotate_refresh_token(&self, rotation: &Rotation, event: &NewActivity) -> Result<RotateOutcome, StoreError> {
+                let now = rotation.now;
+                let mut tx = self.pool.begin().await?;
+                // The spend is one conditional write: the row changes only if it is still
+                // unspent, so concurrent refreshes of one token serialise on the row lock
+                // and exactly one of them sees it change. Never read-then-write.
+                let spent: Option<(i64, String)> = sqlx::query_as(
+                    "update refresh_tokens set spent_at = $2, successor_hash = $3 \
+                     where token_hash = $1 and spent_at is null and is_revoked = false and expires_at > $2 \
+                       and session_id in (select id from sessions where revoked_at is null and expires_at > $2) \
+                     returning user_id, session_id",
+                )
+                .bind(&rotation.presented_hash)
+                .bind(now)
+                .bind(&rotation.successor_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((user_id, session_id)) = spent else {
+                    drop(tx);
+                    return Ok(RotateOutcome::NotRotated(self.spent_token(&rotation.presented_hash, now).await?));
+                };
+                let session_expires: DateTime<Utc> = sqlx::query_scalar(
+                    "update sessions set last_used_at = $2, ip_address = $3 where id = $1 returning expires_at",
+                )
+                .bind(&session_id)
+                .bind(now)
+                .bind(&rotation.ip_address)
+                .fetch_one(&mut *tx)
+                .await?;
+                let expires_at = session_expires.min(now + rotation.idle_timeout);
+                Self::insert_token(
+                    &mut *tx,
+                    user_id,
+                    &session_id,
+                    &rotation.successor_hash,
+                    &rotation.device_info,
+                    &rotation.ip_address,
+                    now,
+                    expires_at,
+                )
+                .await?;
+                Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+                tx.commit().await?;
+                Ok(RotateOutcome::Rotated { user_id, session_id })
+            }
+
+            async fn revoke_session(&self, session_id: &str, now: DateTime<Utc>, reason: &str, event: &NewActivity) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let was_live = Self::revoke_family(&mut tx, session_id, now, reason).await?;
+                Self::insert_activity(&mut *tx, event, event.user_id).await?;
+                tx.commit().await?;
+                Ok(was_live)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: i64,
+                except: Option<&str>,
+                now: DateTime<Utc>,
+                event: &NewActivity,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let sessions: Vec<String> = sqlx::query_scalar(
+                    "update sessions set revoked_at = $2, revoke_reason = 'logout_all' \
+                     where user_id = $1 and revoked_at is null and id <> $3 returning id",
+                )
+                .bind(user_id)
+                .bind(now)
+                .bind(except.unwrap_or(""))
+                .fetch_all(&mut *tx)
+                .await?;
+                for session in &sessions {
+                    Self::revoke_family(&mut tx, session, now, "logout_all").await?;
+                }
+                if !sessions.is_empty() {
+                    Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+                }
+                tx.commit().await?;
+                Ok(sessions.len() as u64)
+            }
+
+            async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select id, user_id, device_info, ip_address, created_at, last_used_at, expires_at from sessions \
+                     where user_id = $1 and revoked_at is null and expires_at > $2 \
+                       and exists (select 1 from refresh_tokens t \
+                                   where t.session_id = sessions.id and t.spent_at is null \
+                                     and t.is_revoked = false and t.expires_at > $2) \
+                     order by last_used_at desc, id",
+                )
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn ensure_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+                sqlx::query("insert into server_secrets (name, secret, created_at) values ($1, $2, $3) on conflict do nothing")
+                    .bind(name)
+                    .bind(candidate)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("select secret from server_secrets where name = $1").bind(name).fetch_one(&self.pool).await?)
             }
 
             async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError> {

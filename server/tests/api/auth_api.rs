@@ -11,9 +11,7 @@ async fn json_login_returns_an_access_token_and_a_hardened_refresh_cookie() {
     let app = TestApp::spawn().await;
     app.create_user("alice", true).await;
 
-    let response = app
-        .login_json(json!({"username": "alice", "password": PASSWORD}))
-        .await;
+    let response = app.login_json(json!({"username": "alice", "password": PASSWORD})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let cookies = set_cookies(response.headers());
@@ -80,9 +78,7 @@ async fn the_email_address_and_any_letter_case_sign_in_too() {
     let app = TestApp::spawn().await;
     app.create_user("carol", false).await;
     for login in ["carol@example.com", "  CAROL  ", "Carol@Example.com"] {
-        let response = app
-            .login_json(json!({"username": login, "password": PASSWORD}))
-            .await;
+        let response = app.login_json(json!({"username": login, "password": PASSWORD})).await;
         assert_eq!(response.status(), 200, "{login}");
     }
     app.stop().await;
@@ -93,10 +89,7 @@ async fn unknown_user_wrong_password_and_inactive_account_look_the_same() {
     let app = TestApp::spawn().await;
     let dave = app.create_user("dave", false).await;
     app.create_user("erin", false).await;
-    app.store()
-        .set_user_active(dave, false, app.clock.now())
-        .await
-        .unwrap();
+    app.store().set_user_active(dave, false, app.clock.now()).await.unwrap();
 
     let mut bodies = Vec::new();
     for (username, password) in [
@@ -125,10 +118,8 @@ async fn unknown_user_wrong_password_and_inactive_account_look_the_same() {
 async fn every_sign_in_attempt_is_logged_with_ip_and_device() {
     let app = TestApp::spawn().await;
     let id = app.create_user("frank", false).await;
-    app.login_json(json!({"username": "frank", "password": "nope"}))
-        .await;
-    app.login_json(json!({"username": "ghost", "password": "nope"}))
-        .await;
+    app.login_json(json!({"username": "frank", "password": "nope"})).await;
+    app.login_json(json!({"username": "ghost", "password": "nope"})).await;
     app.login_tokens("frank").await;
 
     let events = app.store().recent_activity(None, 10).await.unwrap();
@@ -172,10 +163,7 @@ async fn logout_revokes_the_session_and_its_access_token() {
         cookie_value(response.headers(), "__Secure-fin_refresh").as_deref(),
         Some("")
     );
-    assert_eq!(
-        error_code(app.get_me(&access).await, 401).await,
-        "invalid_token"
-    );
+    assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
     assert_eq!(
         app.get_me(&other_access).await.status(),
         200,
@@ -200,10 +188,7 @@ async fn logout_revokes_the_session_and_its_access_token() {
         .unwrap();
     assert_eq!(garbage.status(), 204);
     let events = app.store().recent_activity(None, 10).await.unwrap();
-    assert_eq!(
-        events.iter().filter(|e| e.event_type == "logout").count(),
-        1
-    );
+    assert_eq!(events.iter().filter(|e| e.event_type == "logout").count(), 1);
     app.stop().await;
 }
 
@@ -211,9 +196,7 @@ async fn logout_revokes_the_session_and_its_access_token() {
 async fn logout_reads_the_refresh_cookie() {
     let app = TestApp::spawn().await;
     app.create_user("hana", false).await;
-    let login = app
-        .login_json(json!({"username": "hana", "password": PASSWORD}))
-        .await;
+    let login = app.login_json(json!({"username": "hana", "password": PASSWORD})).await;
     let refresh = cookie_value(login.headers(), "__Secure-fin_refresh").unwrap();
     let access = login.json::<Value>().await.unwrap()["access_token"]
         .as_str()
@@ -239,10 +222,7 @@ async fn access_tokens_expire_after_fifteen_minutes() {
     app.clock.advance(Duration::minutes(14));
     assert_eq!(app.get_me(&access).await.status(), 200);
     app.clock.advance(Duration::minutes(1));
-    assert_eq!(
-        error_code(app.get_me(&access).await, 401).await,
-        "token_expired"
-    );
+    assert_eq!(error_code(app.get_me(&access).await, 401).await, "token_expired");
     app.stop().await;
 }
 
@@ -251,14 +231,8 @@ async fn a_deactivated_user_loses_access_at_once() {
     let app = TestApp::spawn().await;
     let id = app.create_user("judy", false).await;
     let (access, _) = app.login_tokens("judy").await;
-    app.store()
-        .set_user_active(id, false, app.clock.now())
-        .await
-        .unwrap();
-    assert_eq!(
-        error_code(app.get_me(&access).await, 401).await,
-        "invalid_token"
-    );
+    app.store().set_user_active(id, false, app.clock.now()).await.unwrap();
+    assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
     app.stop().await;
 }
 
@@ -277,13 +251,7 @@ async fn bad_requests_get_json_errors_never_5xx() {
         "invalid_request"
     );
     assert_eq!(
-        error_code(
-            post(r#"{"username":"a"}"#, "application/json")
-                .await
-                .unwrap(),
-            400
-        )
-        .await,
+        error_code(post(r#"{"username":"a"}"#, "application/json").await.unwrap(), 400).await,
         "invalid_request"
     );
     assert_eq!(
@@ -297,18 +265,12 @@ async fn bad_requests_get_json_errors_never_5xx() {
         "invalid_request"
     );
     assert_eq!(
-        error_code(
-            post("username=a&password=b", "text/plain").await.unwrap(),
-            415
-        )
-        .await,
+        error_code(post("username=a&password=b", "text/plain").await.unwrap(), 415).await,
         "unsupported_media_type"
     );
     assert_eq!(
         error_code(
-            post("\u{0}\u{1}", "application/x-www-form-urlencoded")
-                .await
-                .unwrap(),
+            post("\u{0}\u{1}", "application/x-www-form-urlencoded").await.unwrap(),
             400
         )
         .await,
@@ -347,11 +309,7 @@ async fn bad_requests_get_json_errors_never_5xx() {
     assert_eq!(error_code(bad_utf8, 400).await, "invalid_request");
 
     assert_eq!(
-        error_code(
-            app.client.get(app.url("/api/nope")).send().await.unwrap(),
-            404
-        )
-        .await,
+        error_code(app.client.get(app.url("/api/nope")).send().await.unwrap(), 404).await,
         "not_found"
     );
     assert_eq!(
@@ -359,15 +317,7 @@ async fn bad_requests_get_json_errors_never_5xx() {
         "not_found"
     );
     assert_eq!(
-        error_code(
-            app.client
-                .get(app.url("/api/auth/login"))
-                .send()
-                .await
-                .unwrap(),
-            405
-        )
-        .await,
+        error_code(app.client.get(app.url("/api/auth/login")).send().await.unwrap(), 405).await,
         "method_not_allowed"
     );
     let no_token = app.client.get(app.url("/api/me")).send().await.unwrap();
@@ -442,10 +392,7 @@ async fn the_first_start_creates_one_admin_whose_password_works() {
         .await
         .unwrap()
         .expect("a fresh database gets an admin");
-    assert!(
-        app.state.auth.bootstrap_admin().await.unwrap().is_none(),
-        "only once"
-    );
+    assert!(app.state.auth.bootstrap_admin().await.unwrap().is_none(), "only once");
     let response = app
         .login_json(json!({"username": "admin", "password": secrecy::ExposeSecret::expose_secret(&password)}))
         .await;
@@ -460,10 +407,8 @@ async fn the_signing_key_survives_a_restart() {
     app.create_user("mia", false).await;
     let (access, _) = app.login_tokens("mia").await;
     // A second app on the same database must accept the first one's tokens.
-    let config = server::config::Config::from_lookup(|name| {
-        (name == "DATABASE_URL").then(|| app.db_url().to_owned())
-    })
-    .expect("config");
+    let config = server::config::Config::from_lookup(|name| (name == "DATABASE_URL").then(|| app.db_url().to_owned()))
+        .expect("config");
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("fin_intelli")
         .build();

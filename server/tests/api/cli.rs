@@ -43,37 +43,18 @@ async fn create_user_reads_the_password_from_stdin_only() {
     assert!(status.success());
 
     let refused = fin_intelli(&db)
-        .args([
-            "create-user",
-            "--username",
-            "olga",
-            "--email",
-            "olga@example.com",
-        ])
+        .args(["create-user", "--username", "olga", "--email", "olga@example.com"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        !refused.status.success(),
-        "no password on the command line, ever"
-    );
+    assert!(!refused.status.success(), "no password on the command line, ever");
 
     let output = create_user(
         &db,
-        &[
-            "--username",
-            "olga",
-            "--email",
-            "olga@example.com",
-            "--admin",
-        ],
+        &["--username", "olga", "--email", "olga@example.com", "--admin"],
         "a long enough passphrase",
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let logs = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -85,16 +66,9 @@ async fn create_user_reads_the_password_from_stdin_only() {
     );
 
     let store = server::storage::connect(&db.url, 1).await.unwrap();
-    let olga = store
-        .find_user_by_login("olga")
-        .await
-        .unwrap()
-        .expect("created");
+    let olga = store.find_user_by_login("olga").await.unwrap().expect("created");
     assert!(olga.is_admin);
-    assert!(
-        olga.hashed_password
-            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
-    );
+    assert!(olga.hashed_password.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
 
     let duplicate = create_user(
         &db,
@@ -152,10 +126,7 @@ async fn the_first_start_prints_the_admin_password_once_to_stdout() {
 fn wait_until_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not start listening"
-        );
+        assert!(Instant::now() < deadline, "the server did not start listening");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -25,8 +25,8 @@ impl TestDb {
         let id = uuid::Uuid::new_v4().simple().to_string();
         match std::env::var("FIN_TEST_DB").as_deref() {
             Ok("postgres") => {
-                let admin = std::env::var("FIN_TEST_POSTGRES_URL")
-                    .expect("FIN_TEST_DB=postgres needs FIN_TEST_POSTGRES_URL");
+                let admin =
+                    std::env::var("FIN_TEST_POSTGRES_URL").expect("FIN_TEST_DB=postgres needs FIN_TEST_POSTGRES_URL");
                 // A schema per test is much cheaper than a database per test; the
                 // search_path option puts every table (and sqlx's own) inside it.
                 let schema = format!("fin_t_{id}");
@@ -92,9 +92,8 @@ impl TestApp {
         let db = TestDb::new().await;
         let mut env: Vec<(String, String)> = vec![("DATABASE_URL".into(), db.url.clone())];
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config =
-            Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-                .expect("test configuration");
+        let config = Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("test configuration");
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let leptos = leptos::config::LeptosOptions::builder()
             .output_name("fin_intelli")
@@ -203,10 +202,7 @@ pub fn set_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| {
-            v.split_once('=')
-                .map(|(name, _)| (name.to_owned(), v.to_owned()))
-        })
+        .filter_map(|v| v.split_once('=').map(|(name, _)| (name.to_owned(), v.to_owned())))
         .collect()
 }
 
@@ -232,9 +228,6 @@ pub async fn error_code(response: reqwest::Response, status: u16) -> String {
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(content_type.as_deref(), Some("application/json"));
     let body: serde_json::Value = response.json().await.expect("JSON error body");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body["error"].as_str().expect("error code").to_owned()
 }

@@ -6,4 +6,5 @@ mod auth_api;
 mod cli;
 mod helpers;
 mod pages;
+mod sessions;
 mod storage;

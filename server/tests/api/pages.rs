@@ -19,14 +19,8 @@ async fn the_login_page_renders_on_the_server() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     let html = response.text().await.unwrap();
-    assert!(
-        html.contains("<form") && html.contains("name=\"password\""),
-        "{html}"
-    );
-    assert!(
-        html.contains("/pkg/fin_intelli.js"),
-        "hydration script is linked"
-    );
+    assert!(html.contains("<form") && html.contains("name=\"password\""), "{html}");
+    assert!(html.contains("/pkg/fin_intelli.js"), "hydration script is linked");
     app.stop().await;
 }
 
@@ -74,8 +68,7 @@ async fn the_sign_in_server_function_sets_cookies_and_home_shows_the_user() {
         .unwrap();
     assert_eq!(signed_in.status(), 200);
     let access = cookie_value(signed_in.headers(), "__Host-fin_access").expect("access cookie");
-    let refresh =
-        cookie_value(signed_in.headers(), "__Secure-fin_refresh").expect("refresh cookie");
+    let refresh = cookie_value(signed_in.headers(), "__Secure-fin_refresh").expect("refresh cookie");
     let me: Value = signed_in.json().await.unwrap();
     assert_eq!(me["username"], "nina");
 

@@ -67,17 +67,9 @@ async fn the_store_keeps_its_contract() {
         Err(StoreError::Conflict("email"))
     ));
     assert_eq!(store.count_users().await.unwrap(), 2);
+    assert_eq!(store.find_user_by_login("alice").await.unwrap().unwrap().id, alice.id);
     assert_eq!(
-        store.find_user_by_login("alice").await.unwrap().unwrap().id,
-        alice.id
-    );
-    assert_eq!(
-        store
-            .find_user_by_login("bob@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
+        store.find_user_by_login("bob@example.com").await.unwrap().unwrap().id,
         bob.id
     );
     assert!(store.find_user_by_login("carol").await.unwrap().is_none());
@@ -101,20 +93,15 @@ async fn the_store_keeps_its_contract() {
         ip_address: "203.0.113.7".into(),
         created_at: now,
         expires_at: now + Duration::days(30),
+        token_expires_at: now + Duration::days(7),
     };
     store
-        .open_session(
-            &session,
-            &event(EventType::LoginSucceeded, Some(alice.id), now),
-        )
+        .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))
         .await
         .unwrap();
     assert!(store.session_is_live("s-1", now).await.unwrap());
     assert!(
-        !store
-            .session_is_live("s-1", now + Duration::days(30))
-            .await
-            .unwrap(),
+        !store.session_is_live("s-1", now + Duration::days(30)).await.unwrap(),
         "expired"
     );
     assert!(!store.session_is_live("s-unknown", now).await.unwrap());
@@ -124,10 +111,7 @@ async fn the_store_keeps_its_contract() {
     };
     assert!(
         store
-            .open_session(
-                &duplicate,
-                &event(EventType::LoginSucceeded, Some(alice.id), now)
-            )
+            .open_session(&duplicate, &event(EventType::LoginSucceeded, Some(alice.id), now))
             .await
             .is_err()
     );
@@ -181,18 +165,11 @@ async fn the_store_keeps_its_contract() {
     );
     let first = &all[2];
     assert_eq!(
-        (
-            first.ip_address.as_str(),
-            first.device_info.as_str(),
-            first.risk_score
-        ),
+        (first.ip_address.as_str(), first.device_info.as_str(), first.risk_score),
         ("203.0.113.7", "Mozilla/5.0", 0.25)
     );
     assert_eq!(
-        (
-            first.geolocation_country.as_deref(),
-            first.geolocation_city.as_deref()
-        ),
+        (first.geolocation_country.as_deref(), first.geolocation_city.as_deref()),
         (Some("GB"), Some("London"))
     );
     let alices = store.recent_activity(Some(alice.id), 10).await.unwrap();
@@ -207,29 +184,15 @@ async fn the_store_keeps_its_contract() {
         secret: "c2VjcmV0".into(),
         created_at: now,
     };
-    assert_eq!(
-        store.ensure_signing_key(&key("k1")).await.unwrap().kid,
-        "k1"
-    );
-    assert_eq!(
-        store.ensure_signing_key(&key("k2")).await.unwrap().kid,
-        "k1"
-    );
-    assert_eq!(
-        store.current_signing_key().await.unwrap().unwrap().kid,
-        "k1"
-    );
+    assert_eq!(store.ensure_signing_key(&key("k1")).await.unwrap().kid, "k1");
+    assert_eq!(store.ensure_signing_key(&key("k2")).await.unwrap().kid, "k1");
+    assert_eq!(store.current_signing_key().await.unwrap().unwrap().kid, "k1");
 
     db.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_bad_database_url_is_a_clear_error() {
-    let error = storage::connect("mysql://localhost/db", 1)
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("postgres:// or sqlite:"),
-        "{error}"
-    );
+    let error = storage::connect("mysql://localhost/db", 1).await.unwrap_err();
+    assert!(error.to_string().contains("postgres:// or sqlite:"), "{error}");
 }

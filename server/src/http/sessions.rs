@@ -1,0 +1,59 @@
+//! `GET /api/sessions` and `DELETE /api/sessions/{id}`: the caller's own sessions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{ApiError, AppState, Authenticated};
+use crate::domain::client::ClientInfo;
+
+#[derive(Serialize)]
+pub struct SessionView {
+    id: String,
+    device: String,
+    ip: String,
+    country: Option<String>,
+    city: Option<String>,
+    created_at: String,
+    last_used_at: String,
+    /// The session the caller's access token belongs to.
+    current: bool,
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let sessions = state.auth.sessions(&caller).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == caller.claims.sid,
+                id: s.id,
+                device: s.device_info,
+                ip: s.ip_address,
+                country: None,
+                city: None,
+                created_at: rfc3339(s.created_at),
+                last_used_at: rfc3339(s.last_used_at),
+            })
+            .collect(),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.auth.end_session(&caller, &id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

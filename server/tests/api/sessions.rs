@@ -1,0 +1,303 @@
+//! Refresh rotation with reuse detection, and sessions the user can see and end.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, cookie_value, error_code};
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    refresh_as(app, token, "fin-tests/1.0").await
+}
+
+async fn refresh_as(app: &TestApp, token: &str, user_agent: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/refresh"))
+        .header("user-agent", user_agent)
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Refreshes and returns (access, refresh), asserting success.
+async fn rotate(app: &TestApp, token: &str) -> (String, String) {
+    let response = refresh(app, token).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_refresh_spends_the_token_and_issues_a_working_successor() {
+    let app = TestApp::spawn().await;
+    app.create_user("pia", false).await;
+    let (_, r1) = app.login_tokens("pia").await;
+    let (access, r2) = rotate(&app, &r1).await;
+    assert_ne!(r1, r2);
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    let (_, r3) = rotate(&app, &r2).await;
+    assert_ne!(r2, r3);
+    let events = app.store().recent_activity(None, 10).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.event_type == "refresh").count(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_after_the_grace_window_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    app.create_user("quinn", false).await;
+    let (_, r1) = app.login_tokens("quinn").await;
+    let (access2, r2) = rotate(&app, &r1).await;
+    app.clock.advance(Duration::seconds(11));
+
+    assert_eq!(error_code(refresh(&app, &r1).await, 401).await, "refresh_token_reused");
+    assert_eq!(
+        error_code(refresh(&app, &r2).await, 401).await,
+        "invalid_refresh_token",
+        "the successor dies too"
+    );
+    assert_eq!(
+        error_code(app.get_me(&access2).await, 401).await,
+        "invalid_token",
+        "and its access token"
+    );
+    let alarm = app.store().recent_activity(None, 10).await.unwrap();
+    let alarm = alarm
+        .iter()
+        .find(|e| e.event_type == "refresh_reused")
+        .expect("alarm event");
+    assert_eq!(alarm.risk_score, 1.0);
+    assert!(alarm.user_id.is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_inside_the_grace_window_gets_the_same_successor() {
+    let app = TestApp::spawn().await;
+    app.create_user("rosa", false).await;
+    let (_, r1) = app.login_tokens("rosa").await;
+    let (_, r2) = rotate(&app, &r1).await;
+    app.clock.advance(Duration::seconds(9));
+    let (access, r2_again) = rotate(&app, &r1).await;
+    assert_eq!(r2, r2_again);
+    assert_eq!(app.get_me(&access).await.status(), 200);
+
+    // Once the successor has itself been spent, its parent is an ancestor: never a retry.
+    let (_, _r3) = rotate(&app, &r2).await;
+    assert_eq!(error_code(refresh(&app, &r1).await, 401).await, "refresh_token_reused");
+    let events = app.store().recent_activity(None, 20).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.event_type == "refresh_reused").count(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_device_inside_the_grace_window_is_reuse() {
+    let app = TestApp::spawn().await;
+    app.create_user("sami", false).await;
+    let (_, r1) = app.login_tokens("sami").await;
+    let (_, r2) = rotate(&app, &r1).await;
+    let thief = refresh_as(&app, &r1, "curl/8.0").await;
+    assert_eq!(error_code(thief, 401).await, "refresh_token_reused");
+    assert_eq!(error_code(refresh(&app, &r2).await, 401).await, "invalid_refresh_token");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_of_one_token_yield_one_successor() {
+    let app = TestApp::spawn().await;
+    app.create_user("tara", false).await;
+    let (_, r1) = app.login_tokens("tara").await;
+    let attempts = (0..50).map(|_| refresh(&app, &r1));
+    let responses = futures_join_all(attempts).await;
+    let mut successors = std::collections::BTreeSet::new();
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        successors.insert(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(successors.len(), 1, "every concurrent refresh got the same successor");
+    let r2 = successors.into_iter().next().unwrap();
+    rotate(&app, &r2).await;
+    let events = app.store().recent_activity(None, 100).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.event_type == "refresh").count(),
+        2,
+        "one rotation each"
+    );
+    assert_eq!(events.iter().filter(|e| e.event_type == "refresh_reused").count(), 0);
+    app.stop().await;
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
+    // Poll all at once so the requests really are in flight together.
+    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in done.iter_mut().zip(pinned.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => *slot = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.extend(done.into_iter().map(|o| o.unwrap()));
+    outputs
+}
+
+#[tokio::test]
+async fn the_cookie_delivery_rotates_the_cookie() {
+    let app = TestApp::spawn().await;
+    app.create_user("uma", false).await;
+    let login = app.login_json(json!({"username": "uma", "password": PASSWORD})).await;
+    let r1 = cookie_value(login.headers(), "__Secure-fin_refresh").unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("__Secure-fin_refresh={r1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let r2 = cookie_value(response.headers(), "__Secure-fin_refresh").unwrap();
+    assert_ne!(r1, r2);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_refresh_tokens_are_refused_cleanly() {
+    let app = TestApp::spawn().await;
+    for token in ["", "garbage", &"A".repeat(86), &"é".repeat(43)] {
+        assert_eq!(
+            error_code(refresh(&app, token).await, 401).await,
+            "invalid_refresh_token",
+            "{token}"
+        );
+    }
+    let none = app.client.post(app.url("/api/auth/refresh")).send().await.unwrap();
+    assert_eq!(error_code(none, 401).await, "invalid_refresh_token");
+    let bad_json = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(bad_json, 400).await, "invalid_request");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_at_their_absolute_lifetime() {
+    let app = TestApp::spawn().await;
+    app.create_user("vera", false).await;
+    let (_, r1) = app.login_tokens("vera").await;
+    app.clock.advance(Duration::days(7) + Duration::seconds(1));
+    assert_eq!(
+        error_code(refresh(&app, &r1).await, 401).await,
+        "invalid_refresh_token",
+        "idle"
+    );
+
+    let (_, mut token) = app.login_tokens("vera").await;
+    for _ in 0..4 {
+        app.clock.advance(Duration::days(6));
+        token = rotate(&app, &token).await.1;
+    }
+    app.clock.advance(Duration::days(5));
+    token = rotate(&app, &token).await.1;
+    // Day 30 and a second: used a day ago, but the session's absolute lifetime is over.
+    app.clock.advance(Duration::days(1) + Duration::seconds(1));
+    assert_eq!(
+        error_code(refresh(&app, &token).await, 401).await,
+        "invalid_refresh_token",
+        "30 days"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_one_at_a_time_or_all_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_user("wes", false).await;
+    app.create_user("xena", false).await;
+    let (phone, _) = app.login_tokens("wes").await;
+    let (laptop, _) = app.login_tokens("wes").await;
+    let (xena, _) = app.login_tokens("xena").await;
+
+    let list = |token: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(app.url("/api/sessions"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Vec<Value>>().await.unwrap()
+        }
+    };
+    let sessions = list(phone.clone()).await;
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    for field in ["id", "device", "ip", "created_at", "last_used_at"] {
+        assert!(sessions[0][field].is_string(), "{field}");
+    }
+    let laptop_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let delete = |token: &str, id: &str| {
+        app.client
+            .delete(app.url(&format!("/api/sessions/{id}")))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        error_code(delete(&xena, &laptop_id).await.unwrap(), 404).await,
+        "not_found",
+        "not hers"
+    );
+    assert_eq!(delete(&phone, &laptop_id).await.unwrap().status(), 204);
+    assert_eq!(app.get_me(&laptop).await.status(), 401);
+    assert_eq!(app.get_me(&phone).await.status(), 200);
+    assert_eq!(
+        error_code(delete(&phone, &laptop_id).await.unwrap(), 404).await,
+        "not_found"
+    );
+    assert_eq!(list(phone.clone()).await.len(), 1);
+
+    let (tablet, _) = app.login_tokens("wes").await;
+    let all = app
+        .client
+        .post(app.url("/api/auth/logout-all"))
+        .bearer_auth(&tablet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), 204);
+    assert_eq!(app.get_me(&phone).await.status(), 401);
+    assert_eq!(app.get_me(&tablet).await.status(), 401);
+    assert_eq!(app.get_me(&xena).await.status(), 200, "other users keep their sessions");
+    app.stop().await;
+}
