@@ -3,7 +3,9 @@
 
 use chrono::{Duration, Utc};
 use server::domain::user::{Email, NewUser, Username};
-use server::storage::{self, EventType, NewActivity, NewSession, StoreError, StoredSigningKey};
+use server::storage::{
+    self, EventType, NewActivity, NewSession, RotateOutcome, Rotation, StoreError, StoredSigningKey,
+};
 
 use crate::helpers::TestDb;
 
@@ -175,6 +177,122 @@ async fn the_store_keeps_its_contract() {
     let alices = store.recent_activity(Some(alice.id), 10).await.unwrap();
     assert_eq!(alices.len(), 2);
     assert_eq!(store.recent_activity(None, 1).await.unwrap().len(), 1);
+
+    // Rotation: one conditional spend; a second attempt learns what became of the token.
+    let second = NewSession {
+        session_id: "s-3".into(),
+        token_hash: "c".repeat(64),
+        ..session.clone()
+    };
+    store
+        .open_session(&second, &event(EventType::LoginSucceeded, Some(alice.id), now))
+        .await
+        .unwrap();
+    let rotation = |from: char, to: char| Rotation {
+        presented_hash: from.to_string().repeat(64),
+        successor_hash: to.to_string().repeat(64),
+        now,
+        idle_timeout: Duration::days(7),
+        device_info: "Mozilla/5.0 (second tab)".into(),
+        ip_address: "198.51.100.1".into(),
+    };
+    let refresh = event(EventType::Refresh, None, now);
+    assert_eq!(
+        store.rotate_refresh_token(&rotation('c', 'd'), &refresh).await.unwrap(),
+        RotateOutcome::Rotated {
+            user_id: alice.id,
+            session_id: "s-3".into()
+        }
+    );
+    let RotateOutcome::NotRotated(Some(spent)) =
+        store.rotate_refresh_token(&rotation('c', 'd'), &refresh).await.unwrap()
+    else {
+        panic!("a spent token reports itself");
+    };
+    assert_eq!(
+        (spent.session_id.as_str(), spent.successor_hash.as_deref()),
+        ("s-3", Some("d".repeat(64).as_str()))
+    );
+    assert!(spent.spent_at.is_some() && spent.successor_live);
+    assert_eq!(spent.successor_device.as_deref(), Some("Mozilla/5.0 (second tab)"));
+    assert_eq!(spent.successor_ip.as_deref(), Some("198.51.100.1"));
+    assert_eq!(
+        store.rotate_refresh_token(&rotation('z', 'y'), &refresh).await.unwrap(),
+        RotateOutcome::NotRotated(None)
+    );
+    store.rotate_refresh_token(&rotation('d', 'e'), &refresh).await.unwrap();
+    let RotateOutcome::NotRotated(Some(ancestor)) =
+        store.rotate_refresh_token(&rotation('c', 'd'), &refresh).await.unwrap()
+    else {
+        panic!("an ancestor reports itself");
+    };
+    assert!(!ancestor.successor_live, "its successor is spent");
+
+    // Sessions: listed while live, revoked one at a time or all at once.
+    let live = store.live_sessions(alice.id, now).await.unwrap();
+    assert_eq!(live.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s-3"]);
+    assert_eq!(live[0].ip_address, "198.51.100.1", "the latest address");
+    assert!(
+        store
+            .revoke_session(
+                "s-3",
+                now,
+                "test",
+                &event(EventType::SessionRevoked, Some(alice.id), now)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session(
+                "s-3",
+                now,
+                "test",
+                &event(EventType::SessionRevoked, Some(alice.id), now)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(store.live_sessions(alice.id, now).await.unwrap().is_empty());
+    let third = NewSession {
+        session_id: "s-4".into(),
+        token_hash: "f".repeat(64),
+        ..session.clone()
+    };
+    store
+        .open_session(&third, &event(EventType::LoginSucceeded, Some(alice.id), now))
+        .await
+        .unwrap();
+    let logout_all = event(EventType::Logout, Some(alice.id), now);
+    assert_eq!(
+        store
+            .revoke_user_sessions(alice.id, None, now, &logout_all)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!store.session_is_live("s-4", now).await.unwrap());
+    let bobs = NewSession {
+        user_id: bob.id,
+        session_id: "s-5".into(),
+        token_hash: "9".repeat(64),
+        ..session.clone()
+    };
+    store.set_user_active(bob.id, true, now).await.unwrap();
+    store
+        .open_session(&bobs, &event(EventType::LoginSucceeded, Some(bob.id), now))
+        .await
+        .unwrap();
+    store.set_user_active(bob.id, false, now).await.unwrap();
+    assert!(
+        !store.session_is_live("s-5", now).await.unwrap(),
+        "deactivation ends sessions"
+    );
+
+    // Server secrets: the first stored value wins.
+    assert_eq!(store.ensure_secret("k", "first", now).await.unwrap(), "first");
+    assert_eq!(store.ensure_secret("k", "second", now).await.unwrap(), "first");
 
     // Signing keys: the first stored key wins, later candidates are ignored.
     assert!(store.current_signing_key().await.unwrap().is_none());
