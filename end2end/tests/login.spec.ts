@@ -29,6 +29,13 @@ test("the admin signs in with the password printed on first start, and signs out
   expect(refresh?.sameSite).toBe("Strict");
   expect(await page.evaluate(() => document.cookie)).toBe("");
 
+  // When the short-lived access cookie is gone, a reload resumes the session through the
+  // refresh cookie and still lands signed in on the same page.
+  await page.context().clearCookies({ name: "__Host-fin_access" });
+  await page.reload();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("username")).toHaveText("admin");
+
   await hydrated(page);
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);

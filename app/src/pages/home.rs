@@ -1,11 +1,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 
 use crate::api::{Me, SignOut, whoami};
+use crate::pages::ResumeSession;
 
-/// The signed-in landing page: who you are and your role. Visitors without a session are sent
-/// to the sign-in page (by the server on a full load, by the router after hydration).
+/// The signed-in landing page: who you are and your role. Without a live access token the
+/// visitor goes through [`ResumeSession`]: back here signed in, or on to the sign-in page.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let me = Resource::new_blocking(|| (), |_| whoami());
@@ -16,7 +16,7 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match me.await {
                     Ok(Some(user)) => view! { <SignedIn user /> }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Ok(None) => view! { <ResumeSession next="/" /> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}

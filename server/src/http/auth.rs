@@ -4,8 +4,8 @@ use std::fmt;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState, Authenticated, cookies};
 use crate::domain::client::ClientInfo;
-use crate::service::SignedIn;
+use crate::service::{AuthError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -139,6 +139,46 @@ pub async fn refresh(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct ResumeQuery {
+    next: Option<String>,
+}
+
+/// `GET /api/auth/resume?next=/page`: a page request whose access cookie has expired comes
+/// here (the refresh cookie's path), is refreshed, and goes back to `next` signed in; with
+/// no usable refresh token it goes to the sign-in page. A GET that rotates is safe here:
+/// SameSite=Strict keeps the refresh cookie off every cross-site navigation.
+pub async fn resume(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    Query(query): Query<ResumeQuery>,
+) -> Result<Response, ApiError> {
+    let next = query.next.as_deref().filter(|n| is_local_path(n)).unwrap_or("/");
+    let token = cookies::read(&headers, cookies::REFRESH_COOKIE);
+    let (location, set_cookies) = match state.auth.refresh(token, &client).await {
+        Ok(refreshed) => (
+            next.to_owned(),
+            vec![
+                cookies::refresh(refreshed.refresh.expose_secret(), refreshed.refresh_max_age),
+                cookies::access(refreshed.access.token.expose_secret(), refreshed.access.expires_in),
+            ],
+        ),
+        Err(AuthError::Store(e)) => return Err(AuthError::Store(e).into()),
+        Err(_) => ("/login".to_owned(), cookies::clear_all()),
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    for cookie in set_cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example` (open redirects).
+fn is_local_path(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
 }
 
 /// `POST /api/auth/logout-all`: ends every session of the caller.
@@ -274,6 +314,16 @@ mod tests {
         assert_eq!(err.message, "Malformed body: missing field `password`");
         let err = parse_body::<LoginRequest>(&headers("text/plain"), Ok(Bytes::new())).unwrap_err();
         assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for ok in ["/", "/devices", "/a?b=c"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in ["", "//evil.example", "/\\evil.example", "https://evil.example", "/a\nb"] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod health;
 mod me;
+mod origin;
 mod sessions;
 
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/resume", get(auth::resume))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-all", post(auth::logout_all))
         .route("/api/sessions", get(sessions::list))
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(origin::refuse_cross_site))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

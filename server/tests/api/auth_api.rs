@@ -337,6 +337,39 @@ async fn bad_requests_get_json_errors_never_5xx() {
 }
 
 #[tokio::test]
+async fn browsers_cannot_post_from_another_site() {
+    let app = TestApp::spawn().await;
+    app.create_user("cyd", false).await;
+    let body = json!({"username": "cyd", "password": PASSWORD});
+    let from = |header: &'static str, value: &'static str| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header(header, value)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        error_code(from("origin", "https://evil.example").await.unwrap(), 403).await,
+        "forbidden"
+    );
+    assert_eq!(
+        error_code(from("sec-fetch-site", "cross-site").await.unwrap(), 403).await,
+        "forbidden"
+    );
+    let same_origin = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
     let health: Value = app

@@ -29,7 +29,48 @@ async fn home_sends_visitors_without_a_session_to_login() {
     let app = TestApp::spawn().await;
     let response = page(&app, "/").send().await.unwrap();
     assert!(response.status().is_redirection(), "{}", response.status());
-    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(response.headers()["location"], "/api/auth/resume?next=%2F");
+    let resume = page(&app, "/api/auth/resume?next=%2F").send().await.unwrap();
+    assert_eq!(resume.status(), 303);
+    assert_eq!(resume.headers()["location"], "/login", "no refresh cookie: sign in");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn resume_exchanges_the_refresh_cookie_and_returns_to_the_page() {
+    let app = TestApp::spawn().await;
+    app.create_user("otto", false).await;
+    let (_, refresh) = app.login_tokens("otto").await;
+    let cookie = format!("__Secure-fin_refresh={refresh}");
+    let resume = page(&app, "/api/auth/resume?next=%2Fsomewhere")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resume.status(), 303);
+    assert_eq!(resume.headers()["location"], "/somewhere");
+    let access = cookie_value(resume.headers(), "__Host-fin_access").expect("fresh access cookie");
+    assert_ne!(
+        cookie_value(resume.headers(), "__Secure-fin_refresh").unwrap(),
+        refresh,
+        "rotated"
+    );
+    let home = page(&app, "/")
+        .header("cookie", format!("__Host-fin_access={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+
+    for next in ["//evil.example", "https://evil.example"] {
+        let (_, refresh) = app.login_tokens("otto").await;
+        let resume = page(&app, &format!("/api/auth/resume?next={next}"))
+            .header("cookie", format!("__Secure-fin_refresh={refresh}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resume.headers()["location"], "/", "never an open redirect: {next}");
+    }
     app.stop().await;
 }
 

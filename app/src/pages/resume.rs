@@ -1,0 +1,25 @@
+use leptos::prelude::*;
+
+/// Sends a page without a live access token to `/api/auth/resume`, which exchanges the
+/// refresh cookie (scoped to `/api/auth`, so pages never see it) for fresh cookies and comes
+/// back to `next`, or goes on to the sign-in page. A full navigation, not a router one: the
+/// resume endpoint is not a page of this app.
+#[component]
+pub fn ResumeSession(#[prop(into)] next: String) -> impl IntoView {
+    let target = format!("/api/auth/resume?next={}", encode_path(&next));
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&target);
+    #[cfg(not(feature = "ssr"))]
+    let _ = window().location().set_href(&target);
+    view! { <p class="muted">"Restoring your session…"</p> }
+}
+
+/// Percent-encodes a path for a query value (no dependency needed for this little).
+fn encode_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
