@@ -30,6 +30,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Make a new Ed25519 key the access-token signing key; the old one keeps verifying.
+    RotateSigningKey,
     /// Add a user. The password is read from standard input, never from the command line.
     CreateUser {
         #[arg(long)]
@@ -56,6 +58,7 @@ pub async fn run() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::RotateSigningKey => rotate_signing_key(config).await,
         Command::CreateUser {
             username,
             email,
@@ -115,6 +118,19 @@ async fn migrate(config: Config) -> CliResult {
     let store = storage::connect(&config.database_url, 1).await?;
     store.migrate().await?;
     tracing::info!(database = %RedactedUrl(&config.database_url), "migrations applied");
+    Ok(())
+}
+
+async fn rotate_signing_key(config: Config) -> CliResult {
+    if config.jwt_secret.is_some() {
+        return Err(
+            "FIN_JWT_SECRET is set: tokens are signed with that HS256 secret; rotate it in the configuration".into(),
+        );
+    }
+    let store = storage::connect(&config.database_url, 1).await?;
+    store.migrate().await?;
+    let kid = crate::service::rotate_signing_key(store.as_ref(), &SystemClock).await?;
+    tracing::info!(%kid, "new signing key active; the previous one keeps verifying");
     Ok(())
 }
 

@@ -9,10 +9,10 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::access::AccessTokens;
 use crate::domain::password::{PasswordError, Passwords};
-use crate::domain::token::AccessTokens;
 use crate::http::{self, AppState};
-use crate::service::{AuthService, SessionPolicy, load_signing_key, load_successor_key};
+use crate::service::{AuthService, SessionPolicy, load_keys, load_successor_key};
 use crate::storage::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +29,14 @@ pub enum StartupError {
 pub async fn build(config: &Config, leptos: LeptosOptions, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let store = storage::connect(&config.database_url, config.db_max_connections).await?;
     store.migrate().await?;
-    let key = load_signing_key(config, store.as_ref(), clock.as_ref()).await?;
-    let tokens = AccessTokens::new(&key, &config.jwt_issuer, &config.jwt_audience, config.access_ttl);
+    let keys = load_keys(config, store.as_ref(), clock.as_ref()).await?;
+    let tokens = AccessTokens::new(
+        &keys.signing,
+        &keys.others,
+        &config.jwt_issuer,
+        &config.jwt_audience,
+        config.access_ttl,
+    );
     let passwords = tokio::task::spawn_blocking({
         let settings = config.argon2;
         move || Passwords::new(settings)

@@ -1,6 +1,7 @@
 //! The domain: pure rules about users, passwords, tokens and clients. No HTTP, no Leptos, no
 //! SQL; everything here is tested with plain unit tests.
 
+pub mod access;
 pub mod client;
 pub mod password;
 pub mod token;

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::token::TokenError;
+use crate::domain::access::TokenError;
 use crate::service::AuthError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl From<AuthError> for ApiError {
                 "token_expired",
                 "The access token has expired",
             ),
-            AuthError::Token(TokenError::Invalid) => ApiError::invalid_token(),
+            AuthError::Token(TokenError::Invalid | TokenError::UnknownKey) => ApiError::invalid_token(),
             AuthError::InvalidIdentity(e) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
             }
@@ -110,6 +110,10 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Store(e) => {
                 tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "storage failure");
+                ApiError::internal()
+            }
+            AuthError::Keys(e) => {
+                tracing::error!(error = %e, "key loading failure");
                 ApiError::internal()
             }
             AuthError::Password(e) => {

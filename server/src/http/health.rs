@@ -19,3 +19,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         }
     }
 }
+
+/// `GET /.well-known/jwks.json`: the public keys that verify access tokens. Cacheable for a
+/// few minutes: a rotated-in key verifies nothing until it signs, and the retired one stays.
+pub async fn jwks(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.auth.jwks()),
+    )
+}

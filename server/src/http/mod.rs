@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(health::jwks))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -6,12 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
+use crate::domain::access::{AccessClaims, AccessTokens, IssuedAccessToken, TokenError};
 use crate::domain::client::ClientInfo;
 use crate::domain::password::{self, PasswordError, Passwords};
-use crate::domain::token::{
-    AccessClaims, AccessTokens, IssuedAccessToken, NewRefreshToken, SuccessorKey, TokenError, hash_refresh_token,
-    looks_like_refresh_token,
-};
+use crate::domain::token::{NewRefreshToken, SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, normalise_login};
 use crate::storage::{EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, Store, StoreError};
 
@@ -41,6 +39,8 @@ pub enum AuthError {
     Store(StoreError),
     #[error(transparent)]
     Password(PasswordError),
+    #[error("cannot load keys: {0}")]
+    Keys(String),
 }
 
 impl From<StoreError> for AuthError {
@@ -98,6 +98,9 @@ pub struct AuthService {
     successors: SuccessorKey,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
+    /// When verification keys were last reloaded for an unknown `kid` (throttled, so forged
+    /// `kid`s cannot make every request query the database).
+    last_key_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AuthService {
@@ -116,6 +119,7 @@ impl AuthService {
             successors,
             clock,
             policy,
+            last_key_reload: std::sync::Mutex::new(None),
         }
     }
 
@@ -328,7 +332,7 @@ impl AuthService {
     /// session must not be revoked, and the account must still be active.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let now = self.clock.now();
-        let claims = self.tokens.verify(access_token, now)?;
+        let claims = self.verify_access_token(access_token, now).await?;
         let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
         if !self.store.session_is_live(&claims.sid, now).await? {
             return Err(TokenError::Invalid.into());
@@ -337,6 +341,37 @@ impl AuthService {
             Some(user) if user.is_active => Ok(Principal { user, claims }),
             _ => Err(TokenError::Invalid.into()),
         }
+    }
+
+    /// Verifies an access token; a `kid` this instance has not seen may belong to a key
+    /// another instance rotated in, so the keys are reloaded (at most every few seconds)
+    /// and the token checked once more.
+    async fn verify_access_token(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AuthError> {
+        match self.tokens.verify(token, now) {
+            Err(TokenError::UnknownKey) if self.may_reload_keys() => {
+                let keys = super::keys::verification_keys(self.store.as_ref())
+                    .await
+                    .map_err(|e| AuthError::Keys(e.to_string()))?;
+                self.tokens.add_verification_keys(&keys);
+                Ok(self.tokens.verify(token, now)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn may_reload_keys(&self) -> bool {
+        const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+        let mut last = self.last_key_reload.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= MIN_INTERVAL);
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
+    }
+
+    /// The public keys that verify access tokens, as a JWK Set.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.tokens.jwks()
     }
 
     /// Adds a user (the `create-user` command and the first-run admin).

@@ -1,4 +1,4 @@
-//! Where the access-token signing key comes from.
+//! Where the keys come from: the access-token signing keys and the refresh-successor key.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -8,57 +8,88 @@ use secrecy::ExposeSecret;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::token::{SigningKey, SuccessorKey};
+use crate::domain::access::SigningKey;
+use crate::domain::token::SuccessorKey;
 use crate::storage::{Store, StoreError, StoredSigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyLoadError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the stored signing key is unusable: {0}")]
+    #[error("a stored key is unusable: {0}")]
     Corrupt(String),
 }
 
-/// The configured `FIN_JWT_SECRET` if set; otherwise the key kept in the database, generated
-/// on first start. Never regenerated on restart: that would sign everyone out.
-pub async fn load_signing_key(
-    config: &Config,
-    store: &dyn Store,
-    clock: &dyn Clock,
-) -> Result<SigningKey, KeyLoadError> {
-    if let Some(secret) = &config.jwt_secret {
-        let bytes = secret.expose_secret().as_bytes().to_vec();
-        let kid = SigningKey::derived_kid(&bytes);
-        return SigningKey::hs256(kid, bytes).map_err(|e| KeyLoadError::Corrupt(e.to_string()));
-    }
-    let stored = match store.current_signing_key().await? {
-        Some(key) => key,
+/// The key that signs, and the others that still verify.
+#[derive(Debug)]
+pub struct LoadedKeys {
+    pub signing: SigningKey,
+    pub others: Vec<SigningKey>,
+}
+
+/// With `FIN_JWT_SECRET` set: HS256 with that secret (the original design's shared
+/// `SECRET_KEY`). Otherwise the active Ed25519 key kept in the database, generated on first
+/// start: never regenerated on restart, which would sign everyone out. Every stored key
+/// verifies, so tokens signed before a rotation or a switch keep working until they expire.
+pub async fn load_keys(config: &Config, store: &dyn Store, clock: &dyn Clock) -> Result<LoadedKeys, KeyLoadError> {
+    let signing = match &config.jwt_secret {
+        Some(secret) => {
+            let bytes = secret.expose_secret().as_bytes().to_vec();
+            SigningKey::hs256(SigningKey::derived_kid("hs", &bytes), bytes)
+                .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?
+        }
         None => {
-            let mut secret = vec![0u8; 32];
-            OsRng.fill_bytes(&mut secret);
-            let candidate = StoredSigningKey {
-                kid: SigningKey::derived_kid(&secret),
-                algorithm: "HS256".into(),
-                secret: STANDARD.encode(&secret),
-                created_at: clock.now(),
+            let active = match store.current_signing_key().await? {
+                Some(key) => key,
+                None => {
+                    let candidate = stored(&SigningKey::generate_ed25519(), clock);
+                    let key = store.ensure_signing_key(&candidate).await?;
+                    if key.kid == candidate.kid {
+                        tracing::info!(kid = %key.kid, "generated a new Ed25519 access-token signing key");
+                    }
+                    key
+                }
             };
-            let key = store.ensure_signing_key(&candidate).await?;
-            if key.kid == candidate.kid {
-                tracing::info!(kid = %key.kid, "generated a new access-token signing key");
-            }
-            key
+            decode(&active)?
         }
     };
-    if stored.algorithm != "HS256" {
-        return Err(KeyLoadError::Corrupt(format!(
-            "unsupported algorithm {}",
-            stored.algorithm
-        )));
+    let others = verification_keys(store)
+        .await?
+        .into_iter()
+        .filter(|k| k.kid() != signing.kid())
+        .collect();
+    Ok(LoadedKeys { signing, others })
+}
+
+/// Every stored key (active and retired), for verification.
+pub async fn verification_keys(store: &dyn Store) -> Result<Vec<SigningKey>, KeyLoadError> {
+    store.signing_keys().await?.iter().map(decode).collect()
+}
+
+/// Makes a new Ed25519 key the signing key and retires the old one, which keeps verifying.
+/// Instances learn the new key from the database the first time they see a token it signed.
+pub async fn rotate_signing_key(store: &dyn Store, clock: &dyn Clock) -> Result<String, KeyLoadError> {
+    let key = SigningKey::generate_ed25519();
+    store.rotate_signing_key(&stored(&key, clock)).await?;
+    Ok(key.kid().to_owned())
+}
+
+fn stored(key: &SigningKey, clock: &dyn Clock) -> StoredSigningKey {
+    let (algorithm, material) = key.export();
+    StoredSigningKey {
+        kid: key.kid().to_owned(),
+        algorithm: algorithm.to_owned(),
+        secret: STANDARD.encode(material),
+        created_at: clock.now(),
     }
-    let bytes = STANDARD
-        .decode(&stored.secret)
-        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
-    SigningKey::hs256(stored.kid, bytes).map_err(|e| KeyLoadError::Corrupt(e.to_string()))
+}
+
+fn decode(key: &StoredSigningKey) -> Result<SigningKey, KeyLoadError> {
+    let material = STANDARD
+        .decode(&key.secret)
+        .map_err(|e| KeyLoadError::Corrupt(format!("{}: {e}", key.kid)))?;
+    SigningKey::from_parts(&key.kid, &key.algorithm, material)
+        .map_err(|e| KeyLoadError::Corrupt(format!("{}: {e}", key.kid)))
 }
 
 /// The key that derives refresh-token successors: generated on first start, kept in the

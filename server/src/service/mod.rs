@@ -5,4 +5,4 @@ mod auth;
 mod keys;
 
 pub use auth::{AuthError, AuthService, Principal, SessionPolicy, SignedIn};
-pub use keys::{KeyLoadError, load_signing_key, load_successor_key};
+pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};

@@ -103,6 +103,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The current access-token signing key, if one has been stored.
     async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;
 
+    /// Every stored signing key, active and retired, newest first.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+
+    /// Retires the active signing key and makes `key` the active one, in one transaction.
+    async fn rotate_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
     /// Stores `key` unless a key already exists, and returns whichever key is current. Two
     /// instances starting at once end up with the same key.
     async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError>;

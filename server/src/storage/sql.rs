@@ -82,19 +82,21 @@ impl SqliteStore {
     }
 }
 
+/// One refresh-token row to insert.
+struct TokenRow<'a> {
+    user_id: i64,
+    session_id: &'a str,
+    token_hash: &'a str,
+    device_info: &'a str,
+    ip_address: &'a str,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
 macro_rules! sql_store {
     ($store:ty, $db:ty, $migrator:expr) => {
         impl $store {
-            async fn insert_token<'e, E>(
-                executor: E,
-                user_id: i64,
-                session_id: &str,
-                token_hash: &str,
-                device_info: &str,
-                ip_address: &str,
-                created_at: DateTime<Utc>,
-                expires_at: DateTime<Utc>,
-            ) -> Result<(), StoreError>
+            async fn insert_token<'e, E>(executor: E, token: &TokenRow<'_>) -> Result<(), StoreError>
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
@@ -103,13 +105,13 @@ macro_rules! sql_store {
                      (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
                      values ($1, $2, $3, $4, $5, $6, $7, false)",
                 )
-                .bind(user_id)
-                .bind(session_id)
-                .bind(token_hash)
-                .bind(device_info)
-                .bind(ip_address)
-                .bind(created_at)
-                .bind(expires_at)
+                .bind(token.user_id)
+                .bind(token.session_id)
+                .bind(token.token_hash)
+                .bind(token.device_info)
+                .bind(token.ip_address)
+                .bind(token.created_at)
+                .bind(token.expires_at)
                 .execute(executor)
                 .await?;
                 Ok(())
@@ -265,13 +267,15 @@ macro_rules! sql_store {
                 .await?;
                 Self::insert_token(
                     &mut *tx,
-                    session.user_id,
-                    &session.session_id,
-                    &session.token_hash,
-                    &session.device_info,
-                    &session.ip_address,
-                    session.created_at,
-                    session.token_expires_at,
+                    &TokenRow {
+                        user_id: session.user_id,
+                        session_id: &session.session_id,
+                        token_hash: &session.token_hash,
+                        device_info: &session.device_info,
+                        ip_address: &session.ip_address,
+                        created_at: session.created_at,
+                        expires_at: session.token_expires_at,
+                    },
                 )
                 .await?;
                 Self::insert_activity(&mut *tx, event, event.user_id).await?;
@@ -351,13 +355,15 @@ macro_rules! sql_store {
                 let expires_at = session_expires.min(now + rotation.idle_timeout);
                 Self::insert_token(
                     &mut *tx,
-                    user_id,
-                    &session_id,
-                    &rotation.successor_hash,
-                    &rotation.device_info,
-                    &rotation.ip_address,
-                    now,
-                    expires_at,
+                    &TokenRow {
+                        user_id,
+                        session_id: &session_id,
+                        token_hash: &rotation.successor_hash,
+                        device_info: &rotation.device_info,
+                        ip_address: &rotation.ip_address,
+                        created_at: now,
+                        expires_at,
+                    },
                 )
                 .await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
@@ -443,6 +449,28 @@ macro_rules! sql_store {
                 )
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+
+            async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+                Ok(sqlx::query_as("select kid, algorithm, secret, created_at from signing_keys order by created_at desc, kid")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn rotate_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("update signing_keys set status = 'retired' where status = 'active'").execute(&mut *tx).await?;
+                sqlx::query(
+                    "insert into signing_keys (kid, algorithm, secret, status, created_at) values ($1, $2, $3, 'active', $4)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.secret)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError> {

@@ -5,6 +5,7 @@
 mod auth_api;
 mod cli;
 mod helpers;
+mod keys;
 mod pages;
 mod sessions;
 mod storage;

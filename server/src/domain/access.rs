@@ -1,0 +1,521 @@
+//! Access tokens: short-lived JWTs, signed with Ed25519 (EdDSA) by default or with HS256 when
+//! a shared secret is configured.
+//!
+//! Every key has a `kid`. The verifier knows several keys at once (the signing key and keys
+//! retired by a rotation) and pins each key to its own algorithm, so a token can never pick
+//! how it is checked: `alg: none`, HS256 signed with a public key, and unknown `kid`s all
+//! fail. Public keys are published as a JWKS; HMAC secrets never are.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::RwLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// An access token larger than this is refused before any parsing.
+const MAX_ACCESS_TOKEN_BYTES: usize = 4096;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id, as a string (RFC 7519).
+    pub sub: String,
+    pub name: String,
+    pub role: String,
+    /// The session (refresh-token family) this token was issued for.
+    pub sid: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+impl AccessClaims {
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token is invalid")]
+    Invalid,
+    #[error("the access token has expired")]
+    Expired,
+    /// Signed with a key this instance does not know (yet): another instance may have
+    /// rotated keys, so the caller may reload them and try once more.
+    #[error("the access token names an unknown key")]
+    UnknownKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("an HS256 secret must be at least {} bytes", SigningKey::MIN_SECRET_BYTES)]
+    TooShort,
+    #[error("an Ed25519 key is a 32-byte seed")]
+    BadSeed,
+    #[error("unsupported key algorithm {0:?}")]
+    Unsupported(String),
+}
+
+enum Material {
+    Hs256(SecretSlice<u8>),
+    Ed25519 { seed: SecretSlice<u8>, public: [u8; 32] },
+}
+
+/// A key that signs (and verifies) access tokens.
+pub struct SigningKey {
+    kid: String,
+    material: Material,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// HMAC keys shorter than the hash output weaken HS256 (RFC 7518 section 3.2).
+    pub const MIN_SECRET_BYTES: usize = 32;
+
+    pub fn hs256(kid: impl Into<String>, secret: Vec<u8>) -> Result<Self, KeyError> {
+        if secret.len() < Self::MIN_SECRET_BYTES {
+            return Err(KeyError::TooShort);
+        }
+        Ok(Self {
+            kid: kid.into(),
+            material: Material::Hs256(SecretSlice::from(secret)),
+        })
+    }
+
+    pub fn ed25519(kid: impl Into<String>, seed: &[u8]) -> Result<Self, KeyError> {
+        let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError::BadSeed)?;
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        Ok(Self {
+            kid: kid.into(),
+            material: Material::Ed25519 {
+                seed: SecretSlice::from(seed.to_vec()),
+                public,
+            },
+        })
+    }
+
+    /// A new random Ed25519 key, its `kid` derived from the public key.
+    pub fn generate_ed25519() -> Self {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let kid = Self::derived_kid("ed", key.verifying_key().as_bytes());
+        let mut seed = key.to_bytes().to_vec();
+        let made = Self::ed25519(kid, &seed);
+        seed.iter_mut().for_each(|b| *b = 0);
+        made.unwrap_or_else(|_| unreachable!("a dalek key is 32 bytes"))
+    }
+
+    /// Rebuilds a key from its stored form (see [`SigningKey::export`]).
+    pub fn from_parts(kid: &str, algorithm: &str, material: Vec<u8>) -> Result<Self, KeyError> {
+        match algorithm {
+            "EdDSA" => Self::ed25519(kid, &material),
+            "HS256" => Self::hs256(kid, material),
+            other => Err(KeyError::Unsupported(other.to_owned())),
+        }
+    }
+
+    /// The algorithm name and the secret material to store (seed or HMAC secret).
+    pub fn export(&self) -> (&'static str, &[u8]) {
+        match &self.material {
+            Material::Hs256(secret) => ("HS256", secret.expose_secret()),
+            Material::Ed25519 { seed, .. } => ("EdDSA", seed.expose_secret()),
+        }
+    }
+
+    /// A stable `kid` from key bytes: a prefix plus 12 hex digits of their SHA-256.
+    pub fn derived_kid(prefix: &str, bytes: &[u8]) -> String {
+        let digest = Sha256::digest(bytes);
+        format!(
+            "{prefix}-{}",
+            digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn algorithm_name(&self) -> &'static str {
+        self.export().0
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match self.material {
+            Material::Hs256(_) => Algorithm::HS256,
+            Material::Ed25519 { .. } => Algorithm::EdDSA,
+        }
+    }
+
+    fn encoding_key(&self) -> EncodingKey {
+        match &self.material {
+            Material::Hs256(secret) => EncodingKey::from_secret(secret.expose_secret()),
+            Material::Ed25519 { seed, .. } => {
+                let bytes: [u8; 32] = seed.expose_secret().try_into().unwrap_or([0; 32]);
+                let der = ed25519_dalek::SigningKey::from_bytes(&bytes)
+                    .to_pkcs8_der()
+                    .map(|doc| doc.as_bytes().to_vec())
+                    .unwrap_or_default();
+                EncodingKey::from_ed_der(&der)
+            }
+        }
+    }
+
+    fn decoding_key(&self) -> DecodingKey {
+        match &self.material {
+            Material::Hs256(secret) => DecodingKey::from_secret(secret.expose_secret()),
+            Material::Ed25519 { public, .. } => DecodingKey::from_ed_der(public),
+        }
+    }
+
+    /// The public key as a JWK (RFC 8037); `None` for HMAC keys, which are secrets.
+    pub fn public_jwk(&self) -> Option<Value> {
+        match &self.material {
+            Material::Hs256(_) => None,
+            Material::Ed25519 { public, .. } => Some(json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(public),
+                "kid": self.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            })),
+        }
+    }
+}
+
+struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+    jwk: Option<Value>,
+}
+
+/// Issues access tokens with one key and verifies them with any known key.
+pub struct AccessTokens {
+    kid: String,
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    verifiers: RwLock<HashMap<String, Verifier>>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed access token and how long it lives.
+pub struct IssuedAccessToken {
+    pub token: SecretString,
+    pub expires_in: i64,
+}
+
+impl AccessTokens {
+    /// `signing` signs; it and every key in `others` verify.
+    pub fn new(signing: &SigningKey, others: &[SigningKey], issuer: &str, audience: &str, ttl: Duration) -> Self {
+        let tokens = Self {
+            kid: signing.kid.clone(),
+            algorithm: signing.algorithm(),
+            encoding: signing.encoding_key(),
+            verifiers: RwLock::new(HashMap::new()),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
+        };
+        tokens.add_verification_keys(std::iter::once(signing).chain(others));
+        tokens
+    }
+
+    /// Learns more verification keys (after another instance rotated, say).
+    pub fn add_verification_keys<'a>(&self, keys: impl IntoIterator<Item = &'a SigningKey>) {
+        let mut verifiers = self.verifiers.write().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            verifiers.insert(key.kid.clone(), self.verifier(key));
+        }
+    }
+
+    fn verifier(&self, key: &SigningKey) -> Verifier {
+        // The algorithm is the key's, never the token's.
+        let mut validation = Validation::new(key.algorithm());
+        // Expiry is checked against our own clock below, so tests can move time.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.required_spec_claims = ["exp", "iat", "sub", "iss", "aud"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<HashSet<_>>();
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        Verifier {
+            key: key.decoding_key(),
+            validation,
+            jwk: key.public_jwk(),
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(
+        &self,
+        user_id: i64,
+        username: &str,
+        role: &str,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> IssuedAccessToken {
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            name: username.to_owned(),
+            role: role.to_owned(),
+            sid: session_id.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        // Signing our own claims with a key we loaded and checked cannot fail.
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).unwrap_or_default();
+        IssuedAccessToken {
+            token: SecretString::from(token),
+            expires_in: self.ttl.num_seconds(),
+        }
+    }
+
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_ACCESS_TOKEN_BYTES {
+            return Err(TokenError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let claims = {
+            let verifiers = self.verifiers.read().unwrap_or_else(|p| p.into_inner());
+            let verifier = verifiers.get(&kid).ok_or(TokenError::UnknownKey)?;
+            jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
+                .map_err(|_| TokenError::Invalid)?
+                .claims
+        };
+        let now = now.timestamp();
+        // A token "issued" in the future by more than clock skew did not come from us.
+        if claims.iat > now + 60 || claims.user_id().is_none() {
+            return Err(TokenError::Invalid);
+        }
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The public verification keys as a JWK Set (RFC 7517).
+    pub fn jwks(&self) -> Value {
+        let verifiers = self.verifiers.read().unwrap_or_else(|p| p.into_inner());
+        let mut keys: Vec<&Value> = verifiers.values().filter_map(|v| v.jwk.as_ref()).collect();
+        keys.sort_by_key(|jwk| jwk["kid"].as_str().map(str::to_owned));
+        json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn tokens_with(key: &SigningKey) -> AccessTokens {
+        AccessTokens::new(key, &[], "fin-intelli", "fin-intelli", Duration::minutes(15))
+    }
+
+    fn forge(header: &str, payload: &str, key: &[u8]) -> String {
+        use hmac::{Hmac, Mac as _};
+        let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn ed25519_tokens_verify_until_they_expire() {
+        let key = SigningKey::generate_ed25519();
+        let tokens = tokens_with(&key);
+        let issued = tokens.issue(42, "alice", "admin", "s1", now());
+        let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::EdDSA, Some(key.kid())));
+        let claims = tokens.verify(issued.token.expose_secret(), now()).unwrap();
+        assert_eq!(
+            (claims.user_id(), claims.role.as_str(), claims.sid.as_str()),
+            (Some(42), "admin", "s1")
+        );
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert!(
+            tokens
+                .verify(issued.token.expose_secret(), now() + Duration::seconds(899))
+                .is_ok()
+        );
+        assert_eq!(
+            tokens.verify(issued.token.expose_secret(), now() + Duration::seconds(900)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn keys_survive_export_and_rebuild() {
+        let key = SigningKey::generate_ed25519();
+        let (algorithm, material) = key.export();
+        let rebuilt = SigningKey::from_parts(key.kid(), algorithm, material.to_vec()).unwrap();
+        let token = tokens_with(&key).issue(1, "a", "user", "s", now());
+        assert!(tokens_with(&rebuilt).verify(token.token.expose_secret(), now()).is_ok());
+        assert_eq!(
+            SigningKey::from_parts("k", "RS256", vec![]).unwrap_err(),
+            KeyError::Unsupported("RS256".into())
+        );
+        assert_eq!(SigningKey::ed25519("k", &[1, 2]).unwrap_err(), KeyError::BadSeed);
+    }
+
+    #[test]
+    fn forged_tokens_are_refused() {
+        let key = SigningKey::generate_ed25519();
+        let tokens = tokens_with(&key);
+        let issued = tokens.issue(1, "a", "user", "s", now());
+        let token = issued.token.expose_secret();
+        let parts: Vec<&str> = token.split('.').collect();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let kid = key.kid();
+
+        // alg: none, with and without a signature.
+        let none = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
+        assert_eq!(
+            tokens.verify(&format!("{none}.{}.", parts[1]), now()),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify(&format!("{none}.{}.{}", parts[1], parts[2]), now()),
+            Err(TokenError::Invalid)
+        );
+        // Algorithm confusion: HS256 keyed with the published public key.
+        let public = URL_SAFE_NO_PAD
+            .decode(key.public_jwk().unwrap()["x"].as_str().unwrap())
+            .unwrap();
+        let confused = forge(
+            &format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#),
+            &payload,
+            &public,
+        );
+        assert_eq!(tokens.verify(&confused, now()), Err(TokenError::Invalid));
+        // A tampered payload, a stripped or truncated signature, an unknown or missing kid.
+        let admin = URL_SAFE_NO_PAD.encode(payload.replace("\"user\"", "\"admin\""));
+        assert_eq!(
+            tokens.verify(&format!("{}.{admin}.{}", parts[0], parts[2]), now()),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify(&format!("{}.{}.", parts[0], parts[1]), now()),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens.verify(&token[..token.len() - 4], now()),
+            Err(TokenError::Invalid)
+        );
+        let other = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT","kid":"../../etc/passwd' or 1=1"}"#);
+        assert_eq!(
+            tokens.verify(&format!("{other}.{}.{}", parts[1], parts[2]), now()),
+            Err(TokenError::UnknownKey)
+        );
+        let no_kid = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT"}"#);
+        assert_eq!(
+            tokens.verify(&format!("{no_kid}.{}.{}", parts[1], parts[2]), now()),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(tokens.verify(&"a".repeat(5000), now()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn wrong_issuer_audience_or_key_is_refused() {
+        let key = SigningKey::generate_ed25519();
+        let token = tokens_with(&key).issue(1, "a", "user", "s", now());
+        let token = token.token.expose_secret();
+        let ttl = Duration::minutes(15);
+        assert!(
+            AccessTokens::new(&key, &[], "other", "fin-intelli", ttl)
+                .verify(token, now())
+                .is_err()
+        );
+        assert!(
+            AccessTokens::new(&key, &[], "fin-intelli", "other", ttl)
+                .verify(token, now())
+                .is_err()
+        );
+        let impostor = SigningKey::ed25519(key.kid(), &[9u8; 32]).unwrap();
+        assert_eq!(tokens_with(&impostor).verify(token, now()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn retired_keys_keep_verifying_and_only_public_keys_are_published() {
+        let old = SigningKey::generate_ed25519();
+        let new = SigningKey::generate_ed25519();
+        let old_token = tokens_with(&old).issue(1, "a", "user", "s", now());
+        let rotated = AccessTokens::new(&new, &[old], "fin-intelli", "fin-intelli", Duration::minutes(15));
+        assert!(rotated.verify(old_token.token.expose_secret(), now()).is_ok());
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+
+        let hmac = SigningKey::hs256("hs-1", vec![7u8; 32]).unwrap();
+        let shared = tokens_with(&hmac);
+        let token = shared.issue(1, "a", "user", "s", now());
+        assert_eq!(
+            jsonwebtoken::decode_header(token.token.expose_secret()).unwrap().alg,
+            Algorithm::HS256
+        );
+        assert!(shared.verify(token.token.expose_secret(), now()).is_ok());
+        assert_eq!(
+            shared.jwks(),
+            json!({ "keys": [] }),
+            "an HMAC secret is never published"
+        );
+        assert_eq!(SigningKey::hs256("k", vec![1u8; 31]).unwrap_err(), KeyError::TooShort);
+        assert!(!format!("{hmac:?}").contains("7, 7"));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_strings_never_verify_or_panic(s in ".{0,600}") {
+            let key = SigningKey::hs256("k1", vec![7u8; 32]).unwrap();
+            prop_assert!(tokens_with(&key).verify(&s, now()).is_err());
+        }
+    }
+}

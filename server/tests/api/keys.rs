@@ -1,0 +1,144 @@
+//! Access-token keys: EdDSA by default, published as a JWKS, rotated without signing anyone
+//! out; HS256 when a shared secret is configured; forged tokens refused over HTTP.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, error_code};
+
+async fn jwks(app: &TestApp) -> Value {
+    let response = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn tokens_are_eddsa_and_their_key_is_published() {
+    let app = TestApp::spawn().await;
+    app.create_user("yuki", false).await;
+    let (access, _) = app.login_tokens("yuki").await;
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let keys = jwks(&app).await;
+    let keys = keys["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"].as_str(), header.kid.as_deref());
+    assert_eq!(
+        (keys[0]["kty"].as_str(), keys[0]["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    assert!(keys[0].get("d").is_none(), "never the private part");
+
+    // Anyone can verify a token with the published key alone.
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(keys[0].clone()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_audience(&["fin-intelli"]);
+    let decoded = jsonwebtoken::decode::<Value>(
+        &access,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    );
+    assert_eq!(decoded.unwrap().claims["name"], "yuki");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_rotation_signs_nobody_out_on_any_instance() {
+    let app = TestApp::spawn().await;
+    app.create_user("zane", false).await;
+    let (before, _) = app.login_tokens("zane").await;
+    let kid = server::service::rotate_signing_key(app.store().as_ref(), app.clock.as_ref())
+        .await
+        .unwrap();
+
+    // A second instance starting now signs with the new key and still accepts old tokens.
+    let config =
+        server::config::Config::from_lookup(|name| (name == "DATABASE_URL").then(|| app.db_url().to_owned())).unwrap();
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("fin_intelli")
+        .build();
+    let second = server::startup::build(&config, leptos, app.clock.clone())
+        .await
+        .unwrap();
+    assert!(
+        second.auth.authenticate(&before).await.is_ok(),
+        "the retired key still verifies"
+    );
+    assert_eq!(second.auth.jwks()["keys"].as_array().unwrap().len(), 2);
+
+    // The first instance has never seen the new key; a token signed with it makes it look.
+    let password = secrecy::SecretString::from(crate::helpers::PASSWORD.to_owned());
+    let fresh = second.auth.sign_in("zane", password, &client()).await.unwrap();
+    let signed_by_second = secrecy::ExposeSecret::expose_secret(&fresh.access.token).to_owned();
+    assert_eq!(
+        jsonwebtoken::decode_header(&signed_by_second).unwrap().kid.as_deref(),
+        Some(kid.as_str())
+    );
+    assert_eq!(app.get_me(&signed_by_second).await.status(), 200);
+    assert_eq!(jwks(&app).await["keys"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}
+
+fn client() -> server::domain::client::ClientInfo {
+    server::domain::client::ClientInfo::new("127.0.0.1".parse().unwrap(), Some("fin-tests/1.0"))
+}
+
+#[tokio::test]
+async fn a_configured_secret_signs_with_hs256_and_publishes_nothing() {
+    let app = TestApp::spawn_with(&[("FIN_JWT_SECRET", "a shared secret of at least thirty-two characters")]).await;
+    app.create_user("abel", false).await;
+    let (access, _) = app.login_tokens("abel").await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&access).unwrap().alg,
+        jsonwebtoken::Algorithm::HS256
+    );
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    assert_eq!(jwks(&app).await["keys"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forged_access_tokens_are_refused_with_json() {
+    let app = TestApp::spawn().await;
+    app.create_user("bea", false).await;
+    let (access, _) = app.login_tokens("bea").await;
+    let parts: Vec<&str> = access.split('.').collect();
+    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let kid = jsonwebtoken::decode_header(&access).unwrap().kid.unwrap();
+    let enc = |s: &str| URL_SAFE_NO_PAD.encode(s);
+    let forged = [
+        format!("{}.{}.", enc(&format!(r#"{{"alg":"none","kid":"{kid}"}}"#)), parts[1]),
+        format!(
+            "{}.{}.{}",
+            enc(r#"{"alg":"EdDSA","kid":"x' or '1'='1"}"#),
+            parts[1],
+            parts[2]
+        ),
+        format!(
+            "{}.{}.{}",
+            enc(&format!(
+                r#"{{"alg":"EdDSA","kid":"{kid}","jku":"https://evil.example/jwks"}}"#
+            )),
+            parts[1],
+            parts[2]
+        ),
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            enc(&payload.replace("\"user\"", "\"admin\"")),
+            parts[2]
+        ),
+        format!("{}.{}", parts[0], parts[1]),
+        access[..access.len() - 10].to_owned(),
+    ];
+    for token in forged {
+        assert_eq!(
+            error_code(app.get_me(&token).await, 401).await,
+            "invalid_token",
+            "{token}"
+        );
+    }
+    app.stop().await;
+}
