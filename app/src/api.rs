@@ -36,6 +36,20 @@ pub struct Me {
     pub is_active: bool,
 }
 
+/// One of the signed-in user's sessions, as the Devices page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// "Firefox on Windows".
+    pub device: String,
+    pub ip: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub last_used_at: String,
+    /// The session this browser is using.
+    pub current: bool,
+}
+
 /// The one error type of the UI layer. Its messages are safe to show: the server decides
 /// which variant a failure becomes and logs the internal cause itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -45,6 +59,10 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Please sign in")]
     NotSignedIn,
+    #[error("The current password is not correct")]
+    WrongCurrentPassword,
+    #[error("That session no longer exists")]
+    NotFound,
     #[error("{0}")]
     BadRequest(String),
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
@@ -60,7 +78,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::InvalidCredentials | AppError::NotSignedIn => 401,
-            AppError::BadRequest(_) => 400,
+            AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
+            AppError::NotFound => 404,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network => 500,
         }
@@ -97,6 +116,39 @@ pub async fn sign_out() -> Result<(), AppError> {
     let (backend, head) = ssr::context()?;
     ssr::respond(backend.sign_out(&head).await)?;
     leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user's live sessions, this one first.
+#[server(prefix = "/api/ui", endpoint = "sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.sessions(&head).await.map_err(ssr::fail)
+}
+
+/// Signs one of the user's sessions out.
+#[server(prefix = "/api/ui", endpoint = "sessions/end")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.end_session(&head, &id).await.map_err(ssr::fail)
+}
+
+/// Signs out every session but this one; returns how many ended.
+#[server(prefix = "/api/ui", endpoint = "sessions/end-others")]
+pub async fn end_other_sessions() -> Result<u64, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.end_other_sessions(&head).await.map_err(ssr::fail)
+}
+
+/// Changes the password; every session ends, this one included, and the user signs in again.
+#[server(prefix = "/api/auth", endpoint = "ui/change-password")]
+pub async fn change_password(current: String, new: String, confirm: String) -> Result<(), AppError> {
+    if new != confirm {
+        return Err(AppError::BadRequest("The new passwords do not match.".into()));
+    }
+    let (backend, head) = ssr::context()?;
+    ssr::respond(backend.change_password(&head, &current, &new).await)?;
+    leptos_axum::redirect("/login?changed=1");
     Ok(())
 }
 

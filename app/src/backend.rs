@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::request::Parts;
 
-use crate::api::{AppError, Me};
+use crate::api::{AppError, Me, SessionInfo};
 
 /// A value plus the cookies the response must set.
 #[derive(Debug)]
@@ -31,6 +31,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Revokes the session named by the request's refresh cookie and clears the cookies.
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError>;
+
+    /// The signed-in user's live sessions.
+    async fn sessions(&self, head: &Parts) -> Result<Vec<SessionInfo>, AppError>;
+
+    /// Ends one of the signed-in user's sessions.
+    async fn end_session(&self, head: &Parts, id: &str) -> Result<(), AppError>;
+
+    /// Ends every session of the signed-in user but the current one.
+    async fn end_other_sessions(&self, head: &Parts) -> Result<u64, AppError>;
+
+    /// Changes the signed-in user's password, ending every session; clears the cookies.
+    async fn change_password(&self, head: &Parts, current: &str, new: &str) -> Result<Reply<()>, AppError>;
 
     /// The user whose live session the request's cookies carry, if any.
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError>;

@@ -47,12 +47,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"fin_intelli"</a>
+                <nav class="nav">
+                    <a href="/">"Home"</a>
+                    <a href="/devices">"Devices"</a>
+                    <a href="/password">"Password"</a>
+                </nav>
             </header>
             <main>
                 <Routes fallback=pages::NotFound>
                     // Pages behind sign-in render fully before the first byte, so the server can
                     // still answer with a redirect when there is no session.
                     <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("devices") view=pages::DevicesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("password") view=pages::PasswordPage />
                     <Route path=StaticSegment("login") view=pages::LoginPage />
                 </Routes>
             </main>

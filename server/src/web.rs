@@ -1,16 +1,17 @@
 //! The server functions' backend: [`app::backend::Backend`] over the same services the JSON
 //! API uses. Thin on purpose: translate the request head in, the outcome out.
 
-use app::api::{AppError, Me, Role};
+use app::api::{AppError, Me, Role, SessionInfo};
 use app::backend::{Backend, Reply};
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::device::Device;
 use crate::domain::user::User;
 use crate::http::{ApiError, AppState, client_info, cookies};
-use crate::service::AuthError;
+use crate::service::{AuthError, Principal};
 
 pub struct WebBackend {
     state: AppState,
@@ -19,6 +20,12 @@ pub struct WebBackend {
 impl WebBackend {
     pub fn new(state: AppState) -> Self {
         Self { state }
+    }
+
+    /// The signed-in caller, from the access cookie.
+    async fn caller(&self, head: &Parts) -> Result<Principal, AppError> {
+        let token = cookies::read(&head.headers, cookies::ACCESS_COOKIE).ok_or(AppError::NotSignedIn)?;
+        self.state.auth.authenticate(token).await.map_err(app_error)
     }
 }
 
@@ -44,6 +51,56 @@ impl Backend for WebBackend {
         let token = cookies::read(&head.headers, cookies::REFRESH_COOKIE);
         self.state.auth.sign_out(token, &client).await.map_err(app_error)?;
         Ok(Reply::new((), cookies::clear_all()))
+    }
+
+    async fn sessions(&self, head: &Parts) -> Result<Vec<SessionInfo>, AppError> {
+        let caller = self.caller(head).await?;
+        let sessions = self.state.auth.sessions(&caller).await.map_err(app_error)?;
+        let mut sessions: Vec<SessionInfo> = sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                current: s.id == caller.claims.sid,
+                device: Device::parse(&s.device_info).label(),
+                ip: s.ip_address,
+                created_at: s.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                last_used_at: s.last_used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                id: s.id,
+            })
+            .collect();
+        sessions.sort_by_key(|s| !s.current);
+        Ok(sessions)
+    }
+
+    async fn end_session(&self, head: &Parts, id: &str) -> Result<(), AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .end_session(&caller, id, &client)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn end_other_sessions(&self, head: &Parts) -> Result<u64, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .end_other_sessions(&caller, &client)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn change_password(&self, head: &Parts, current: &str, new: &str) -> Result<Reply<()>, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        let current = SecretString::from(current.to_owned());
+        let new = SecretString::from(new.to_owned());
+        match self.state.auth.change_password(&caller, current, new, &client).await {
+            Ok(()) => Ok(Reply::new((), cookies::clear_all())),
+            Err(AuthError::InvalidCredentials) => Err(AppError::WrongCurrentPassword),
+            Err(other) => Err(app_error(other)),
+        }
     }
 
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
@@ -76,6 +133,7 @@ fn app_error(error: AuthError) -> AppError {
     match api.status {
         _ if credentials => AppError::InvalidCredentials,
         StatusCode::UNAUTHORIZED => AppError::NotSignedIn,
+        StatusCode::NOT_FOUND => AppError::NotFound,
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable,
         status if status.is_client_error() => AppError::BadRequest(api.message),
         _ => AppError::Internal,

@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use leptos_router::hooks::use_query_map;
+
 use crate::api::SignIn;
 
 /// The sign-in form. It works as a plain form post before the WASM loads; once hydrated it
@@ -13,10 +15,15 @@ pub fn LoginPage() -> impl IntoView {
         _ => None,
     };
 
+    let changed = move || use_query_map().read().get("changed").is_some();
+
     view! {
         <Title text="Sign in" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
+            <Show when=changed>
+                <p class="notice" role="status">"Password changed. Sign in with your new password."</p>
+            </Show>
             <ActionForm action=sign_in attr:class="form" attr:id="login-form">
                 <label>
                     "Username or e-mail"

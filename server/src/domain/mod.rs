@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod client;
+pub mod device;
 pub mod password;
 pub mod token;
 pub mod user;

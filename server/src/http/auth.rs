@@ -191,7 +191,7 @@ pub async fn logout_all(
     Ok(cleared(StatusCode::NO_CONTENT))
 }
 
-fn cleared(status: StatusCode) -> Response {
+pub(super) fn cleared(status: StatusCode) -> Response {
     let mut response = status.into_response();
     for cookie in cookies::clear_all() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -232,7 +232,10 @@ fn optional_body<T: DeserializeOwned + Default>(
 
 /// Decodes a JSON or urlencoded-form body into `T`, with errors that explain the problem
 /// without echoing what was sent (it may hold a password).
-fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(

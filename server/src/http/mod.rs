@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{id}", delete(sessions::revoke))
         .route("/api/me", get(me::me))
+        .route("/api/me/password", post(me::change_password))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
+use crate::domain::device::Device;
 
 #[derive(Serialize)]
 pub struct SessionView {
@@ -37,7 +38,7 @@ pub async fn list(
             .map(|s| SessionView {
                 current: s.id == caller.claims.sid,
                 id: s.id,
-                device: s.device_info,
+                device: Device::parse(&s.device_info).label(),
                 ip: s.ip_address,
                 country: None,
                 city: None,

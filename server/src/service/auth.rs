@@ -284,6 +284,52 @@ impl AuthService {
         Ok(self.store.live_sessions(caller.user.id, self.clock.now()).await?)
     }
 
+    /// Ends every session of the caller but the current one ("sign out everywhere else").
+    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        let now = self.clock.now();
+        let event = activity(
+            EventType::SessionRevoked,
+            Some(caller.user.id),
+            Some(caller.user.username.clone()),
+            client,
+            now,
+        );
+        Ok(self
+            .store
+            .revoke_user_sessions(caller.user.id, Some(&caller.claims.sid), now, &event)
+            .await?)
+    }
+
+    /// Changes the caller's password after checking the current one, and ends every session
+    /// (a stolen session must not outlive the password change that was meant to stop it).
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: SecretString,
+        new: SecretString,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        password::check_policy(&new)?;
+        if !self
+            .passwords
+            .verify(current, Some(caller.user.hashed_password.clone()))
+            .await?
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hashed = self.passwords.hash(new).await?;
+        let now = self.clock.now();
+        let event = activity(
+            EventType::PasswordChanged,
+            Some(caller.user.id),
+            Some(caller.user.username.clone()),
+            client,
+            now,
+        );
+        self.store.change_password(caller.user.id, &hashed, now, &event).await?;
+        Ok(())
+    }
+
     /// Ends one of the caller's own sessions; someone else's is `NotFound`, like a missing one.
     pub async fn end_session(
         &self,

@@ -88,6 +88,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event: &NewActivity,
     ) -> Result<u64, StoreError>;
 
+    /// Replaces a user's password hash and revokes every session of the user, recording
+    /// `event`, in one transaction.
+    async fn change_password(
+        &self,
+        user_id: i64,
+        hashed_password: &str,
+        now: DateTime<Utc>,
+        event: &NewActivity,
+    ) -> Result<(), StoreError>;
+
     /// A user's live sessions, most recently used first.
     async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError>;
 

@@ -406,6 +406,26 @@ macro_rules! sql_store {
                 Ok(sessions.len() as u64)
             }
 
+            async fn change_password(&self, user_id: i64, hashed_password: &str, now: DateTime<Utc>, event: &NewActivity) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("update users set hashed_password = $2, updated_at = $3 where id = $1")
+                    .bind(user_id)
+                    .bind(hashed_password)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let sessions: Vec<String> = sqlx::query_scalar("select id from sessions where user_id = $1 and revoked_at is null")
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for session in sessions {
+                    Self::revoke_family(&mut tx, &session, now, "password_changed").await?;
+                }
+                Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
                 Ok(sqlx::query_as(
                     "select id, user_id, device_info, ip_address, created_at, last_used_at, expires_at from sessions \

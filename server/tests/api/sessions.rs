@@ -301,3 +301,76 @@ async fn sessions_are_listed_and_ended_one_at_a_time_or_all_at_once() {
     assert_eq!(app.get_me(&xena).await.status(), 200, "other users keep their sessions");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_ends_every_session() {
+    let app = TestApp::spawn().await;
+    app.create_user("yara", false).await;
+    let (phone, _) = app.login_tokens("yara").await;
+    let (laptop, _) = app.login_tokens("yara").await;
+    let change = |token: &str, current: &str, new: &str| {
+        app.client
+            .post(app.url("/api/me/password"))
+            .bearer_auth(token)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    let wrong = change(&laptop, "not it", "a brand new passphrase").await.unwrap();
+    assert_eq!(error_code(wrong, 400).await, "invalid_current_password");
+    let weak = change(&laptop, PASSWORD, "short").await.unwrap();
+    assert_eq!(error_code(weak, 422).await, "weak_password");
+    assert_eq!(app.get_me(&phone).await.status(), 200, "failed attempts change nothing");
+
+    assert_eq!(
+        change(&laptop, PASSWORD, "a brand new passphrase")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(app.get_me(&phone).await.status(), 401);
+    assert_eq!(app.get_me(&laptop).await.status(), 401);
+    let old = app.login_json(json!({"username": "yara", "password": PASSWORD})).await;
+    assert_eq!(old.status(), 401);
+    let new = app
+        .login_json(json!({"username": "yara", "password": "a brand new passphrase"}))
+        .await;
+    assert_eq!(new.status(), 200);
+    let events = app.store().recent_activity(None, 20).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.event_type == "password_changed").count(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_show_a_readable_device() {
+    let app = TestApp::spawn().await;
+    app.create_user("zoe", false).await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        .json(&json!({"username": "zoe", "password": PASSWORD, "refresh_delivery": "body"}))
+        .send()
+        .await
+        .unwrap();
+    let access = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sessions: Vec<Value> = app
+        .client
+        .get(app.url("/api/sessions"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions[0]["device"], "Firefox on Windows");
+    assert_eq!(sessions[0]["current"], true);
+    app.stop().await;
+}

@@ -1,0 +1,95 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{AppError, EndOtherSessions, EndSession, SessionInfo, my_sessions};
+use crate::pages::ResumeSession;
+
+/// Where the user is signed in, with a way to end any other session at once.
+#[component]
+pub fn DevicesPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    // Refetch whenever either action completes.
+    let sessions = Resource::new_blocking(
+        move || (end.version().get(), end_others.version().get()),
+        |_| my_sessions(),
+    );
+
+    view! {
+        <Title text="Devices" />
+        <section class="card">
+            <h1>"Devices"</h1>
+            <p class="muted">"Where your account is signed in. Sign out anything you do not recognise."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => view! { <SessionTable list end end_others /> }.into_any(),
+                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/devices" /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn SessionTable(
+    list: Vec<SessionInfo>,
+    end: ServerAction<EndSession>,
+    end_others: ServerAction<EndOtherSessions>,
+) -> impl IntoView {
+    let others = list.iter().filter(|s| !s.current).count();
+    let rows = list
+        .into_iter()
+        .map(|session| {
+            let action = if session.current {
+                view! { <span class="badge">"This device"</span> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=end>
+                        <input type="hidden" name="id" value=session.id.clone() />
+                        <button type="submit" class="secondary small">"Sign out"</button>
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <tr data-testid="session-row" data-current=session.current.to_string()>
+                    <td>{session.device}</td>
+                    <td>{session.ip}</td>
+                    <td><time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time></td>
+                    <td><time datetime=session.last_used_at.clone()>{short_time(&session.last_used_at)}</time></td>
+                    <td>{action}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="sessions">
+            <thead>
+                <tr>
+                    <th>"Device"</th>
+                    <th>"Address"</th>
+                    <th>"Signed in"</th>
+                    <th>"Last used"</th>
+                    <th></th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <Show when=move || { others > 0 }>
+            <ActionForm action=end_others attr:class="inline-form">
+                <button type="submit" class="secondary">"Sign out everywhere else"</button>
+            </ActionForm>
+        </Show>
+    }
+}
+
+/// "2026-11-25 07:12 UTC" from an RFC 3339 UTC string.
+fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
