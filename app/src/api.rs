@@ -34,6 +34,9 @@ pub struct Me {
     pub email: String,
     pub role: Role,
     pub is_active: bool,
+    /// When this browser's access token expires (Unix seconds), so the page can refresh it
+    /// in time.
+    pub access_expires_at: i64,
 }
 
 /// One of the signed-in user's sessions, as the Devices page lists it.

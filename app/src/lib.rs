@@ -9,6 +9,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod pages;
+mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -45,6 +46,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/fin_intelli.css" />
         <Title formatter=|page: String| format!("{page} · fin_intelli") />
         <Router>
+            <session::SessionKeeper />
             <header class="topbar">
                 <a class="brand" href="/">"fin_intelli"</a>
                 <nav class="nav">

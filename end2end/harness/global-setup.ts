@@ -39,6 +39,8 @@ export default async function globalSetup(): Promise<void> {
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: siteRoot,
       LEPTOS_ENV: "PROD",
+      // Short access tokens, so the suite can watch pages refresh them (the minimum allowed).
+      FIN_ACCESS_TTL_SECS: "30",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -43,7 +43,10 @@ impl Backend for WebBackend {
             cookies::refresh(signed_in.refresh.expose_secret(), signed_in.refresh_max_age),
             cookies::access(signed_in.access.token.expose_secret(), signed_in.access.expires_in),
         ];
-        Ok(Reply::new(me(&signed_in.user), set_cookies))
+        Ok(Reply::new(
+            me(&signed_in.user, signed_in.access.expires_at),
+            set_cookies,
+        ))
     }
 
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError> {
@@ -108,7 +111,7 @@ impl Backend for WebBackend {
             return Ok(None);
         };
         match self.state.auth.authenticate(token).await {
-            Ok(principal) => Ok(Some(me(&principal.user))),
+            Ok(principal) => Ok(Some(me(&principal.user, principal.claims.exp))),
             // An expired or revoked session is simply "not signed in" for a page.
             Err(AuthError::Token(_)) => Ok(None),
             Err(other) => Err(app_error(other)),
@@ -116,8 +119,9 @@ impl Backend for WebBackend {
     }
 }
 
-fn me(user: &User) -> Me {
+fn me(user: &User, access_expires_at: i64) -> Me {
     Me {
+        access_expires_at,
         id: user.id,
         username: user.username.clone(),
         email: user.email.clone(),

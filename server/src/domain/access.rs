@@ -234,6 +234,8 @@ impl fmt::Debug for AccessTokens {
 pub struct IssuedAccessToken {
     pub token: SecretString,
     pub expires_in: i64,
+    /// Unix seconds; the `exp` claim.
+    pub expires_at: i64,
 }
 
 impl AccessTokens {
@@ -310,6 +312,7 @@ impl AccessTokens {
         IssuedAccessToken {
             token: SecretString::from(token),
             expires_in: self.ttl.num_seconds(),
+            expires_at: claims.exp,
         }
     }
 
