@@ -85,6 +85,9 @@ async fn serve(config: Config) -> CliResult {
     let addr = leptos.site_addr;
     tracing::info!(?config, "starting");
     let state = startup::build(&config, leptos, Arc::new(SystemClock)).await?;
+    if config.insecure_dev_cookies {
+        warn_insecure_cookies();
+    }
     if config.bootstrap_admin
         && let Some(password) = state.auth.bootstrap_admin().await?
     {
@@ -112,6 +115,15 @@ fn announce_admin_password(password: &SecretString) {
         password.expose_secret()
     );
     let _ = out.flush();
+}
+
+/// Loud on purpose: this setting must never survive into production.
+#[allow(clippy::print_stderr)]
+fn warn_insecure_cookies() {
+    let warning = "FIN_INSECURE_DEV_COOKIES is on: session cookies are sent without `Secure` and can leak \
+                   over plain HTTP. For development only; never in production.";
+    tracing::warn!("{warning}");
+    eprintln!("\n!!! WARNING !!! {warning}\n");
 }
 
 async fn migrate(config: Config) -> CliResult {

@@ -33,6 +33,9 @@ pub struct Config {
     pub refresh_grace: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
+    /// Development over plain HTTP on a host other than localhost: cookies without `Secure`.
+    /// Never in production; the server warns loudly at start.
+    pub insecure_dev_cookies: bool,
     /// Create an `admin` account with a random password when the database has no users.
     pub bootstrap_admin: bool,
 }
@@ -119,6 +122,7 @@ impl Config {
                 )? as u32,
             },
             bootstrap_admin: flag("FIN_BOOTSTRAP_ADMIN", true)?,
+            insecure_dev_cookies: flag("FIN_INSECURE_DEV_COOKIES", false)?,
         })
     }
 }
@@ -138,6 +142,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("argon2", &self.argon2)
             .field("bootstrap_admin", &self.bootstrap_admin)
+            .field("insecure_dev_cookies", &self.insecure_dev_cookies)
             .finish()
     }
 }

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::AccessTokens;
 use crate::domain::password::{PasswordError, Passwords};
+use crate::http::cookies::Cookies;
 use crate::http::{self, AppState};
 use crate::service::{AuthService, SessionPolicy, load_keys, load_successor_key};
 use crate::storage::{self, StoreError};
@@ -52,6 +53,7 @@ pub async fn build(config: &Config, leptos: LeptosOptions, clock: Arc<dyn Clock>
     let auth = AuthService::new(store, passwords, tokens, successors, clock, policy);
     Ok(AppState {
         auth: Arc::new(auth),
+        cookies: Cookies::new(!config.insecure_dev_cookies),
         trusted_proxies: config.trusted_proxies.clone().into(),
         leptos,
     })

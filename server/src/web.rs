@@ -6,11 +6,11 @@ use app::backend::{Backend, Reply};
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::domain::device::Device;
 use crate::domain::user::User;
-use crate::http::{ApiError, AppState, client_info, cookies};
+use crate::http::{ApiError, AppState, client_info};
 use crate::service::{AuthError, Principal};
 
 pub struct WebBackend {
@@ -24,7 +24,11 @@ impl WebBackend {
 
     /// The signed-in caller, from the access cookie.
     async fn caller(&self, head: &Parts) -> Result<Principal, AppError> {
-        let token = cookies::read(&head.headers, cookies::ACCESS_COOKIE).ok_or(AppError::NotSignedIn)?;
+        let token = self
+            .state
+            .cookies
+            .read_access(&head.headers)
+            .ok_or(AppError::NotSignedIn)?;
         self.state.auth.authenticate(token).await.map_err(app_error)
     }
 }
@@ -39,10 +43,7 @@ impl Backend for WebBackend {
             .sign_in(login, SecretString::from(password.to_owned()), &client)
             .await
             .map_err(app_error)?;
-        let set_cookies = vec![
-            cookies::refresh(signed_in.refresh.expose_secret(), signed_in.refresh_max_age),
-            cookies::access(signed_in.access.token.expose_secret(), signed_in.access.expires_in),
-        ];
+        let set_cookies = self.state.cookies.session(&signed_in);
         Ok(Reply::new(
             me(&signed_in.user, signed_in.access.expires_at),
             set_cookies,
@@ -51,9 +52,9 @@ impl Backend for WebBackend {
 
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError> {
         let client = client_info(head, &self.state);
-        let token = cookies::read(&head.headers, cookies::REFRESH_COOKIE);
+        let token = self.state.cookies.read_refresh(&head.headers);
         self.state.auth.sign_out(token, &client).await.map_err(app_error)?;
-        Ok(Reply::new((), cookies::clear_all()))
+        Ok(Reply::new((), self.state.cookies.clear_all()))
     }
 
     async fn sessions(&self, head: &Parts) -> Result<Vec<SessionInfo>, AppError> {
@@ -100,14 +101,14 @@ impl Backend for WebBackend {
         let current = SecretString::from(current.to_owned());
         let new = SecretString::from(new.to_owned());
         match self.state.auth.change_password(&caller, current, new, &client).await {
-            Ok(()) => Ok(Reply::new((), cookies::clear_all())),
+            Ok(()) => Ok(Reply::new((), self.state.cookies.clear_all())),
             Err(AuthError::InvalidCredentials) => Err(AppError::WrongCurrentPassword),
             Err(other) => Err(app_error(other)),
         }
     }
 
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
-        let Some(token) = cookies::read(&head.headers, cookies::ACCESS_COOKIE) else {
+        let Some(token) = self.state.cookies.read_access(&head.headers) else {
             return Ok(None);
         };
         match self.state.auth.authenticate(token).await {

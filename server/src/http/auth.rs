@@ -12,7 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState, Authenticated, cookies};
+use super::cookies::Cookies;
+use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::service::{AuthError, SignedIn};
 
@@ -75,12 +76,12 @@ pub async fn login(
         .auth
         .sign_in(&request.username, SecretString::from(request.password), &client)
         .await?;
-    Ok(token_response(&signed_in, delivery))
+    Ok(token_response(&signed_in, delivery, state.cookies))
 }
 
 /// The sign-in and refresh response: tokens in the body, the refresh token in a cookie
 /// unless the client asked for it in the body.
-fn token_response(signed_in: &SignedIn, delivery: Delivery) -> Response {
+fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) -> Response {
     let access_token = signed_in.access.token.expose_secret();
     let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {
@@ -93,14 +94,9 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery) -> Response {
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     if delivery == Delivery::Cookie {
-        headers.append(
-            header::SET_COOKIE,
-            cookies::refresh(refresh_token, signed_in.refresh_max_age),
-        );
-        headers.append(
-            header::SET_COOKIE,
-            cookies::access(access_token, signed_in.access.expires_in),
-        );
+        for cookie in cookies.session(signed_in) {
+            headers.append(header::SET_COOKIE, cookie);
+        }
     }
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
@@ -123,16 +119,16 @@ pub async fn refresh(
     let (token, delivery) = match request.refresh_token {
         Some(token) => (Some(token), Delivery::Body),
         None => (
-            cookies::read(&headers, cookies::REFRESH_COOKIE).map(str::to_owned),
+            state.cookies.read_refresh(&headers).map(str::to_owned),
             Delivery::Cookie,
         ),
     };
     match state.auth.refresh(token.as_deref(), &client).await {
-        Ok(refreshed) => Ok(token_response(&refreshed, delivery)),
+        Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies)),
         Err(error) if delivery == Delivery::Cookie => {
             // The cookie holds a dead token: drop it so the browser stops sending it.
             let mut response = ApiError::from(error).into_response();
-            for cookie in cookies::clear_all() {
+            for cookie in state.cookies.clear_all() {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             Ok(response)
@@ -157,17 +153,11 @@ pub async fn resume(
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {
     let next = query.next.as_deref().filter(|n| is_local_path(n)).unwrap_or("/");
-    let token = cookies::read(&headers, cookies::REFRESH_COOKIE);
+    let token = state.cookies.read_refresh(&headers);
     let (location, set_cookies) = match state.auth.refresh(token, &client).await {
-        Ok(refreshed) => (
-            next.to_owned(),
-            vec![
-                cookies::refresh(refreshed.refresh.expose_secret(), refreshed.refresh_max_age),
-                cookies::access(refreshed.access.token.expose_secret(), refreshed.access.expires_in),
-            ],
-        ),
+        Ok(refreshed) => (next.to_owned(), state.cookies.session(&refreshed)),
         Err(AuthError::Store(e)) => return Err(AuthError::Store(e).into()),
-        Err(_) => ("/login".to_owned(), cookies::clear_all()),
+        Err(_) => ("/login".to_owned(), state.cookies.clear_all()),
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     for cookie in set_cookies {
@@ -188,12 +178,12 @@ pub async fn logout_all(
     client: ClientInfo,
 ) -> Result<Response, ApiError> {
     state.auth.sign_out_everywhere(&caller, &client).await?;
-    Ok(cleared(StatusCode::NO_CONTENT))
+    Ok(cleared(StatusCode::NO_CONTENT, state.cookies))
 }
 
-pub(super) fn cleared(status: StatusCode) -> Response {
+pub(super) fn cleared(status: StatusCode, cookies: Cookies) -> Response {
     let mut response = status.into_response();
-    for cookie in cookies::clear_all() {
+    for cookie in cookies.clear_all() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
@@ -214,9 +204,9 @@ pub async fn logout(
     let token = request
         .refresh_token
         .as_deref()
-        .or_else(|| cookies::read(&headers, cookies::REFRESH_COOKIE));
+        .or_else(|| state.cookies.read_refresh(&headers));
     state.auth.sign_out(token, &client).await?;
-    Ok(cleared(StatusCode::NO_CONTENT))
+    Ok(cleared(StatusCode::NO_CONTENT, state.cookies))
 }
 
 /// Like [`parse_body`], but an empty body is the default value (a cookie carries the token).

@@ -8,38 +8,86 @@
 //! Both are `Secure` and `SameSite=Strict`: never sent on a cross-site request, which is
 //! what keeps cookie-authenticated endpoints safe from CSRF. Browsers treat
 //! `http://127.0.0.1` and `http://localhost` as secure contexts, so local development over
-//! plain HTTP works with the same attributes.
+//! plain HTTP works with the same attributes. Only for plain HTTP on any other host does
+//! `FIN_INSECURE_DEV_COOKIES` drop `Secure` (and with it the name prefixes, which browsers
+//! would otherwise refuse).
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use secrecy::ExposeSecret;
 
-pub const ACCESS_COOKIE: &str = "__Host-fin_access";
-pub const REFRESH_COOKIE: &str = "__Secure-fin_refresh";
+use crate::service::SignedIn;
+
 pub const REFRESH_PATH: &str = "/api/auth";
 
-fn build(name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
-    let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict");
-    // Values are base64url or JWTs (base64url and dots): always valid header bytes.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cookies {
+    secure: bool,
 }
 
-pub fn access(token: &str, max_age: i64) -> HeaderValue {
-    build(ACCESS_COOKIE, token, "/", max_age)
-}
+impl Cookies {
+    /// The production setting.
+    pub const SECURE: Self = Self { secure: true };
 
-pub fn refresh(token: &str, max_age: i64) -> HeaderValue {
-    build(REFRESH_COOKIE, token, REFRESH_PATH, max_age)
-}
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
 
-/// Cookies that delete both session cookies.
-pub fn clear_all() -> Vec<HeaderValue> {
-    vec![
-        build(ACCESS_COOKIE, "", "/", 0),
-        build(REFRESH_COOKIE, "", REFRESH_PATH, 0),
-    ]
+    pub fn access_name(self) -> &'static str {
+        if self.secure { "__Host-fin_access" } else { "fin_access" }
+    }
+
+    pub fn refresh_name(self) -> &'static str {
+        if self.secure {
+            "__Secure-fin_refresh"
+        } else {
+            "fin_refresh"
+        }
+    }
+
+    fn build(self, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly{secure}; SameSite=Strict");
+        // Values are base64url or JWTs (base64url and dots): always valid header bytes.
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// Both cookies of a fresh sign-in or refresh.
+    pub fn session(self, signed_in: &SignedIn) -> Vec<HeaderValue> {
+        vec![
+            self.build(
+                self.refresh_name(),
+                signed_in.refresh.expose_secret(),
+                REFRESH_PATH,
+                signed_in.refresh_max_age,
+            ),
+            self.build(
+                self.access_name(),
+                signed_in.access.token.expose_secret(),
+                "/",
+                signed_in.access.expires_in,
+            ),
+        ]
+    }
+
+    /// Cookies that delete both session cookies.
+    pub fn clear_all(self) -> Vec<HeaderValue> {
+        vec![
+            self.build(self.access_name(), "", "/", 0),
+            self.build(self.refresh_name(), "", REFRESH_PATH, 0),
+        ]
+    }
+
+    pub fn read_access(self, headers: &HeaderMap) -> Option<&str> {
+        read(headers, self.access_name())
+    }
+
+    pub fn read_refresh(self, headers: &HeaderMap) -> Option<&str> {
+        read(headers, self.refresh_name())
+    }
 }
 
 /// The value of the named cookie in the request, if present.
-pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -55,20 +103,27 @@ pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    fn texts(values: Vec<HeaderValue>) -> Vec<String> {
+        values.iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
     #[test]
-    fn refresh_cookie_has_every_protection() {
-        let cookie = refresh("tok", 2_592_000);
-        let cookie = cookie.to_str().unwrap();
-        for part in [
-            "__Secure-fin_refresh=tok",
-            "Path=/api/auth",
-            "Max-Age=2592000",
-            "HttpOnly",
-            "Secure",
-            "SameSite=Strict",
-        ] {
-            assert!(cookie.contains(part), "{cookie} lacks {part}");
+    fn cleared_cookies_keep_every_protection_and_their_paths() {
+        let cleared = texts(Cookies::SECURE.clear_all());
+        assert!(cleared[0].starts_with("__Host-fin_access=;") && cleared[0].contains("Path=/;"));
+        assert!(cleared[1].starts_with("__Secure-fin_refresh=;") && cleared[1].contains("Path=/api/auth"));
+        for cookie in &cleared {
+            for part in ["Max-Age=0", "HttpOnly", "; Secure", "SameSite=Strict"] {
+                assert!(cookie.contains(part), "{cookie} lacks {part}");
+            }
         }
+    }
+
+    #[test]
+    fn the_insecure_development_setting_drops_secure_and_the_prefixes() {
+        let cleared = texts(Cookies::new(false).clear_all());
+        assert!(cleared[0].starts_with("fin_access=;") && !cleared[0].contains("Secure"));
+        assert!(cleared[1].starts_with("fin_refresh=;") && cleared[1].contains("HttpOnly"));
     }
 
     #[test]
@@ -79,15 +134,8 @@ mod tests {
             HeaderValue::from_static("a=1; __Secure-fin_refresh=xyz"),
         );
         headers.append(header::COOKIE, HeaderValue::from_static("__Host-fin_access=jwt"));
-        assert_eq!(read(&headers, REFRESH_COOKIE), Some("xyz"));
-        assert_eq!(read(&headers, ACCESS_COOKIE), Some("jwt"));
-        assert_eq!(read(&headers, "missing"), None);
-    }
-
-    #[test]
-    fn clearing_sets_max_age_zero_on_the_same_paths() {
-        let cleared: Vec<String> = clear_all().iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-        assert!(cleared[0].starts_with("__Host-fin_access=;") && cleared[0].contains("Path=/;"));
-        assert!(cleared[1].contains("Path=/api/auth") && cleared.iter().all(|c| c.contains("Max-Age=0")));
+        assert_eq!(Cookies::SECURE.read_refresh(&headers), Some("xyz"));
+        assert_eq!(Cookies::SECURE.read_access(&headers), Some("jwt"));
+        assert_eq!(Cookies::new(false).read_access(&headers), None);
     }
 }

@@ -52,7 +52,7 @@ pub async fn change_password(
     let current = SecretString::from(change.current_password);
     let new = SecretString::from(change.new_password);
     match state.auth.change_password(&caller, current, new, &client).await {
-        Ok(()) => Ok(cleared(StatusCode::NO_CONTENT)),
+        Ok(()) => Ok(cleared(StatusCode::NO_CONTENT, state.cookies)),
         Err(AuthError::InvalidCredentials) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_current_password",

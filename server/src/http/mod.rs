@@ -35,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
+    pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
     pub leptos: LeptosOptions,
 }

@@ -451,3 +451,27 @@ async fn the_signing_key_survives_a_restart() {
     assert!(second.auth.authenticate(&access).await.is_ok());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_insecure_development_setting_drops_secure_and_still_works() {
+    let app = TestApp::spawn_with(&[("FIN_INSECURE_DEV_COOKIES", "true")]).await;
+    app.create_user("dev", false).await;
+    let login = app.login_json(json!({"username": "dev", "password": PASSWORD})).await;
+    let cookies = set_cookies(login.headers());
+    let refresh = &cookies
+        .iter()
+        .find(|(n, _)| n == "fin_refresh")
+        .expect("unprefixed refresh cookie")
+        .1;
+    assert!(!refresh.contains("Secure") && refresh.contains("HttpOnly"), "{refresh}");
+    let token = cookie_value(login.headers(), "fin_refresh").unwrap();
+    let refreshed = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("fin_refresh={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    app.stop().await;
+}

@@ -81,6 +81,38 @@ async fn a_key_rotation_signs_nobody_out_on_any_instance() {
     app.stop().await;
 }
 
+fn hs256(header: &str, payload: &str, key: &[u8]) -> String {
+    use hmac::{Hmac, Mac as _};
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+async fn public_key(app: &TestApp) -> Vec<u8> {
+    let keys = jwks(app).await;
+    URL_SAFE_NO_PAD.decode(keys["keys"][0]["x"].as_str().unwrap()).unwrap()
+}
+
+/// A token signed with the server's own key but for another audience.
+async fn other_audience_token(app: &TestApp) -> String {
+    let config = server::config::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(app.db_url().to_owned()),
+        "FIN_JWT_AUDIENCE" => Some("another-service".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("fin_intelli")
+        .build();
+    let other = server::startup::build(&config, leptos, app.clock.clone())
+        .await
+        .unwrap();
+    let password = secrecy::SecretString::from(crate::helpers::PASSWORD.to_owned());
+    let signed_in = other.auth.sign_in("bea", password, &client()).await.unwrap();
+    secrecy::ExposeSecret::expose_secret(&signed_in.access.token).to_owned()
+}
+
 fn client() -> server::domain::client::ClientInfo {
     server::domain::client::ClientInfo::new("127.0.0.1".parse().unwrap(), Some("fin-tests/1.0"))
 }
@@ -132,6 +164,15 @@ async fn forged_access_tokens_are_refused_with_json() {
         ),
         format!("{}.{}", parts[0], parts[1]),
         access[..access.len() - 10].to_owned(),
+        // Algorithm confusion: HS256 keyed with the published Ed25519 public key.
+        hs256(
+            &format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#),
+            &payload,
+            &public_key(&app).await,
+        ),
+        // A valid signature over the wrong audience or issuer is still refused: sign with the
+        // real key through a second service configured for another audience.
+        other_audience_token(&app).await,
     ];
     for token in forged {
         assert_eq!(
