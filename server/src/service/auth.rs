@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::liveness::LivenessCache;
 use crate::clock::Clock;
 use crate::domain::access::{AccessClaims, AccessTokens, IssuedAccessToken, TokenError};
 use crate::domain::client::ClientInfo;
@@ -101,6 +102,7 @@ pub struct AuthService {
     /// When verification keys were last reloaded for an unknown `kid` (throttled, so forged
     /// `kid`s cannot make every request query the database).
     last_key_reload: std::sync::Mutex<Option<std::time::Instant>>,
+    live_sessions: LivenessCache,
 }
 
 impl AuthService {
@@ -120,6 +122,7 @@ impl AuthService {
             clock,
             policy,
             last_key_reload: std::sync::Mutex::new(None),
+            live_sessions: LivenessCache::default(),
         }
     }
 
@@ -241,6 +244,7 @@ impl AuthService {
                     self.store
                         .revoke_session(&spent.session_id, now, "refresh_reused", &alarm)
                         .await?;
+                    self.live_sessions.forget_session(&spent.session_id);
                     tracing::warn!(user_id = spent.user_id, session = %spent.session_id, ip = %client.ip, "refresh token reused: session revoked");
                     return Err(AuthError::RefreshReused);
                 }
@@ -273,10 +277,12 @@ impl AuthService {
             client,
             now,
         );
-        Ok(self
+        let ended = self
             .store
             .revoke_user_sessions(caller.user.id, None, now, &event)
-            .await?)
+            .await?;
+        self.live_sessions.forget_user(caller.user.id);
+        Ok(ended)
     }
 
     /// The caller's live sessions, most recently used first.
@@ -294,10 +300,12 @@ impl AuthService {
             client,
             now,
         );
-        Ok(self
+        let ended = self
             .store
             .revoke_user_sessions(caller.user.id, Some(&caller.claims.sid), now, &event)
-            .await?)
+            .await?;
+        self.live_sessions.forget_user(caller.user.id);
+        Ok(ended)
     }
 
     /// Changes the caller's password after checking the current one, and ends every session
@@ -327,6 +335,7 @@ impl AuthService {
             now,
         );
         self.store.change_password(caller.user.id, &hashed, now, &event).await?;
+        self.live_sessions.forget_user(caller.user.id);
         Ok(())
     }
 
@@ -357,6 +366,7 @@ impl AuthService {
         self.store
             .revoke_session(session_id, now, "revoked_by_user", &event)
             .await?;
+        self.live_sessions.forget_session(session_id);
         Ok(())
     }
 
@@ -368,9 +378,13 @@ impl AuthService {
         };
         let now = self.clock.now();
         let event = activity(EventType::Logout, None, None, client, now);
-        self.store
+        if let Some(user_id) = self
+            .store
             .revoke_session_by_token(&hash_refresh_token(token), now, &event)
-            .await?;
+            .await?
+        {
+            self.live_sessions.forget_user(user_id);
+        }
         Ok(())
     }
 
@@ -380,11 +394,17 @@ impl AuthService {
         let now = self.clock.now();
         let claims = self.verify_access_token(access_token, now).await?;
         let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
+        if let Some(user) = self.live_sessions.get(&claims.sid, now).filter(|u| u.id == user_id) {
+            return Ok(Principal { user, claims });
+        }
         if !self.store.session_is_live(&claims.sid, now).await? {
             return Err(TokenError::Invalid.into());
         }
         match self.store.find_user(user_id).await? {
-            Some(user) if user.is_active => Ok(Principal { user, claims }),
+            Some(user) if user.is_active => {
+                self.live_sessions.put(&claims.sid, user.clone(), now);
+                Ok(Principal { user, claims })
+            }
             _ => Err(TokenError::Invalid.into()),
         }
     }
@@ -418,6 +438,15 @@ impl AuthService {
     /// The public keys that verify access tokens, as a JWK Set.
     pub fn jwks(&self) -> serde_json::Value {
         self.tokens.jwks()
+    }
+
+    /// Activates or deactivates a user; deactivating ends every session of the user at once.
+    pub async fn set_user_active(&self, user_id: i64, active: bool) -> Result<bool, AuthError> {
+        let found = self.store.set_user_active(user_id, active, self.clock.now()).await?;
+        if !active {
+            self.live_sessions.forget_user(user_id);
+        }
+        Ok(found)
     }
 
     /// Adds a user (the `create-user` command and the first-run admin).

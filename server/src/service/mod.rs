@@ -3,6 +3,7 @@
 
 mod auth;
 mod keys;
+mod liveness;
 
 pub use auth::{AuthError, AuthService, Principal, SessionPolicy, SignedIn};
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};

@@ -2,7 +2,6 @@
 
 use chrono::Duration;
 use serde_json::{Value, json};
-use server::clock::Clock as _;
 
 use crate::helpers::{PASSWORD, TestApp, cookie_value, error_code, set_cookies};
 
@@ -89,7 +88,7 @@ async fn unknown_user_wrong_password_and_inactive_account_look_the_same() {
     let app = TestApp::spawn().await;
     let dave = app.create_user("dave", false).await;
     app.create_user("erin", false).await;
-    app.store().set_user_active(dave, false, app.clock.now()).await.unwrap();
+    app.state.auth.set_user_active(dave, false).await.unwrap();
 
     let mut bodies = Vec::new();
     for (username, password) in [
@@ -231,7 +230,7 @@ async fn a_deactivated_user_loses_access_at_once() {
     let app = TestApp::spawn().await;
     let id = app.create_user("judy", false).await;
     let (access, _) = app.login_tokens("judy").await;
-    app.store().set_user_active(id, false, app.clock.now()).await.unwrap();
+    app.state.auth.set_user_active(id, false).await.unwrap();
     assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
     app.stop().await;
 }
@@ -440,14 +439,7 @@ async fn the_signing_key_survives_a_restart() {
     app.create_user("mia", false).await;
     let (access, _) = app.login_tokens("mia").await;
     // A second app on the same database must accept the first one's tokens.
-    let config = server::config::Config::from_lookup(|name| (name == "DATABASE_URL").then(|| app.db_url().to_owned()))
-        .expect("config");
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("fin_intelli")
-        .build();
-    let second = server::startup::build(&config, leptos, app.clock.clone())
-        .await
-        .unwrap();
+    let second = app.second_instance(&[]).await;
     assert!(second.auth.authenticate(&access).await.is_ok());
     app.stop().await;
 }

@@ -134,8 +134,19 @@ impl TestApp {
         self.state.auth.store()
     }
 
-    pub fn db_url(&self) -> &str {
-        &self.db.url
+    /// Another instance of the app on the same database and clock, as a second server
+    /// process would be; `vars` add configuration.
+    pub async fn second_instance(&self, vars: &[(&str, &str)]) -> AppState {
+        let mut env: Vec<(String, String)> = vec![("DATABASE_URL".into(), self.db.url.clone())];
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("test configuration");
+        let leptos = leptos::config::LeptosOptions::builder()
+            .output_name("fin_intelli")
+            .build();
+        server::startup::build(&config, leptos, self.clock.clone())
+            .await
+            .expect("second instance")
     }
 
     pub fn url(&self, path: &str) -> String {

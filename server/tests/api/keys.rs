@@ -54,14 +54,7 @@ async fn a_key_rotation_signs_nobody_out_on_any_instance() {
         .unwrap();
 
     // A second instance starting now signs with the new key and still accepts old tokens.
-    let config =
-        server::config::Config::from_lookup(|name| (name == "DATABASE_URL").then(|| app.db_url().to_owned())).unwrap();
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("fin_intelli")
-        .build();
-    let second = server::startup::build(&config, leptos, app.clock.clone())
-        .await
-        .unwrap();
+    let second = app.second_instance(&[]).await;
     assert!(
         second.auth.authenticate(&before).await.is_ok(),
         "the retired key still verifies"
@@ -96,18 +89,7 @@ async fn public_key(app: &TestApp) -> Vec<u8> {
 
 /// A token signed with the server's own key but for another audience.
 async fn other_audience_token(app: &TestApp) -> String {
-    let config = server::config::Config::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(app.db_url().to_owned()),
-        "FIN_JWT_AUDIENCE" => Some("another-service".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("fin_intelli")
-        .build();
-    let other = server::startup::build(&config, leptos, app.clock.clone())
-        .await
-        .unwrap();
+    let other = app.second_instance(&[("FIN_JWT_AUDIENCE", "another-service")]).await;
     let password = secrecy::SecretString::from(crate::helpers::PASSWORD.to_owned());
     let signed_in = other.auth.sign_in("bea", password, &client()).await.unwrap();
     secrecy::ExposeSecret::expose_secret(&signed_in.access.token).to_owned()

@@ -374,3 +374,37 @@ async fn sessions_show_a_readable_device() {
     assert_eq!(sessions[0]["current"], true);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_revoked_on_another_instance_stops_working_within_a_second() {
+    let app = TestApp::spawn().await;
+    app.create_user("ivy", false).await;
+    let (access, refresh) = app.login_tokens("ivy").await;
+    assert_eq!(app.get_me(&access).await.status(), 200, "now cached by this instance");
+
+    let other = app.second_instance(&[]).await;
+    let client = server::domain::client::ClientInfo::new("127.0.0.1".parse().unwrap(), None);
+    other.auth.sign_out(Some(&refresh), &client).await.unwrap();
+    // This instance may still answer from its cache, but for a second at most.
+    app.clock.advance(Duration::seconds(1));
+    assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_revocation_on_this_instance_takes_effect_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_user("jon", false).await;
+    let (access, _) = app.login_tokens("jon").await;
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    let all = app
+        .client
+        .post(app.url("/api/auth/logout-all"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), 204);
+    assert_eq!(app.get_me(&access).await.status(), 401, "no waiting for the cache");
+    app.stop().await;
+}
