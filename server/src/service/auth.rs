@@ -269,17 +269,27 @@ impl AuthService {
 
     /// Ends every session of the caller ("sign out everywhere").
     pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        self.end_sessions(caller, None, EventType::Logout, client).await
+    }
+
+    /// Ends every session of the caller but the current one ("sign out everywhere else").
+    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        self.end_sessions(caller, Some(&caller.claims.sid), EventType::SessionRevoked, client)
+            .await
+    }
+
+    async fn end_sessions(
+        &self,
+        caller: &Principal,
+        except: Option<&str>,
+        kind: EventType,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
         let now = self.clock.now();
-        let event = activity(
-            EventType::Logout,
-            Some(caller.user.id),
-            Some(caller.user.username.clone()),
-            client,
-            now,
-        );
+        let event = caller_activity(kind, caller, client, now);
         let ended = self
             .store
-            .revoke_user_sessions(caller.user.id, None, now, &event)
+            .revoke_user_sessions(caller.user.id, except, now, &event)
             .await?;
         self.live_sessions.forget_user(caller.user.id);
         Ok(ended)
@@ -288,24 +298,6 @@ impl AuthService {
     /// The caller's live sessions, most recently used first.
     pub async fn sessions(&self, caller: &Principal) -> Result<Vec<SessionRecord>, AuthError> {
         Ok(self.store.live_sessions(caller.user.id, self.clock.now()).await?)
-    }
-
-    /// Ends every session of the caller but the current one ("sign out everywhere else").
-    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
-        let now = self.clock.now();
-        let event = activity(
-            EventType::SessionRevoked,
-            Some(caller.user.id),
-            Some(caller.user.username.clone()),
-            client,
-            now,
-        );
-        let ended = self
-            .store
-            .revoke_user_sessions(caller.user.id, Some(&caller.claims.sid), now, &event)
-            .await?;
-        self.live_sessions.forget_user(caller.user.id);
-        Ok(ended)
     }
 
     /// Changes the caller's password after checking the current one, and ends every session
@@ -327,13 +319,7 @@ impl AuthService {
         }
         let hashed = self.passwords.hash(new).await?;
         let now = self.clock.now();
-        let event = activity(
-            EventType::PasswordChanged,
-            Some(caller.user.id),
-            Some(caller.user.username.clone()),
-            client,
-            now,
-        );
+        let event = caller_activity(EventType::PasswordChanged, caller, client, now);
         self.store.change_password(caller.user.id, &hashed, now, &event).await?;
         self.live_sessions.forget_user(caller.user.id);
         Ok(())
@@ -356,13 +342,7 @@ impl AuthService {
         if !owned {
             return Err(AuthError::NotFound);
         }
-        let event = activity(
-            EventType::SessionRevoked,
-            Some(caller.user.id),
-            Some(caller.user.username.clone()),
-            client,
-            now,
-        );
+        let event = caller_activity(EventType::SessionRevoked, caller, client, now);
         self.store
             .revoke_session(session_id, now, "revoked_by_user", &event)
             .await?;
@@ -492,6 +472,17 @@ impl AuthService {
             Err(other) => Err(other),
         }
     }
+}
+
+/// An event about something the signed-in caller did.
+fn caller_activity(event_type: EventType, caller: &Principal, client: &ClientInfo, now: DateTime<Utc>) -> NewActivity {
+    activity(
+        event_type,
+        Some(caller.user.id),
+        Some(caller.user.username.clone()),
+        client,
+        now,
+    )
 }
 
 fn activity(
