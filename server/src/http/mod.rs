@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod me;
 mod origin;
+mod server_fn;
 mod sessions;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(server_fn::bad_arguments_are_400))
         .layer(axum::middleware::from_fn(origin::refuse_cross_site))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(

@@ -145,3 +145,23 @@ async fn the_sign_in_server_function_sets_cookies_and_home_shows_the_user() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_server_function_calls_are_400_json() {
+    let app = TestApp::spawn().await;
+    for body in ["username=a", "", "password=only"] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/ui/sign-in"))
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "bad_request");
+    }
+    app.stop().await;
+}
