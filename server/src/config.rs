@@ -5,9 +5,10 @@
 
 use std::fmt;
 
+use base64::Engine as _;
 use chrono::Duration;
 use ipnet::IpNet;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::domain::client::parse_cidr_list;
 use crate::domain::password::Argon2Settings;
@@ -22,6 +23,10 @@ pub struct Config {
     /// An HS256 secret shared by every instance (the original design's `SECRET_KEY`). When
     /// unset, a random key is generated on first start and kept in the database.
     pub jwt_secret: Option<SecretString>,
+    /// An Ed25519 signing key (the 32-byte seed, base64) shared by every instance, for
+    /// deployments that manage keys themselves. When unset, one is generated and kept in the
+    /// database.
+    pub jwt_ed25519_seed: Option<SecretSlice<u8>>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_ttl: Duration,
@@ -89,6 +94,27 @@ impl Config {
                 problem: "must be at least 32 characters".into(),
             });
         }
+        let jwt_ed25519_seed = match get("FIN_JWT_ED25519_KEY") {
+            None => None,
+            Some(raw) => {
+                let seed = base64::engine::general_purpose::STANDARD
+                    .decode(raw.as_bytes())
+                    .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.as_bytes()))
+                    .ok()
+                    .filter(|seed| seed.len() == 32)
+                    .ok_or_else(|| ConfigError {
+                        name: "FIN_JWT_ED25519_KEY",
+                        problem: "expected a 32-byte Ed25519 seed in base64 (openssl rand -base64 32)".into(),
+                    })?;
+                Some(SecretSlice::from(seed))
+            }
+        };
+        if jwt_secret.is_some() && jwt_ed25519_seed.is_some() {
+            return Err(ConfigError {
+                name: "FIN_JWT_ED25519_KEY",
+                problem: "set FIN_JWT_SECRET (HS256) or FIN_JWT_ED25519_KEY (EdDSA), not both".into(),
+            });
+        }
         let trusted_proxies =
             parse_cidr_list(&get("FIN_TRUSTED_PROXIES").unwrap_or_default()).map_err(|problem| ConfigError {
                 name: "FIN_TRUSTED_PROXIES",
@@ -99,6 +125,7 @@ impl Config {
             database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             db_max_connections: number("FIN_DB_MAX_CONNECTIONS", 16, 1, 1000)? as u32,
             jwt_secret,
+            jwt_ed25519_seed,
             jwt_issuer: get("FIN_JWT_ISSUER").unwrap_or_else(|| "fin-intelli".to_owned()),
             jwt_audience: get("FIN_JWT_AUDIENCE").unwrap_or_else(|| "fin-intelli".to_owned()),
             access_ttl: Duration::seconds(number("FIN_ACCESS_TTL_SECS", 900, 30, 86_400)?),
@@ -133,6 +160,7 @@ impl fmt::Debug for Config {
             .field("database_url", &RedactedUrl(&self.database_url).to_string())
             .field("db_max_connections", &self.db_max_connections)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwt_ed25519_key", &self.jwt_ed25519_seed.as_ref().map(|_| "<redacted>"))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("access_ttl_secs", &self.access_ttl.num_seconds())
@@ -181,6 +209,10 @@ mod tests {
         assert_eq!(
             config(&[("FIN_JWT_SECRET", "short")]).unwrap_err().name,
             "FIN_JWT_SECRET"
+        );
+        assert_eq!(
+            config(&[("FIN_JWT_ED25519_KEY", "c2hvcnQ=")]).unwrap_err().name,
+            "FIN_JWT_ED25519_KEY"
         );
         assert_eq!(
             config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")]).unwrap_err().name,

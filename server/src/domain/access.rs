@@ -113,14 +113,17 @@ impl SigningKey {
         })
     }
 
-    /// A new random Ed25519 key, its `kid` derived from the public key.
+    /// An Ed25519 key from its 32-byte seed, its `kid` derived from the public key.
+    pub fn ed25519_from_seed(seed: &[u8]) -> Result<Self, KeyError> {
+        let bytes: [u8; 32] = seed.try_into().map_err(|_| KeyError::BadSeed)?;
+        let public = ed25519_dalek::SigningKey::from_bytes(&bytes).verifying_key();
+        Self::ed25519(Self::derived_kid("ed", public.as_bytes()), seed)
+    }
+
+    /// A new random Ed25519 key.
     pub fn generate_ed25519() -> Self {
         let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        let kid = Self::derived_kid("ed", key.verifying_key().as_bytes());
-        let mut seed = key.to_bytes().to_vec();
-        let made = Self::ed25519(kid, &seed);
-        seed.iter_mut().for_each(|b| *b = 0);
-        made.unwrap_or_else(|_| unreachable!("a dalek key is 32 bytes"))
+        Self::ed25519_from_seed(key.as_bytes()).unwrap_or_else(|_| unreachable!("a dalek key is 32 bytes"))
     }
 
     /// Rebuilds a key from its stored form (see [`SigningKey::export`]).

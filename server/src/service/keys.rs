@@ -28,16 +28,20 @@ pub struct LoadedKeys {
 }
 
 /// With `FIN_JWT_SECRET` set: HS256 with that secret (the original design's shared
-/// `SECRET_KEY`). Otherwise the active Ed25519 key kept in the database, generated on first
+/// `SECRET_KEY`); with `FIN_JWT_ED25519_KEY`: that Ed25519 key. Otherwise the active Ed25519 key kept in the database, generated on first
 /// start: never regenerated on restart, which would sign everyone out. Every stored key
 /// verifies, so tokens signed before a rotation or a switch keep working until they expire.
 pub async fn load_keys(config: &Config, store: &dyn Store, clock: &dyn Clock) -> Result<LoadedKeys, KeyLoadError> {
-    let signing = match &config.jwt_secret {
-        Some(secret) => {
+    let configured = match (&config.jwt_secret, &config.jwt_ed25519_seed) {
+        (Some(secret), _) => {
             let bytes = secret.expose_secret().as_bytes().to_vec();
-            SigningKey::hs256(SigningKey::derived_kid("hs", &bytes), bytes)
-                .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?
+            Some(SigningKey::hs256(SigningKey::derived_kid("hs", &bytes), bytes))
         }
+        (None, Some(seed)) => Some(SigningKey::ed25519_from_seed(seed.expose_secret())),
+        (None, None) => None,
+    };
+    let signing = match configured {
+        Some(key) => key.map_err(|e| KeyLoadError::Corrupt(e.to_string()))?,
         None => {
             let active = match store.current_signing_key().await? {
                 Some(key) => key,

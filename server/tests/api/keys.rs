@@ -114,6 +114,23 @@ async fn a_configured_secret_signs_with_hs256_and_publishes_nothing() {
 }
 
 #[tokio::test]
+async fn a_configured_ed25519_key_signs_and_is_published() {
+    let seed = [42u8; 32];
+    let encoded = base64::engine::general_purpose::STANDARD.encode(seed);
+    let app = TestApp::spawn_with(&[("FIN_JWT_ED25519_KEY", encoded.as_str())]).await;
+    app.create_user("cato", false).await;
+    let (access, _) = app.login_tokens("cato").await;
+    let expected = server::domain::access::SigningKey::ed25519_from_seed(&seed).unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(&access).unwrap().kid.as_deref(),
+        Some(expected.kid())
+    );
+    assert_eq!(jwks(&app).await["keys"][0], expected.public_jwk().unwrap());
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn forged_access_tokens_are_refused_with_json() {
     let app = TestApp::spawn().await;
     app.create_user("bea", false).await;
