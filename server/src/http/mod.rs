@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API of ../shared/API.md, health checks, and the Leptos pages
 //! and server functions, in one axum router.
 
+mod activity;
 mod auth;
 pub mod cookies;
 mod error;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/resume", get(auth::resume))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-all", post(auth::logout_all))
+        .route("/api/activity", get(activity::mine))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{id}", delete(sessions::revoke))
         .route("/api/me", get(me::me))

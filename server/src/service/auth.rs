@@ -12,7 +12,9 @@ use crate::domain::client::ClientInfo;
 use crate::domain::password::{self, PasswordError, Passwords};
 use crate::domain::token::{NewRefreshToken, SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, normalise_login};
-use crate::storage::{EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, Store, StoreError};
+use crate::storage::{
+    ActivityRecord, EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, Store, StoreError,
+};
 
 /// The service layer's one error type.
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +295,16 @@ impl AuthService {
             .await?;
         self.live_sessions.forget_user(caller.user.id);
         Ok(ended)
+    }
+
+    /// A page of the caller's own activity, newest first.
+    pub async fn my_activity(
+        &self,
+        caller: &Principal,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, AuthError> {
+        Ok(self.store.activity_page(Some(caller.user.id), before, limit).await?)
     }
 
     /// The caller's live sessions, most recently used first.

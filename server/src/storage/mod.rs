@@ -107,8 +107,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Writes one activity event on its own (failed sign-ins, for example).
     async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError>;
 
-    /// The newest events first, optionally of one user.
-    async fn recent_activity(&self, user_id: Option<i64>, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
+    /// Events newest first, optionally of one user, older than the event `before` (a page
+    /// cursor), at most `limit` (1 to 1,000).
+    async fn activity_page(
+        &self,
+        user_id: Option<i64>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, StoreError>;
 
     /// The current access-token signing key, if one has been stored.
     async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;

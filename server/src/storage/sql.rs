@@ -455,12 +455,26 @@ macro_rules! sql_store {
                 Self::insert_activity(&self.pool, event, event.user_id).await
             }
 
-            async fn recent_activity(&self, user_id: Option<i64>, limit: i64) -> Result<Vec<ActivityRecord>, StoreError> {
+            async fn activity_page(
+                &self,
+                user_id: Option<i64>,
+                before: Option<i64>,
+                limit: i64,
+            ) -> Result<Vec<ActivityRecord>, StoreError> {
+                // Keyset pagination on the primary key: stable under concurrent inserts and
+                // as cheap on page 1,000 as on page 1.
                 let sql = format!(
                     "select {ACTIVITY_COLUMNS} from user_activity_logs \
-                     where cast($1 as bigint) is null or user_id = $1 order by id desc limit $2"
+                     where (cast($1 as bigint) is null or user_id = $1) \
+                       and (cast($2 as bigint) is null or id < $2) \
+                     order by id desc limit $3"
                 );
-                Ok(sqlx::query_as(&sql).bind(user_id).bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await?)
+                Ok(sqlx::query_as(&sql)
+                    .bind(user_id)
+                    .bind(before)
+                    .bind(limit.clamp(1, 1000))
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError> {

@@ -121,7 +121,7 @@ async fn every_sign_in_attempt_is_logged_with_ip_and_device() {
     app.login_json(json!({"username": "ghost", "password": "nope"})).await;
     app.login_tokens("frank").await;
 
-    let events = app.store().recent_activity(None, 10).await.unwrap();
+    let events = app.store().activity_page(None, None, 10).await.unwrap();
     let summary: Vec<(&str, Option<i64>, Option<&str>)> = events
         .iter()
         .map(|e| (e.event_type.as_str(), e.user_id, e.username.as_deref()))
@@ -186,7 +186,7 @@ async fn logout_revokes_the_session_and_its_access_token() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 204);
-    let events = app.store().recent_activity(None, 10).await.unwrap();
+    let events = app.store().activity_page(None, None, 10).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.event_type == "logout").count(), 1);
     app.stop().await;
 }
@@ -396,7 +396,7 @@ async fn logged_ip(app: &TestApp, forwarded_for: &str) -> String {
         .send()
         .await
         .unwrap();
-    let events = app.store().recent_activity(None, 1).await.unwrap();
+    let events = app.store().activity_page(None, None, 1).await.unwrap();
     events[0].ip_address.clone()
 }
 

@@ -41,7 +41,7 @@ async fn a_refresh_spends_the_token_and_issues_a_working_successor() {
     assert_eq!(app.get_me(&access).await.status(), 200);
     let (_, r3) = rotate(&app, &r2).await;
     assert_ne!(r2, r3);
-    let events = app.store().recent_activity(None, 10).await.unwrap();
+    let events = app.store().activity_page(None, None, 10).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.event_type == "refresh").count(), 2);
     app.stop().await;
 }
@@ -65,7 +65,7 @@ async fn a_replay_after_the_grace_window_revokes_the_whole_family() {
         "invalid_token",
         "and its access token"
     );
-    let alarm = app.store().recent_activity(None, 10).await.unwrap();
+    let alarm = app.store().activity_page(None, None, 10).await.unwrap();
     let alarm = alarm
         .iter()
         .find(|e| e.event_type == "refresh_reused")
@@ -89,7 +89,7 @@ async fn a_retry_inside_the_grace_window_gets_the_same_successor() {
     // Once the successor has itself been spent, its parent is an ancestor: never a retry.
     let (_, _r3) = rotate(&app, &r2).await;
     assert_eq!(error_code(refresh(&app, &r1).await, 401).await, "refresh_token_reused");
-    let events = app.store().recent_activity(None, 20).await.unwrap();
+    let events = app.store().activity_page(None, None, 20).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.event_type == "refresh_reused").count(), 1);
     app.stop().await;
 }
@@ -122,7 +122,7 @@ async fn fifty_concurrent_refreshes_of_one_token_yield_one_successor() {
     assert_eq!(successors.len(), 1, "every concurrent refresh got the same successor");
     let r2 = successors.into_iter().next().unwrap();
     rotate(&app, &r2).await;
-    let events = app.store().recent_activity(None, 100).await.unwrap();
+    let events = app.store().activity_page(None, None, 100).await.unwrap();
     assert_eq!(
         events.iter().filter(|e| e.event_type == "refresh").count(),
         2,
@@ -336,7 +336,7 @@ async fn a_password_change_ends_every_session() {
         .login_json(json!({"username": "yara", "password": "a brand new passphrase"}))
         .await;
     assert_eq!(new.status(), 200);
-    let events = app.store().recent_activity(None, 20).await.unwrap();
+    let events = app.store().activity_page(None, None, 20).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.event_type == "password_changed").count(), 1);
     app.stop().await;
 }
@@ -406,5 +406,70 @@ async fn a_revocation_on_this_instance_takes_effect_at_once() {
         .unwrap();
     assert_eq!(all.status(), 204);
     assert_eq!(app.get_me(&access).await.status(), 401, "no waiting for the cache");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn my_activity_pages_through_my_own_events_only() {
+    let app = TestApp::spawn().await;
+    app.create_user("kai", false).await;
+    app.create_user("lou", false).await;
+    app.login_json(json!({"username": "kai", "password": "wrong password"}))
+        .await;
+    app.login_tokens("lou").await;
+    let (_, r1) = app.login_tokens("kai").await;
+    let (access, _) = rotate(&app, &r1).await;
+
+    let page = |query: String| {
+        let app = &app;
+        let access = access.clone();
+        async move {
+            app.client
+                .get(app.url(&format!("/api/activity{query}")))
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first: Value = page("?limit=2".into()).await.json().await.unwrap();
+    let kinds: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["refresh", "login_succeeded"]);
+    let item = &first["items"][1];
+    for field in [
+        "id",
+        "event_type",
+        "ip",
+        "device",
+        "risk_score",
+        "risk_reasons",
+        "created_at",
+    ] {
+        assert!(!item[field].is_null(), "{field}");
+    }
+    assert_eq!(item["username"], "kai");
+    let next = first["next"].as_str().expect("a second page").to_owned();
+    let second: Value = page(format!("?limit=2&before={next}")).await.json().await.unwrap();
+    let kinds: Vec<&str> = second["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["login_failed"], "lou's events are not kai's");
+    assert!(second["next"].is_null());
+
+    assert_eq!(
+        error_code(page("?before=garbage".into()).await, 400).await,
+        "invalid_cursor"
+    );
+    assert_eq!(error_code(page("?limit=0".into()).await, 400).await, "invalid_request");
+    let anonymous = app.client.get(app.url("/api/activity")).send().await.unwrap();
+    assert_eq!(error_code(anonymous, 401).await, "invalid_token");
     app.stop().await;
 }

@@ -118,7 +118,7 @@ async fn the_store_keeps_its_contract() {
             .is_err()
     );
     assert_eq!(
-        store.recent_activity(None, 10).await.unwrap().len(),
+        store.activity_page(None, None, 10).await.unwrap().len(),
         1,
         "a failed session write leaves no log row"
     );
@@ -157,7 +157,7 @@ async fn the_store_keeps_its_contract() {
         .record_activity(&event(EventType::LoginFailed, None, now))
         .await
         .unwrap();
-    let all = store.recent_activity(None, 10).await.unwrap();
+    let all = store.activity_page(None, None, 10).await.unwrap();
     let kinds: Vec<&str> = all.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, ["login_failed", "logout", "login_succeeded"]);
     assert_eq!(
@@ -174,9 +174,9 @@ async fn the_store_keeps_its_contract() {
         (first.geolocation_country.as_deref(), first.geolocation_city.as_deref()),
         (Some("GB"), Some("London"))
     );
-    let alices = store.recent_activity(Some(alice.id), 10).await.unwrap();
+    let alices = store.activity_page(Some(alice.id), None, 10).await.unwrap();
     assert_eq!(alices.len(), 2);
-    assert_eq!(store.recent_activity(None, 1).await.unwrap().len(), 1);
+    assert_eq!(store.activity_page(None, None, 1).await.unwrap().len(), 1);
 
     // Rotation: one conditional spend; a second attempt learns what became of the token.
     let second = NewSession {
