@@ -102,8 +102,10 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) ->
     response
 }
 
+/// The body of refresh and logout: the refresh token, for clients that keep it themselves
+/// (body delivery); browsers send the cookie and an empty body.
 #[derive(Deserialize, Default)]
-struct RefreshRequest {
+struct TokenBody {
     refresh_token: Option<String>,
 }
 
@@ -115,7 +117,7 @@ pub async fn refresh(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: RefreshRequest = optional_body(&headers, body)?;
+    let request: TokenBody = optional_body(&headers, body)?;
     let (token, delivery) = match request.refresh_token {
         Some(token) => (Some(token), Delivery::Body),
         None => (
@@ -189,18 +191,13 @@ pub(super) fn cleared(status: StatusCode, cookies: Cookies) -> Response {
     response
 }
 
-#[derive(Deserialize, Default)]
-struct LogoutRequest {
-    refresh_token: Option<String>,
-}
-
 pub async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: LogoutRequest = optional_body(&headers, body)?;
+    let request: TokenBody = optional_body(&headers, body)?;
     let token = request
         .refresh_token
         .as_deref()

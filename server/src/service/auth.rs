@@ -186,16 +186,21 @@ impl AuthService {
         );
         self.store.open_session(&session, &event).await?;
 
+        Ok(self.signed_in(user, session_id, refresh.secret, now))
+    }
+
+    /// A fresh access token for the session, with the refresh token to hand out.
+    fn signed_in(&self, user: User, session_id: String, refresh: SecretString, now: DateTime<Utc>) -> SignedIn {
         let access = self
             .tokens
             .issue(user.id, &user.username, user.role(), &session_id, now);
-        Ok(SignedIn {
+        SignedIn {
             user,
             session_id,
             access,
-            refresh: refresh.secret,
+            refresh,
             refresh_max_age: self.refresh_max_age(),
-        })
+        }
     }
 
     /// The refresh cookie's Max-Age: the session's lifetime (API.md). The token inside may
@@ -257,16 +262,7 @@ impl AuthService {
             Some(user) if user.is_active => user,
             _ => return Err(AuthError::InvalidRefreshToken),
         };
-        let access = self
-            .tokens
-            .issue(user.id, &user.username, user.role(), &session_id, now);
-        Ok(SignedIn {
-            user,
-            session_id,
-            access,
-            refresh: successor.secret,
-            refresh_max_age: self.refresh_max_age(),
-        })
+        Ok(self.signed_in(user, session_id, successor.secret, now))
     }
 
     /// Ends every session of the caller ("sign out everywhere").
