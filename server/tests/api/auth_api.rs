@@ -229,9 +229,12 @@ async fn access_tokens_expire_after_fifteen_minutes() {
 async fn a_deactivated_user_loses_access_at_once() {
     let app = TestApp::spawn().await;
     let id = app.create_user("judy", false).await;
+    app.create_user("kurt", false).await;
+    let (bystander, _) = app.login_tokens("kurt").await;
     let (access, _) = app.login_tokens("judy").await;
     app.state.auth.set_user_active(id, false).await.unwrap();
     assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
+    assert_eq!(app.get_me(&bystander).await.status(), 200, "only her sessions end");
     app.stop().await;
 }
 

@@ -306,6 +306,8 @@ async fn sessions_are_listed_and_ended_one_at_a_time_or_all_at_once() {
 async fn a_password_change_ends_every_session() {
     let app = TestApp::spawn().await;
     app.create_user("yara", false).await;
+    app.create_user("yves", false).await;
+    let (bystander, _) = app.login_tokens("yves").await;
     let (phone, _) = app.login_tokens("yara").await;
     let (laptop, _) = app.login_tokens("yara").await;
     let change = |token: &str, current: &str, new: &str| {
@@ -330,6 +332,7 @@ async fn a_password_change_ends_every_session() {
     );
     assert_eq!(app.get_me(&phone).await.status(), 401);
     assert_eq!(app.get_me(&laptop).await.status(), 401);
+    assert_eq!(app.get_me(&bystander).await.status(), 200, "only her sessions end");
     let old = app.login_json(json!({"username": "yara", "password": PASSWORD})).await;
     assert_eq!(old.status(), 401);
     let new = app
