@@ -108,14 +108,11 @@ impl Backend for WebBackend {
     }
 
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
-        let Some(token) = self.state.cookies.read_access(&head.headers) else {
-            return Ok(None);
-        };
-        match self.state.auth.authenticate(token).await {
+        match self.caller(head).await {
             Ok(principal) => Ok(Some(me(&principal.user, principal.claims.exp))),
-            // An expired or revoked session is simply "not signed in" for a page.
-            Err(AuthError::Token(_)) => Ok(None),
-            Err(other) => Err(app_error(other)),
+            // No cookie, or an expired or revoked session: simply "not signed in" for a page.
+            Err(AppError::NotSignedIn) => Ok(None),
+            Err(other) => Err(other),
         }
     }
 }

@@ -285,10 +285,6 @@ impl AccessTokens {
         }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     pub fn issue(
         &self,
         user_id: i64,

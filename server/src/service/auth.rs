@@ -132,10 +132,6 @@ impl AuthService {
         &self.store
     }
 
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
     /// Signs in with a username or e-mail address and a password.
     ///
     /// Every path verifies one Argon2 hash (a dummy one for unknown users) and writes one

@@ -143,6 +143,38 @@ macro_rules! sql_store {
                 Ok(session.rows_affected() > 0)
             }
 
+            /// Revokes every live session of a user but `except`, with all their tokens, in two
+            /// statements whatever the number of sessions. Returns how many sessions ended.
+            async fn revoke_user_families(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                user_id: i64,
+                except: Option<&str>,
+                now: DateTime<Utc>,
+                reason: &str,
+            ) -> Result<u64, StoreError> {
+                let except = except.unwrap_or("");
+                let sessions = sqlx::query(
+                    "update sessions set revoked_at = $2, revoke_reason = $4 \
+                     where user_id = $1 and revoked_at is null and id <> $3",
+                )
+                .bind(user_id)
+                .bind(now)
+                .bind(except)
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "update refresh_tokens set is_revoked = true, revoked_at = $2 \
+                     where user_id = $1 and is_revoked = false and session_id <> $3",
+                )
+                .bind(user_id)
+                .bind(now)
+                .bind(except)
+                .execute(&mut **tx)
+                .await?;
+                Ok(sessions.rows_affected())
+            }
+
             /// What is known about a token that could not be spent.
             async fn spent_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<SpentToken>, StoreError> {
                 Ok(sqlx::query_as(
@@ -160,7 +192,9 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            /// Inserts one activity row, in a transaction or on the pool.
+            /// Inserts one activity row, in a transaction or on the pool. An event attributed to a
+            /// user carries their username even when the caller only knew the id (refreshes,
+            /// sign-outs by token), so the log reads the same whichever path wrote it.
             async fn insert_activity<'e, E>(executor: E, event: &NewActivity, user_id: Option<i64>) -> Result<i64, StoreError>
             where
                 E: sqlx::Executor<'e, Database = $db>,
@@ -169,7 +203,8 @@ macro_rules! sql_store {
                     "insert into user_activity_logs \
                      (user_id, username, event_type, ip_address, device_info, risk_score, \
                       geolocation_country, geolocation_city, created_at) \
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+                     values ($1, coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, $9) \
+                     returning id",
                 )
                 .bind(user_id)
                 .bind(event.username.as_deref())
@@ -237,15 +272,7 @@ macro_rules! sql_store {
                     .await?;
                 if !active {
                     // A locked account must not keep its sessions (CVE-2023-22492).
-                    let sessions: Vec<String> = sqlx::query_scalar(
-                        "select id from sessions where user_id = $1 and revoked_at is null",
-                    )
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for session in sessions {
-                        Self::revoke_family(&mut tx, &session, now, "user_deactivated").await?;
-                    }
+                    Self::revoke_user_families(&mut tx, id, None, now, "user_deactivated").await?;
                 }
                 tx.commit().await?;
                 Ok(updated.rows_affected() > 0)
@@ -387,23 +414,12 @@ macro_rules! sql_store {
                 event: &NewActivity,
             ) -> Result<u64, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let sessions: Vec<String> = sqlx::query_scalar(
-                    "update sessions set revoked_at = $2, revoke_reason = 'logout_all' \
-                     where user_id = $1 and revoked_at is null and id <> $3 returning id",
-                )
-                .bind(user_id)
-                .bind(now)
-                .bind(except.unwrap_or(""))
-                .fetch_all(&mut *tx)
-                .await?;
-                for session in &sessions {
-                    Self::revoke_family(&mut tx, session, now, "logout_all").await?;
-                }
-                if !sessions.is_empty() {
+                let ended = Self::revoke_user_families(&mut tx, user_id, except, now, "logout_all").await?;
+                if ended > 0 {
                     Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 }
                 tx.commit().await?;
-                Ok(sessions.len() as u64)
+                Ok(ended)
             }
 
             async fn change_password(&self, user_id: i64, hashed_password: &str, now: DateTime<Utc>, event: &NewActivity) -> Result<(), StoreError> {
@@ -414,13 +430,7 @@ macro_rules! sql_store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let sessions: Vec<String> = sqlx::query_scalar("select id from sessions where user_id = $1 and revoked_at is null")
-                    .bind(user_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for session in sessions {
-                    Self::revoke_family(&mut tx, &session, now, "password_changed").await?;
-                }
+                Self::revoke_user_families(&mut tx, user_id, None, now, "password_changed").await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 tx.commit().await?;
                 Ok(())

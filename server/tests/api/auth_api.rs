@@ -186,8 +186,7 @@ async fn logout_revokes_the_session_and_its_access_token() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 204);
-    let events = app.store().activity_page(None, None, 10).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.event_type == "logout").count(), 1);
+    assert_eq!(app.count_events("logout").await, 1);
     app.stop().await;
 }
 

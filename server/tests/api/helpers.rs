@@ -149,6 +149,12 @@ impl TestApp {
             .expect("second instance")
     }
 
+    /// How many events of one type the activity log holds (the whole log, newest 1,000).
+    pub async fn count_events(&self, event_type: &str) -> usize {
+        let events = self.store().activity_page(None, None, 1000).await.unwrap();
+        events.iter().filter(|e| e.event_type == event_type).count()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
