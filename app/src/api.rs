@@ -46,11 +46,82 @@ pub struct SessionInfo {
     /// "Firefox on Windows".
     pub device: String,
     pub ip: String,
+    /// "London, GB", "Local network", or "Unknown place".
+    pub place: String,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub last_used_at: String,
     /// The session this browser is using.
     pub current: bool,
+}
+
+/// One activity event, exactly as the JSON API's `Activity` (../shared/API.md), so the
+/// REST handlers and the pages share one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
+    pub event_type: String,
+    pub ip: String,
+    /// "Firefox on Windows".
+    pub device: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// A city, or "Local network" for private and reserved addresses.
+    pub city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_radius_km: Option<i32>,
+    pub asn: Option<i64>,
+    pub asn_org: Option<String>,
+    pub risk_score: f64,
+    pub risk_reasons: Vec<String>,
+    /// `allow`, `deny`, `throttle`, `challenge` or `block`.
+    pub decision: String,
+    /// What someone said afterwards: `not_me`, `legitimate` or `compromised`.
+    pub verdict: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+impl Activity {
+    pub fn place(&self) -> String {
+        place_label(self.city.as_deref(), self.country.as_deref())
+    }
+}
+
+/// "London, GB", "Local network", or "Unknown place".
+pub fn place_label(city: Option<&str>, country: Option<&str>) -> String {
+    match (city, country) {
+        (Some(city), Some(country)) => format!("{city}, {country}"),
+        (Some(place), None) | (None, Some(place)) => place.to_owned(),
+        (None, None) => "Unknown place".to_owned(),
+    }
+}
+
+/// A page of events, newest first; `next` is the cursor of the following page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub items: Vec<Activity>,
+    pub next: Option<String>,
+}
+
+/// The admin search's filters, as the query string carries them (empty = no filter).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFilters {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub event_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub min_risk: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub since: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub until: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
 }
 
 /// The one error type of the UI layer. Its messages are safe to show: the server decides
@@ -66,6 +137,18 @@ pub enum AppError {
     WrongCurrentPassword,
     #[error("That session no longer exists")]
     NotFound,
+    #[error("Too many failed attempts. Try again in {0} seconds.")]
+    TooManyAttempts(i64),
+    #[error("Only administrators can see this page")]
+    Forbidden,
+    #[error("Enter the code from your authenticator app")]
+    StepUpRequired(String),
+    #[error("That code is not valid. Try the current one from your app, or a recovery code.")]
+    InvalidCode,
+    #[error(
+        "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before."
+    )]
+    LoginBlocked,
     #[error("{0}")]
     BadRequest(String),
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
@@ -80,9 +163,14 @@ impl AppError {
     /// The HTTP status a server function answers with when it fails this way.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::InvalidCredentials | AppError::NotSignedIn => 401,
+            AppError::InvalidCredentials
+            | AppError::NotSignedIn
+            | AppError::StepUpRequired(_)
+            | AppError::InvalidCode => 401,
             AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
             AppError::NotFound => 404,
+            AppError::TooManyAttempts(_) => 429,
+            AppError::Forbidden | AppError::LoginBlocked => 403,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network => 500,
         }
@@ -111,6 +199,44 @@ pub async fn sign_in(username: String, password: String) -> Result<Me, AppError>
     let signed_in = ssr::respond(backend.sign_in(&head, &username, &password).await)?;
     leptos_axum::redirect("/");
     Ok(signed_in)
+}
+
+/// Answers a step-up challenge with an authenticator or recovery code; completes the
+/// sign-in like [`sign_in`].
+#[server(prefix = "/api/auth", endpoint = "ui/step-up")]
+pub async fn step_up(challenge_id: String, code: String) -> Result<Me, AppError> {
+    let (backend, head) = ssr::context()?;
+    let signed_in = ssr::respond(backend.step_up(&head, &challenge_id, &code).await)?;
+    leptos_axum::redirect("/");
+    Ok(signed_in)
+}
+
+/// An authenticator being enrolled: the secret and its QR code (SVG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub qr_svg: String,
+}
+
+/// Whether the signed-in user has an authenticator.
+#[server(prefix = "/api/ui", endpoint = "totp/status")]
+pub async fn second_factor_status() -> Result<bool, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.second_factor(&head).await.map_err(ssr::fail)
+}
+
+/// Starts enrolling an authenticator app.
+#[server(prefix = "/api/ui", endpoint = "totp/begin")]
+pub async fn begin_totp() -> Result<TotpSetup, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.begin_totp(&head).await.map_err(ssr::fail)
+}
+
+/// Confirms enrolment with the first code; returns the recovery codes, shown once.
+#[server(prefix = "/api/ui", endpoint = "totp/confirm")]
+pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.confirm_totp(&head, &code).await.map_err(ssr::fail)
 }
 
 /// Ends the current session (revoking its refresh token) and clears the cookies.
@@ -153,6 +279,35 @@ pub async fn change_password(current: String, new: String, confirm: String) -> R
     ssr::respond(backend.change_password(&head, &current, &new).await)?;
     leptos_axum::redirect("/login?changed=1");
     Ok(())
+}
+
+/// A page of the signed-in user's own activity, newest first.
+#[server(prefix = "/api/ui", endpoint = "activity")]
+pub async fn my_activity(before: Option<String>) -> Result<ActivityPage, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.my_activity(&head, before).await.map_err(ssr::fail)
+}
+
+/// The admin activity search.
+#[server(prefix = "/api/ui", endpoint = "admin/activity")]
+pub async fn admin_activity(filters: ActivityFilters) -> Result<ActivityPage, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.admin_activity(&head, &filters).await.map_err(ssr::fail)
+}
+
+/// "This wasn't me": every other session of the user ends. Returns how many.
+#[server(prefix = "/api/ui", endpoint = "activity/not-me")]
+pub async fn report_not_me(id: i64) -> Result<u64, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.report_not_me(&head, id).await.map_err(ssr::fail)
+}
+
+/// An admin's verdict on an event: `legitimate` (the engine learns it) or `compromised`
+/// (every session of the user ends).
+#[server(prefix = "/api/ui", endpoint = "admin/activity/verdict")]
+pub async fn judge_event(id: i64, verdict: String) -> Result<u64, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.judge_event(&head, id, &verdict).await.map_err(ssr::fail)
 }
 
 /// Who is signed in on this browser, if anyone.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::request::Parts;
 
-use crate::api::{AppError, Me, SessionInfo};
+use crate::api::{ActivityFilters, ActivityPage, AppError, Me, SessionInfo, TotpSetup};
 
 /// A value plus the cookies the response must set.
 #[derive(Debug)]
@@ -29,6 +29,18 @@ pub trait Backend: Send + Sync + 'static {
     /// Checks the credentials and opens a session; the reply carries its cookies.
     async fn sign_in(&self, head: &Parts, login: &str, password: &str) -> Result<Reply<Me>, AppError>;
 
+    /// Answers a step-up challenge; the reply carries the session's cookies.
+    async fn step_up(&self, head: &Parts, challenge_id: &str, code: &str) -> Result<Reply<Me>, AppError>;
+
+    /// Whether the signed-in user has an authenticator.
+    async fn second_factor(&self, head: &Parts) -> Result<bool, AppError>;
+
+    /// Starts enrolling an authenticator for the signed-in user.
+    async fn begin_totp(&self, head: &Parts) -> Result<TotpSetup, AppError>;
+
+    /// Confirms the enrolment; returns the recovery codes.
+    async fn confirm_totp(&self, head: &Parts, code: &str) -> Result<Vec<String>, AppError>;
+
     /// Revokes the session named by the request's refresh cookie and clears the cookies.
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError>;
 
@@ -43,6 +55,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Changes the signed-in user's password, ending every session; clears the cookies.
     async fn change_password(&self, head: &Parts, current: &str, new: &str) -> Result<Reply<()>, AppError>;
+
+    /// A page of the signed-in user's own activity, older than the cursor `before`.
+    async fn my_activity(&self, head: &Parts, before: Option<String>) -> Result<ActivityPage, AppError>;
+
+    /// Every user's activity matching the filters; administrators only.
+    async fn admin_activity(&self, head: &Parts, filters: &ActivityFilters) -> Result<ActivityPage, AppError>;
+
+    /// "This wasn't me" about one of the signed-in user's events.
+    async fn report_not_me(&self, head: &Parts, id: i64) -> Result<u64, AppError>;
+
+    /// An administrator's verdict on an event.
+    async fn judge_event(&self, head: &Parts, id: i64, verdict: &str) -> Result<u64, AppError>;
 
     /// The user whose live session the request's cookies carry, if any.
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError>;

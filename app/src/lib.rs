@@ -51,8 +51,10 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"fin_intelli"</a>
                 <nav class="nav">
                     <a href="/">"Home"</a>
+                    <a href="/activity">"Activity"</a>
                     <a href="/devices">"Devices"</a>
                     <a href="/password">"Password"</a>
+                    <a href="/security">"Security"</a>
                 </nav>
             </header>
             <main>
@@ -61,11 +63,22 @@ pub fn App() -> impl IntoView {
                     // still answer with a redirect when there is no session.
                     <Route path=StaticSegment("") view=pages::HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("devices") view=pages::DevicesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("activity") view=pages::MyActivityPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("activity"))
+                        view=pages::AdminActivityPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("password") view=pages::PasswordPage />
+                    <Route path=StaticSegment("security") view=pages::SecurityPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=pages::LoginPage />
                 </Routes>
             </main>
-            <footer class="footer">"fin_intelli: sign-in security you run yourself"</footer>
+            <footer class="footer">
+                "fin_intelli: sign-in security you run yourself · "
+                // DB-IP Lite's licence (CC BY 4.0) asks for this link wherever its data shows.
+                <a href="https://db-ip.com" rel="noopener">"IP Geolocation by DB-IP"</a>
+            </footer>
         </Router>
     }
 }

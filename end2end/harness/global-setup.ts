@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { STATE_FILE, type E2eState } from "./state";
+import { STATE_FILE, STEPPER, type E2eState } from "./state";
 
 const root = path.resolve(__dirname, "..", "..");
 
@@ -41,6 +41,13 @@ export default async function globalSetup(): Promise<void> {
       LEPTOS_ENV: "PROD",
       // Short access tokens, so the suite can watch pages refresh them (the minimum allowed).
       FIN_ACCESS_TTL_SECS: "30",
+      // The suite stands in for a reverse proxy: X-Forwarded-For from 127.0.0.1 is believed,
+      // so tests can sign in "from" anywhere in the world.
+      FIN_TRUSTED_PROXIES: "127.0.0.1/32",
+      // The suite's accounts have days, not months, of history, so a far-away sign-in
+      // does not reach the production step-up threshold; a low one exercises the flow.
+      // Accounts without a second factor are let through (the default policy).
+      FIN_RISK_STEP_UP: "0.001",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -64,10 +71,40 @@ export default async function globalSetup(): Promise<void> {
   });
 
   await waitUntilHealthy(baseURL, 30_000);
+  await createUser(bin, databaseUrl, STEPPER.username, STEPPER.password);
+  await waitForGeolocation(baseURL, 60_000);
   const state: E2eState = { pid: server.pid ?? 0, baseURL, adminPassword, tmp };
   fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
   fs.writeFileSync(STATE_FILE, JSON.stringify(state), { mode: 0o600 });
   server.unref();
+}
+
+// The CLI's create-user, on the server's database, as an operator would run it.
+async function createUser(bin: string, databaseUrl: string, username: string, password: string): Promise<void> {
+  const child = spawn(bin, ["create-user", "--username", username, "--email", `${username}@example.com`, "--password-stdin"], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", RUST_LOG: "warn", DATABASE_URL: databaseUrl, FIN_BOOTSTRAP_ADMIN: "false" },
+    stdio: ["pipe", "ignore", "inherit"],
+  });
+  child.stdin.end(`${password}\n`);
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`create-user ${username} exited with ${code}`);
+}
+
+// Geolocation data loads in the background after start; the place assertions need it.
+async function waitForGeolocation(baseURL: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const health = await (await fetch(`${baseURL}/healthz`)).json();
+    if (!health.geolocation.loading) {
+      if (health.geolocation.city_databases === 0) {
+        throw new Error("no geolocation data loaded: run `make geoip` (make e2e does)");
+      }
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`geolocation data still loading after ${timeoutMs} ms`);
 }
 
 async function waitUntilHealthy(baseURL: string, timeoutMs: number): Promise<void> {

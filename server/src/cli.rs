@@ -32,6 +32,19 @@ enum Command {
     Migrate,
     /// Make a new Ed25519 key the access-token signing key; the old one keeps verifying.
     RotateSigningKey,
+    /// Replay a labeled corpus through the risk engine and report AUC, TPR at 1% FPR and
+    /// challenge rates per attack type (see ../shared/risk/README.md).
+    RiskEval {
+        /// The corpus, `.csv` or `.csv.gz`.
+        #[arg(long)]
+        corpus: std::path::PathBuf,
+        /// Also write `row,score` for every data row here.
+        #[arg(long)]
+        scores_out: Option<std::path::PathBuf>,
+        /// Print every term of these rows' scores (0-based data row numbers).
+        #[arg(long, value_delimiter = ',')]
+        explain: Vec<usize>,
+    },
     /// Add a user. The password is read from standard input, never from the command line.
     CreateUser {
         #[arg(long)]
@@ -59,6 +72,11 @@ pub async fn run() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::RotateSigningKey => rotate_signing_key(config).await,
+        Command::RiskEval {
+            corpus,
+            scores_out,
+            explain,
+        } => risk_eval(&config, &corpus, scores_out.as_deref(), &explain),
         Command::CreateUser {
             username,
             email,
@@ -76,6 +94,23 @@ pub async fn run() -> ExitCode {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Geolocation is loaded up front (the replay needs every place), then the corpus replays
+/// on this one thread.
+fn risk_eval(
+    config: &Config,
+    corpus: &std::path::Path,
+    scores_out: Option<&std::path::Path>,
+    explain: &[usize],
+) -> CliResult {
+    let geo = crate::domain::geo::Geolocator::load(&config.geoip);
+    if !geo.has_city_data() {
+        tracing::warn!("no geolocation data: places are unknown and the report will be worse (run `make geoip`)");
+    }
+    let mut stdout = std::io::stdout().lock();
+    crate::risk_eval::run(corpus, scores_out, explain, &geo, &mut stdout)?;
+    Ok(())
+}
 
 async fn serve(config: Config) -> CliResult {
     let mut leptos = get_configuration(None)?.leptos_options;

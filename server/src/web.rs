@@ -1,7 +1,7 @@
 //! The server functions' backend: [`app::backend::Backend`] over the same services the JSON
 //! API uses. Thin on purpose: translate the request head in, the outcome out.
 
-use app::api::{AppError, Me, Role, SessionInfo};
+use app::api::{ActivityFilters, ActivityPage, AppError, Me, Role, SessionInfo, TotpSetup, place_label};
 use app::backend::{Backend, Reply};
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -10,8 +10,8 @@ use secrecy::SecretString;
 
 use crate::domain::device::Device;
 use crate::domain::user::User;
-use crate::http::{ApiError, AppState, client_info};
-use crate::service::{AuthError, Principal};
+use crate::http::{ApiError, AppState, activity, client_info};
+use crate::service::{AuthError, EventVerdict, Principal, SignedIn};
 
 pub struct WebBackend {
     state: AppState,
@@ -20,6 +20,14 @@ pub struct WebBackend {
 impl WebBackend {
     pub fn new(state: AppState) -> Self {
         Self { state }
+    }
+
+    /// The user and the session's cookies, after a sign-in or a step-up.
+    fn signed_in_reply(&self, signed_in: &SignedIn) -> Reply<Me> {
+        Reply::new(
+            me(&signed_in.user, signed_in.access.expires_at),
+            self.state.cookies.session(signed_in),
+        )
     }
 
     /// The signed-in caller, from the access cookie.
@@ -36,18 +44,49 @@ impl WebBackend {
 #[async_trait]
 impl Backend for WebBackend {
     async fn sign_in(&self, head: &Parts, login: &str, password: &str) -> Result<Reply<Me>, AppError> {
-        let client = client_info(head, &self.state);
+        let client = client_info(head, &self.state).taking_cookies(true);
         let signed_in = self
             .state
             .auth
             .sign_in(login, SecretString::from(password.to_owned()), &client)
             .await
             .map_err(app_error)?;
-        let set_cookies = self.state.cookies.session(&signed_in);
-        Ok(Reply::new(
-            me(&signed_in.user, signed_in.access.expires_at),
-            set_cookies,
-        ))
+        Ok(self.signed_in_reply(&signed_in))
+    }
+
+    async fn step_up(&self, head: &Parts, challenge_id: &str, code: &str) -> Result<Reply<Me>, AppError> {
+        let client = client_info(head, &self.state).taking_cookies(true);
+        let signed_in = self
+            .state
+            .auth
+            .step_up(challenge_id, code, &client)
+            .await
+            .map_err(app_error)?;
+        Ok(self.signed_in_reply(&signed_in))
+    }
+
+    async fn second_factor(&self, head: &Parts) -> Result<bool, AppError> {
+        let caller = self.caller(head).await?;
+        self.state.auth.has_second_factor(&caller).await.map_err(app_error)
+    }
+
+    async fn begin_totp(&self, head: &Parts) -> Result<TotpSetup, AppError> {
+        let caller = self.caller(head).await?;
+        let (secret, uri) = self.state.auth.begin_totp(&caller).await.map_err(app_error)?;
+        Ok(TotpSetup {
+            qr_svg: crate::domain::totp::qr_svg(&uri),
+            secret,
+        })
+    }
+
+    async fn confirm_totp(&self, head: &Parts, code: &str) -> Result<Vec<String>, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .confirm_totp(&caller, code, &client)
+            .await
+            .map_err(app_error)
     }
 
     async fn sign_out(&self, head: &Parts) -> Result<Reply<()>, AppError> {
@@ -65,6 +104,7 @@ impl Backend for WebBackend {
             .map(|s| SessionInfo {
                 current: s.id == caller.claims.sid,
                 device: Device::parse(&s.device_info).label(),
+                place: place_label(s.city.as_deref(), s.country.as_deref()),
                 ip: s.ip_address,
                 created_at: s.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 last_used_at: s.last_used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -107,6 +147,58 @@ impl Backend for WebBackend {
         }
     }
 
+    async fn my_activity(&self, head: &Parts, before: Option<String>) -> Result<ActivityPage, AppError> {
+        let caller = self.caller(head).await?;
+        let query =
+            serde_urlencoded::to_string([("before", before.unwrap_or_default())]).map_err(|_| AppError::Internal)?;
+        let parsed = activity::parse_query(Some(&query), false).map_err(api_to_app)?;
+        let limit = activity::DEFAULT_LIMIT;
+        let events = self
+            .state
+            .auth
+            .my_activity(&caller, parsed.filter.before, limit + 1)
+            .await
+            .map_err(app_error)?;
+        Ok(activity::page(events, limit))
+    }
+
+    async fn admin_activity(&self, head: &Parts, filters: &ActivityFilters) -> Result<ActivityPage, AppError> {
+        let caller = self.caller(head).await?;
+        // Through the JSON API's own parser: one set of rules and messages for both paths.
+        let query = serde_urlencoded::to_string(filters).map_err(|_| AppError::Internal)?;
+        let parsed = activity::parse_query(Some(&query), true).map_err(api_to_app)?;
+        let limit = activity::DEFAULT_LIMIT;
+        let events = self
+            .state
+            .auth
+            .search_activity(&caller, &parsed.filter, limit + 1)
+            .await
+            .map_err(app_error)?;
+        Ok(activity::page(events, limit))
+    }
+
+    async fn report_not_me(&self, head: &Parts, id: i64) -> Result<u64, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .report_not_me(&caller, id, &client)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn judge_event(&self, head: &Parts, id: i64, verdict: &str) -> Result<u64, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        let verdict = EventVerdict::parse(verdict)
+            .ok_or_else(|| AppError::BadRequest("The verdict must be legitimate or compromised.".into()))?;
+        self.state
+            .auth
+            .judge_event(&caller, id, verdict, &client)
+            .await
+            .map_err(app_error)
+    }
+
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
         match self.caller(head).await {
             Ok(principal) => Ok(Some(me(&principal.user, principal.claims.exp))),
@@ -130,10 +222,20 @@ fn me(user: &User, access_expires_at: i64) -> Me {
 
 /// Maps through [`ApiError`], which logs internal causes, so both paths log alike.
 fn app_error(error: AuthError) -> AppError {
-    let credentials = matches!(error, AuthError::InvalidCredentials);
-    let api = ApiError::from(error);
+    match error {
+        AuthError::InvalidCredentials => return AppError::InvalidCredentials,
+        AuthError::InvalidCode => return AppError::InvalidCode,
+        AuthError::StepUpRequired { challenge_id } => return AppError::StepUpRequired(challenge_id),
+        _ => {}
+    }
+    api_to_app(ApiError::from(error))
+}
+
+fn api_to_app(api: ApiError) -> AppError {
     match api.status {
-        _ if credentials => AppError::InvalidCredentials,
+        StatusCode::TOO_MANY_REQUESTS => AppError::TooManyAttempts(api.retry_after.unwrap_or(1)),
+        StatusCode::FORBIDDEN if api.code == "login_blocked" => AppError::LoginBlocked,
+        StatusCode::FORBIDDEN => AppError::Forbidden,
         StatusCode::UNAUTHORIZED => AppError::NotSignedIn,
         StatusCode::NOT_FOUND => AppError::NotFound,
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable,

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::{AppError, EndOtherSessions, EndSession, SessionInfo, my_sessions};
 use crate::pages::ResumeSession;
+use crate::pages::activity::short_time;
 
 /// Where the user is signed in, with a way to end any other session at once.
 #[component]
@@ -57,7 +58,7 @@ fn SessionTable(
             view! {
                 <tr data-testid="session-row" data-current=session.current.to_string()>
                     <td>{session.device}</td>
-                    <td>{session.ip}</td>
+                    <td>{session.place} <span class="muted small">{session.ip}</span></td>
                     <td><time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time></td>
                     <td><time datetime=session.last_used_at.clone()>{short_time(&session.last_used_at)}</time></td>
                     <td>{action}</td>
@@ -70,7 +71,7 @@ fn SessionTable(
             <thead>
                 <tr>
                     <th>"Device"</th>
-                    <th>"Address"</th>
+                    <th>"Where"</th>
                     <th>"Signed in"</th>
                     <th>"Last used"</th>
                     <th></th>
@@ -83,13 +84,5 @@ fn SessionTable(
                 <button type="submit" class="secondary">"Sign out everywhere else"</button>
             </ActionForm>
         </Show>
-    }
-}
-
-/// "2026-11-25 07:12 UTC" from an RFC 3339 UTC string.
-fn short_time(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => rfc3339.to_owned(),
     }
 }

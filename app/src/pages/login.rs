@@ -3,15 +3,24 @@ use leptos_meta::Title;
 
 use leptos_router::hooks::use_query_map;
 
-use crate::api::SignIn;
+use crate::api::{AppError, SignIn, StepUp};
 
 /// The sign-in form. It works as a plain form post before the WASM loads; once hydrated it
 /// submits in the background and shows failures without a reload.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
-    let error = move || match sign_in.value().get() {
-        Some(Err(e)) => Some(e.to_string()),
+    let step_up = ServerAction::<StepUp>::new();
+    // A risky sign-in comes back asking for the second factor: the page switches to the
+    // code form for that challenge.
+    let challenge = move || match sign_in.value().get() {
+        Some(Err(AppError::StepUpRequired(id))) => Some(id),
+        _ => None,
+    };
+    let error = move || match (sign_in.value().get(), step_up.value().get()) {
+        (_, Some(Err(e))) => Some(e.to_string()),
+        (Some(Err(AppError::StepUpRequired(_))), _) => None,
+        (Some(Err(e)), _) => Some(e.to_string()),
         _ => None,
     };
 
@@ -24,7 +33,20 @@ pub fn LoginPage() -> impl IntoView {
             <Show when=changed>
                 <p class="notice" role="status">"Password changed. Sign in with your new password."</p>
             </Show>
-            <ActionForm action=sign_in attr:class="form" attr:id="login-form">
+            <Show when=move || challenge().is_some()>
+                <p class="notice" role="status">
+                    "This sign-in looks different from your usual ones. Enter the code from your authenticator app, or a recovery code."
+                </p>
+                <ActionForm action=step_up attr:class="form" attr:id="step-up-form">
+                    <input type="hidden" name="challenge_id" value=move || challenge().unwrap_or_default() />
+                    <label>
+                        "Authentication code"
+                        <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" required maxlength="32" autofocus />
+                    </label>
+                    <button type="submit" disabled=move || step_up.pending().get()>"Verify"</button>
+                </ActionForm>
+            </Show>
+            <ActionForm action=sign_in attr:class="form" attr:id="login-form" attr:hidden=move || challenge().is_some()>
                 <label>
                     "Username or e-mail"
                     <input

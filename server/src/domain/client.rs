@@ -12,6 +12,11 @@ pub struct ClientInfo {
     pub ip: IpAddr,
     /// The User-Agent, trimmed and bounded; "Unknown" when absent.
     pub device: String,
+    /// The SHA-256 of the browser's long-lived device cookie, if it sent one.
+    pub device_cookie: Option<String>,
+    /// Whether the response will set cookies (a browser, cookie delivery): only then is a
+    /// device cookie issued.
+    pub takes_cookies: bool,
 }
 
 impl ClientInfo {
@@ -26,7 +31,24 @@ impl ClientInfo {
             })
             .filter(|ua| !ua.is_empty())
             .unwrap_or_else(|| "Unknown".to_owned());
-        Self { ip, device }
+        Self {
+            ip,
+            device,
+            device_cookie: None,
+            takes_cookies: false,
+        }
+    }
+
+    /// A client whose response sets cookies (a browser).
+    pub fn taking_cookies(mut self, yes: bool) -> Self {
+        self.takes_cookies = yes;
+        self
+    }
+
+    /// The client, recognised by its device cookie (stored and compared only as a hash).
+    pub fn with_device_cookie(mut self, cookie: Option<&str>) -> Self {
+        self.device_cookie = cookie.map(crate::domain::token::hash_refresh_token);
+        self
     }
 }
 
@@ -73,7 +95,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) become plain IPv4, so one client has one form.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

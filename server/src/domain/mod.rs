@@ -4,6 +4,10 @@
 pub mod access;
 pub mod client;
 pub mod device;
+pub mod geo;
 pub mod password;
+pub mod risk;
+pub mod throttle;
 pub mod token;
+pub mod totp;
 pub mod user;

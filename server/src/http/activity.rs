@@ -1,83 +1,96 @@
-//! `GET /api/activity?limit=&before=`: the caller's own events, newest first, a page at a
-//! time. The cursor is opaque to clients (an event id, base64url) and pages stay stable
-//! while new events arrive.
+//! The activity log over HTTP: `GET /api/activity` (the caller's own events),
+//! `GET /api/admin/activity` (every user's, filtered) and its CSV export
+//! `GET /api/admin/activity.csv`, also served at `/admin/activity.csv` for the signed-in
+//! browser (access cookie instead of bearer).
+//!
+//! Pages are newest first. The cursor is opaque to clients (an event id, base64url) and
+//! pages stay stable while new events arrive. The CSV export walks the same query a page
+//! at a time and streams it, so its size is not bounded by memory.
 
+use app::api::{Activity, ActivityPage};
 use axum::Json;
+use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::SecondsFormat;
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 
+use crate::domain::client::ClientInfo;
+use crate::service::EventVerdict;
+
+use super::extract::{SessionsEnded, json_body, path_id};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::device::Device;
-use crate::storage::ActivityRecord;
+use crate::service::Principal;
+use crate::storage::{ActivityFilter, ActivityRecord, EventType};
 
-const DEFAULT_LIMIT: i64 = 50;
+pub(crate) const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
+/// Rows fetched per round trip while streaming a CSV export.
+const CSV_PAGE: i64 = 1000;
 
+/// The query of every activity endpoint. Unknown parameters are refused, so a misspelt
+/// filter is a 400 instead of a silently wider result.
 #[derive(Deserialize, Default)]
-struct PageQuery {
+#[serde(deny_unknown_fields)]
+struct ActivityQuery {
     limit: Option<String>,
     before: Option<String>,
+    user: Option<String>,
+    event_type: Option<String>,
+    min_risk: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
-/// One event, as ../shared/API.md's `Activity`.
-#[derive(Serialize)]
-pub struct ActivityView {
-    id: i64,
-    user_id: Option<i64>,
-    username: Option<String>,
-    event_type: String,
-    ip: String,
-    device: String,
-    country: Option<String>,
-    city: Option<String>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    asn: Option<i64>,
-    risk_score: f64,
-    risk_reasons: Vec<String>,
-    decision: Option<String>,
-    created_at: String,
-}
-
-impl From<ActivityRecord> for ActivityView {
+impl From<ActivityRecord> for Activity {
     fn from(event: ActivityRecord) -> Self {
         Self {
+            risk_reasons: event.reasons(),
+            device: device_label(&event),
             id: event.id,
             user_id: event.user_id,
             username: event.username,
             event_type: event.event_type,
             ip: event.ip_address,
-            device: Device::parse(&event.device_info).label(),
             country: event.geolocation_country,
             city: event.geolocation_city,
-            // Geolocation coordinates, ASN, reasons and decisions arrive with the
-            // geolocation and risk-engine work; until then they are honestly empty.
-            latitude: None,
-            longitude: None,
-            asn: None,
+            latitude: event.latitude,
+            longitude: event.longitude,
+            accuracy_radius_km: event.accuracy_radius_km,
+            asn: event.asn,
+            asn_org: event.asn_org,
             risk_score: event.risk_score,
-            risk_reasons: Vec::new(),
-            decision: None,
-            created_at: event.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            decision: event.decision,
+            verdict: event.verdict,
+            created_at: rfc3339(event.created_at),
         }
     }
 }
 
-#[derive(Serialize)]
-pub struct Page {
-    items: Vec<ActivityView>,
-    next: Option<String>,
+/// "Firefox on Windows", from the stored parse when there is one (older rows: parse now).
+fn device_label(event: &ActivityRecord) -> String {
+    match (&event.device_browser, &event.device_os) {
+        (Some(browser), Some(os)) => format!("{browser} on {os}"),
+        _ => Device::parse(&event.device_info).label(),
+    }
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 pub fn cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(id.to_string())
 }
 
-fn parse_cursor(raw: &str) -> Option<i64> {
+/// The id inside a cursor, if it is one.
+pub fn parse_cursor(raw: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
     std::str::from_utf8(&bytes)
         .ok()?
@@ -86,44 +99,319 @@ fn parse_cursor(raw: &str) -> Option<i64> {
         .filter(|id| *id > 0)
 }
 
-/// Reads `limit` and `before`, with 400s that say what is wrong.
-fn page_query(raw: Option<&str>) -> Result<(Option<i64>, i64), ApiError> {
-    let query: PageQuery = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|_| ApiError::bad_request("The query string is malformed"))?;
-    let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("limit must be a whole number from 1 to {MAX_LIMIT}")))?,
-    };
-    let before = match query.before.as_deref() {
-        None | Some("") => None,
+/// A parsed query: the filter, and the page size asked for (if any).
+pub(crate) struct Parsed {
+    pub filter: ActivityFilter,
+    pub limit: Option<i64>,
+}
+
+/// Reads the query string, with 400s that say what is wrong. `admin`: whether the admin
+/// filters are allowed (the caller's own log takes only `limit` and `before`).
+pub(crate) fn parse_query(raw: Option<&str>, admin: bool) -> Result<Parsed, ApiError> {
+    let query: ActivityQuery = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
+    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    if !admin
+        && [
+            &query.user,
+            &query.event_type,
+            &query.min_risk,
+            &query.since,
+            &query.until,
+        ]
+        .into_iter()
+        .any(|v| present(v).is_some())
+    {
+        return Err(ApiError::bad_request(
+            "Only limit and before apply to your own activity",
+        ));
+    }
+    let limit = match present(&query.limit) {
+        None => None,
         Some(raw) => Some(
-            parse_cursor(raw)
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| ApiError::bad_request(format!("limit must be a whole number from 1 to {MAX_LIMIT}")))?,
+        ),
+    };
+    let before = match present(&query.before) {
+        None => None,
+        Some(raw) => Some(
+            parse_cursor(&raw)
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "The cursor is not valid"))?,
         ),
     };
-    Ok((before, limit))
+    let event_type = match present(&query.event_type) {
+        None => None,
+        Some(raw) => Some(EventType::parse(&raw).ok_or_else(|| {
+            let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+            ApiError::bad_request(format!("event_type must be one of {}", known.join(", ")))
+        })?),
+    };
+    let min_risk = match present(&query.min_risk) {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| ApiError::bad_request("min_risk must be a number from 0 to 1"))?,
+        ),
+    };
+    let time = |name: &str, raw: Option<String>| -> Result<Option<DateTime<Utc>>, ApiError> {
+        raw.map(|raw| {
+            DateTime::parse_from_rfc3339(&raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::bad_request(format!("{name} must be an RFC 3339 time, like 2026-01-31T12:00:00Z"))
+                })
+        })
+        .transpose()
+    };
+    let since = time("since", present(&query.since))?;
+    let until = time("until", present(&query.until))?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
+    {
+        return Err(ApiError::bad_request("since must be earlier than until"));
+    }
+    Ok(Parsed {
+        filter: ActivityFilter {
+            user_id: None,
+            username: present(&query.user).map(|u| u.to_lowercase()),
+            event_type,
+            min_risk,
+            since,
+            until,
+            before,
+        },
+        limit,
+    })
+}
+
+/// A page of events and the cursor of the next one. One extra row says whether another
+/// page exists.
+pub(crate) fn page(mut events: Vec<ActivityRecord>, limit: i64) -> ActivityPage {
+    let next = (events.len() as i64 > limit).then(|| {
+        events.truncate(limit as usize);
+        events.last().map(|e| cursor(e.id))
+    });
+    ActivityPage {
+        items: events.into_iter().map(Activity::from).collect(),
+        next: next.flatten(),
+    }
 }
 
 pub async fn mine(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Page>, ApiError> {
-    let (before, limit) = page_query(raw.as_deref())?;
-    // One extra row says whether another page exists.
-    let mut events = state.auth.my_activity(&caller, before, limit + 1).await?;
-    let next = (events.len() as i64 > limit).then(|| {
-        events.truncate(limit as usize);
-        events.last().map(|e| cursor(e.id))
-    });
-    Ok(Json(Page {
-        items: events.into_iter().map(ActivityView::from).collect(),
-        next: next.flatten(),
-    }))
+) -> Result<Json<ActivityPage>, ApiError> {
+    let query = parse_query(raw.as_deref(), false)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let events = state.auth.my_activity(&caller, query.filter.before, limit + 1).await?;
+    Ok(Json(page(events, limit)))
+}
+
+pub async fn admin_search(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ActivityPage>, ApiError> {
+    let query = parse_query(raw.as_deref(), true)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let events = state.auth.search_activity(&caller, &query.filter, limit + 1).await?;
+    Ok(Json(page(events, limit)))
+}
+
+pub async fn admin_csv(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    csv_export(state, caller, raw.as_deref()).await
+}
+
+/// The same export for the browser, which holds its access token in a cookie. A GET that
+/// changes nothing, behind a `SameSite=Strict` cookie: another site cannot read it.
+pub async fn admin_csv_from_browser(
+    State(state): State<AppState>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = state
+        .cookies
+        .read_access(&parts.headers)
+        .ok_or_else(ApiError::invalid_token)?;
+    let caller = state.auth.authenticate(token).await?;
+    csv_export(state, caller, raw.as_deref()).await
+}
+
+/// `POST /api/activity/{id}/not-me`: one of the caller's own events was someone else.
+pub async fn not_me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let sessions_ended = state
+        .auth
+        .report_not_me(&caller, path_id(&id, "event")?, &client)
+        .await?;
+    Ok(Json(SessionsEnded { sessions_ended }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictBody {
+    verdict: String,
+}
+
+/// `POST /api/admin/activity/{id}/verdict` `{"verdict": "legitimate" | "compromised"}`.
+pub async fn verdict(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    body: Result<Json<VerdictBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let body = json_body(body)?;
+    let verdict = EventVerdict::parse(&body.verdict)
+        .ok_or_else(|| ApiError::bad_request("verdict must be legitimate or compromised"))?;
+    let sessions_ended = state
+        .auth
+        .judge_event(&caller, path_id(&id, "event")?, verdict, &client)
+        .await?;
+    Ok(Json(SessionsEnded { sessions_ended }))
+}
+
+async fn csv_export(state: AppState, caller: Principal, raw: Option<&str>) -> Result<Response, ApiError> {
+    let query = parse_query(raw, true)?;
+    // The first page is fetched before answering, so a refusal (403) or a database
+    // failure is a proper error status rather than a broken download.
+    let first = state
+        .auth
+        .search_activity(&caller, &query.filter, CSV_PAGE.min(query.limit.unwrap_or(CSV_PAGE)))
+        .await?;
+    let budget = query.limit.unwrap_or(i64::MAX);
+    let header_row = bytes::Bytes::from_static(CSV_HEADER.as_bytes());
+    let rows = futures::stream::unfold(
+        CsvWalk {
+            state,
+            caller,
+            filter: query.filter,
+            pending: Some(first),
+            left: budget,
+        },
+        next_chunk,
+    );
+    let body = futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), rows);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"fin-intelli-activity.csv\""),
+    );
+    Ok(response)
+}
+
+struct CsvWalk {
+    state: AppState,
+    caller: Principal,
+    filter: ActivityFilter,
+    /// A page already fetched and not yet written.
+    pending: Option<Vec<ActivityRecord>>,
+    /// Rows still allowed by `limit`.
+    left: i64,
+}
+
+async fn next_chunk(mut walk: CsvWalk) -> Option<(Result<bytes::Bytes, std::io::Error>, CsvWalk)> {
+    if walk.left <= 0 {
+        return None;
+    }
+    let page = match walk.pending.take() {
+        Some(page) => page,
+        None => {
+            let size = CSV_PAGE.min(walk.left);
+            match walk.state.auth.search_activity(&walk.caller, &walk.filter, size).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "activity export failed midway");
+                    walk.left = 0;
+                    return Some((Err(std::io::Error::other("export failed")), walk));
+                }
+            }
+        }
+    };
+    let last = page.last()?.id;
+    walk.filter.before = Some(last);
+    walk.left -= page.len() as i64;
+    let mut chunk = String::with_capacity(page.len() * 160);
+    for event in page {
+        csv_row(&mut chunk, Activity::from(event));
+    }
+    Some((Ok(bytes::Bytes::from(chunk)), walk))
+}
+
+const CSV_HEADER: &str = "id,created_at,user_id,username,event_type,decision,risk_score,risk_reasons,ip,device,\
+country,city,latitude,longitude,accuracy_radius_km,asn,asn_org,verdict\r\n";
+
+fn csv_row(out: &mut String, e: Activity) {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let fields = [
+        e.id.to_string(),
+        e.created_at,
+        opt(e.user_id.map(|v| v.to_string())),
+        opt(e.username),
+        e.event_type,
+        e.decision,
+        e.risk_score.to_string(),
+        e.risk_reasons.join(";"),
+        e.ip,
+        e.device,
+        opt(e.country),
+        opt(e.city),
+        opt(e.latitude.map(|v| v.to_string())),
+        opt(e.longitude.map(|v| v.to_string())),
+        opt(e.accuracy_radius_km.map(|v| v.to_string())),
+        opt(e.asn.map(|v| v.to_string())),
+        opt(e.asn_org),
+        opt(e.verdict),
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(out, field);
+    }
+    out.push_str("\r\n");
+}
+
+/// RFC 4180 quoting, plus a guard against formula injection: a cell an attacker chose
+/// (a username tried, a user agent) that starts like a formula is prefixed with `'`, so
+/// a spreadsheet shows it instead of running it (OWASP "CSV Injection").
+fn csv_field(out: &mut String, field: &str) {
+    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err();
+    let quote = formula || field.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    for c in field.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    if quote {
+        out.push('"');
+    }
 }
 
 #[cfg(test)]
@@ -146,13 +434,59 @@ mod tests {
 
     #[test]
     fn query_errors_are_400s() {
-        assert_eq!(page_query(None).unwrap(), (None, DEFAULT_LIMIT));
-        assert_eq!(page_query(Some("limit=0")).unwrap_err().status, StatusCode::BAD_REQUEST);
+        let parsed = parse_query(None, false).unwrap();
+        assert_eq!((parsed.filter, parsed.limit), (ActivityFilter::default(), None));
+        for (bad, admin) in [
+            ("limit=0", false),
+            ("limit=201", false),
+            ("user=alice", false),
+            ("colour=red", true),
+            ("event_type=login", true),
+            ("min_risk=1.5", true),
+            ("min_risk=NaN", true),
+            ("since=yesterday", true),
+            ("since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", true),
+        ] {
+            assert_eq!(
+                parse_query(Some(bad), admin).err().map(|e| e.status),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
         assert_eq!(
-            page_query(Some("limit=201")).unwrap_err().status,
-            StatusCode::BAD_REQUEST
+            parse_query(Some("before=%%%"), false).err().unwrap().code,
+            "invalid_cursor"
         );
-        assert_eq!(page_query(Some("before=%%%")).unwrap_err().code, "invalid_cursor");
-        assert_eq!(page_query(Some("before=zzz")).unwrap_err().code, "invalid_cursor");
+        assert_eq!(
+            parse_query(Some("before=zzz"), false).err().unwrap().code,
+            "invalid_cursor"
+        );
+        let parsed = parse_query(
+            Some("user=Alice&event_type=login_failed&min_risk=0.5&since=2026-01-01T00:00:00%2B01:00"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(parsed.filter.username.as_deref(), Some("alice"));
+        assert_eq!(parsed.filter.event_type, Some(EventType::LoginFailed));
+        assert_eq!(parsed.filter.min_risk, Some(0.5));
+        assert_eq!(
+            parsed.filter.since.map(rfc3339).as_deref(),
+            Some("2025-12-31T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let cell = |s: &str| {
+            let mut out = String::new();
+            csv_field(&mut out, s);
+            out
+        };
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(cell("-0.5"), "-0.5");
     }
 }

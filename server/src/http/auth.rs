@@ -50,6 +50,17 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
+impl Delivery {
+    /// The optional `refresh_delivery` field of a sign-in or step-up.
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None | Some("cookie") => Ok(Delivery::Cookie),
+            Some("body") => Ok(Delivery::Body),
+            Some(_) => Err(ApiError::bad_request("refresh_delivery must be \"cookie\" or \"body\"")),
+        }
+    }
+}
+
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -64,14 +75,9 @@ pub async fn login(
             "grant_type must be \"password\"",
         ));
     }
-    let delivery = match request.refresh_delivery.as_deref() {
-        None | Some("cookie") => Delivery::Cookie,
-        Some("body") => Delivery::Body,
-        Some(_) => {
-            return Err(ApiError::bad_request("refresh_delivery must be \"cookie\" or \"body\""));
-        }
-    };
+    let delivery = Delivery::parse(request.refresh_delivery.as_deref())?;
 
+    let client = client.taking_cookies(delivery == Delivery::Cookie);
     let signed_in = state
         .auth
         .sign_in(&request.username, SecretString::from(request.password), &client)
@@ -111,6 +117,31 @@ struct TokenBody {
 
 /// `POST /api/auth/refresh`: the token from a JSON body (answered in the body) or from the
 /// cookie (answered with a new cookie).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRequest {
+    challenge_id: String,
+    code: String,
+    refresh_delivery: Option<String>,
+}
+
+/// `POST /api/auth/step-up` `{"challenge_id", "code"}`: the second half of a risky sign-in.
+pub async fn step_up(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: StepUpRequest = parse_body(&headers, body)?;
+    let delivery = Delivery::parse(request.refresh_delivery.as_deref())?;
+    let client = client.taking_cookies(delivery == Delivery::Cookie);
+    let signed_in = state
+        .auth
+        .step_up(&request.challenge_id, &request.code, &client)
+        .await?;
+    Ok(token_response(&signed_in, delivery, state.cookies))
+}
+
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -44,6 +44,18 @@ impl Cookies {
         }
     }
 
+    /// The long-lived device cookie: it names the browser, not a session, so sign-out
+    /// leaves it and the risk engine can recognise the browser next time.
+    pub fn device_name(self) -> &'static str {
+        if self.secure { "__Host-fin_device" } else { "fin_device" }
+    }
+
+    /// A well-formed device cookie (43 base64url characters), if the request has one.
+    pub fn read_device(self, headers: &HeaderMap) -> Option<&str> {
+        read(headers, self.device_name())
+            .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    }
+
     fn build(self, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
         let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly{secure}; SameSite=Strict");
@@ -53,7 +65,7 @@ impl Cookies {
 
     /// Both cookies of a fresh sign-in or refresh.
     pub fn session(self, signed_in: &SignedIn) -> Vec<HeaderValue> {
-        vec![
+        let mut cookies = vec![
             self.build(
                 self.refresh_name(),
                 signed_in.refresh.expose_secret(),
@@ -66,7 +78,12 @@ impl Cookies {
                 "/",
                 signed_in.access.expires_in,
             ),
-        ]
+        ];
+        if let Some(device) = &signed_in.device_cookie {
+            // 400 days: the longest lifetime browsers allow.
+            cookies.push(self.build(self.device_name(), device.expose_secret(), "/", 400 * 86_400));
+        }
+        cookies
     }
 
     /// Cookies that delete both session cookies.

@@ -14,12 +14,18 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429s).
+    pub retry_after: Option<i64>,
+    /// The challenge to answer (401 `step_up_required`).
+    pub challenge_id: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -28,7 +34,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+            challenge_id: None,
         }
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "You are not allowed to do that")
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -90,6 +102,43 @@ impl From<AuthError> for ApiError {
                 "refresh_token_reused",
                 "The refresh token was already used; the session has been ended",
             ),
+            AuthError::Throttled { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    format!("Too many failed sign-in attempts. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            AuthError::Forbidden => ApiError::forbidden(),
+            AuthError::SelfLockout => ApiError::new(
+                StatusCode::CONFLICT,
+                "self_lockout",
+                "You cannot deactivate or demote yourself; ask another administrator",
+            ),
+            AuthError::StepUpRequired { challenge_id } => ApiError {
+                challenge_id: Some(challenge_id),
+                ..ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "step_up_required",
+                    "This sign-in needs the code from your authenticator app",
+                )
+            },
+            AuthError::InvalidCode => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                "The code is not valid or has expired",
+            ),
+            AuthError::LoginBlocked => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "login_blocked",
+                "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before.",
+            ),
+            AuthError::RefreshBlocked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_blocked",
+                "This session was ended because it was used from an unexpected device or network. Please sign in again.",
+            ),
             AuthError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such resource"),
             AuthError::Token(TokenError::Expired) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -131,9 +180,15 @@ impl IntoResponse for ApiError {
             Json(Body {
                 error: self.code,
                 message: &self.message,
+                challenge_id: self.challenge_id.as_deref(),
             }),
         )
             .into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if self.code == "invalid_token" || self.code == "token_expired" {
             // RFC 6750 section 3.
             response

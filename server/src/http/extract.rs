@@ -24,7 +24,7 @@ pub fn client_info(parts: &Parts, state: &AppState) -> ClientInfo {
         .filter_map(|v| v.to_str().ok());
     let ip = client_ip(peer, forwarded, &state.trusted_proxies);
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    ClientInfo::new(ip, user_agent)
+    ClientInfo::new(ip, user_agent).with_device_cookie(state.cookies.read_device(&parts.headers))
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -52,4 +52,29 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok_or_else(ApiError::invalid_token)?;
         Ok(Authenticated(state.auth.authenticate(token).await?))
     }
+}
+
+/// A JSON body, or a 400 that says what is wrong with it (axum's own rejection is plain
+/// text).
+pub fn json_body<T>(body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    body.map(|axum::Json(b)| b)
+        .map_err(|e| ApiError::bad_request(format!("The body is not valid: {}", e.body_text())))
+}
+
+/// A numeric id from the path; anything else is no such `what` (404, never a 400 that
+/// would tell ids from garbage).
+pub fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No such {what}"),
+        )
+    })
+}
+
+/// The answer of every action that ends sessions.
+#[derive(serde::Serialize)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
 }

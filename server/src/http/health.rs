@@ -4,9 +4,10 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 
-/// The process is up.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The process is up; also says whether geolocation data has loaded (it loads in the
+/// background and is never a reason to refuse traffic).
+pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "geolocation": state.auth.geo().status() }))
 }
 
 /// The process can serve: the database answers.

@@ -61,3 +61,47 @@ pub async fn change_password(
         Err(other) => Err(other.into()),
     }
 }
+
+#[derive(Serialize)]
+pub struct TotpEnrolment {
+    secret: String,
+    otpauth_uri: String,
+    /// The URI as a QR code (SVG), for pages that want to show it.
+    qr_svg: String,
+}
+
+/// `POST /api/me/totp`: starts enrolling an authenticator app.
+pub async fn begin_totp(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    let (secret, otpauth_uri) = state.auth.begin_totp(&caller).await?;
+    Ok(Json(TotpEnrolment {
+        qr_svg: crate::domain::totp::qr_svg(&otpauth_uri),
+        secret,
+        otpauth_uri,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTotp {
+    code: String,
+}
+
+#[derive(Serialize)]
+pub struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+/// `POST /api/me/totp/confirm` `{"code"}`: finishes enrolment; answers the recovery codes.
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    body: Result<Json<ConfirmTotp>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let body = super::extract::json_body(body)?;
+    let recovery_codes = state.auth.confirm_totp(&caller, &body.code, &client).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}

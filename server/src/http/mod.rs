@@ -1,7 +1,9 @@
 //! The HTTP surface: the JSON API of ../shared/API.md, health checks, and the Leptos pages
 //! and server functions, in one axum router.
 
-mod activity;
+pub(crate) mod activity;
+mod admin;
+mod assets;
 mod auth;
 pub mod cookies;
 mod error;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderValue, header};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, patch, post};
 use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -26,7 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use error::ApiError;
 pub use extract::{Authenticated, client_info};
 
-use crate::service::AuthService;
+use crate::service::{AuthService, Maintenance};
 use crate::web::WebBackend;
 
 /// Largest request body accepted anywhere. Sign-in forms are tiny; this bounds the memory a
@@ -37,6 +39,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
+    pub maintenance: Maintenance,
     pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
     pub leptos: LeptosOptions,
@@ -57,10 +60,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/logout-all", post(auth::logout_all))
         .route("/api/activity", get(activity::mine))
+        .route("/api/activity/{id}/not-me", post(activity::not_me))
+        .route("/api/admin/users", get(admin::list).post(admin::create))
+        .route("/api/admin/users/{id}", patch(admin::update))
+        .route("/api/admin/users/{id}/revoke-sessions", post(admin::revoke_sessions))
+        .route("/api/admin/activity", get(activity::admin_search))
+        .route("/api/admin/activity/{id}/verdict", post(activity::verdict))
+        .route("/api/admin/activity.csv", get(activity::admin_csv))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{id}", delete(sessions::revoke))
         .route("/api/me", get(me::me))
         .route("/api/me/password", post(me::change_password))
+        .route("/api/me/totp", post(me::begin_totp))
+        .route("/api/me/totp/confirm", post(me::confirm_totp))
+        .route("/api/auth/step-up", post(auth::step_up))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -75,6 +88,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .route("/admin/activity.csv", get(activity::admin_csv_from_browser))
+        .route("/world-map.svg", get(assets::world_map))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))

@@ -40,8 +40,8 @@ pub async fn list(
                 id: s.id,
                 device: Device::parse(&s.device_info).label(),
                 ip: s.ip_address,
-                country: None,
-                city: None,
+                country: s.country,
+                city: s.city,
                 created_at: rfc3339(s.created_at),
                 last_used_at: rfc3339(s.last_used_at),
             })

@@ -6,15 +6,28 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::liveness::LivenessCache;
+use super::risk::{Memory, RiskGate, RiskPolicy, observation, parse_baseline};
 use crate::clock::Clock;
 use crate::domain::access::{AccessClaims, AccessTokens, IssuedAccessToken, TokenError};
 use crate::domain::client::ClientInfo;
+use crate::domain::device::Device;
+use crate::domain::geo::Geolocator;
 use crate::domain::password::{self, PasswordError, Passwords};
+use crate::domain::risk::{Response, Signals};
+use crate::domain::throttle::ThrottleKey;
+use crate::domain::throttle::{Scope, ThrottlePolicy, Verdict, known_network};
 use crate::domain::token::{NewRefreshToken, SuccessorKey, hash_refresh_token, looks_like_refresh_token};
+use crate::domain::totp;
 use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, normalise_login};
+use crate::storage::Challenge;
 use crate::storage::{
-    ActivityRecord, EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, Store, StoreError,
+    ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RotateOutcome, Rotation,
+    SessionRecord, Store, StoreError,
 };
+
+/// How long a network the owner signed in from keeps them clear of the account-wide
+/// throttle.
+const KNOWN_NETWORK_MEMORY: Duration = Duration::days(90);
 
 /// The service layer's one error type.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +41,28 @@ pub enum AuthError {
     /// A spent refresh token came back outside the grace window: the session is revoked.
     #[error("the refresh token was already used")]
     RefreshReused,
+    /// Too many recent failures from this address or against this account.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
+    /// The risk policy asks for a second factor: answer the challenge at
+    /// `POST /api/auth/step-up`.
+    #[error("a second factor is required")]
+    StepUpRequired { challenge_id: String },
+    /// A wrong, spent or expired second-factor code, or an unknown challenge.
+    #[error("the code is not valid")]
+    InvalidCode,
+    /// The risk policy refused the sign-in.
+    #[error("sign-in blocked by the risk policy")]
+    LoginBlocked,
+    /// A refresh looked like someone else holding the token: the session is ended.
+    #[error("session ended by the risk policy")]
+    RefreshBlocked,
+    /// An admin tried to deactivate or demote themselves.
+    #[error("an administrator cannot deactivate or demote themselves")]
+    SelfLockout,
+    /// Authenticated, but not allowed (an admin-only action).
+    #[error("forbidden")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -64,6 +99,23 @@ impl From<PasswordError> for AuthError {
     }
 }
 
+/// What an administrator can say about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventVerdict {
+    Legitimate,
+    Compromised,
+}
+
+impl EventVerdict {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "legitimate" => Some(EventVerdict::Legitimate),
+            "compromised" => Some(EventVerdict::Compromised),
+            _ => None,
+        }
+    }
+}
+
 /// The outcome of a successful sign-in: the user and both tokens.
 pub struct SignedIn {
     pub user: User,
@@ -72,6 +124,8 @@ pub struct SignedIn {
     pub refresh: SecretString,
     /// Seconds the refresh token lives (the cookie's Max-Age).
     pub refresh_max_age: i64,
+    /// A device cookie to give a browser that had none.
+    pub device_cookie: Option<SecretString>,
 }
 
 /// A caller proven by a valid access token whose session is still live.
@@ -105,26 +159,38 @@ pub struct AuthService {
     /// `kid`s cannot make every request query the database).
     last_key_reload: std::sync::Mutex<Option<std::time::Instant>>,
     live_sessions: LivenessCache,
+    geo: Arc<Geolocator>,
+    throttle: ThrottlePolicy,
+    risk: RiskGate,
+}
+
+/// What [`AuthService`] is built from.
+pub struct AuthParts {
+    pub store: Arc<dyn Store>,
+    pub passwords: Passwords,
+    pub tokens: AccessTokens,
+    pub successors: SuccessorKey,
+    pub clock: Arc<dyn Clock>,
+    pub policy: SessionPolicy,
+    pub geo: Arc<Geolocator>,
+    pub throttle: ThrottlePolicy,
+    pub risk: RiskPolicy,
 }
 
 impl AuthService {
-    pub fn new(
-        store: Arc<dyn Store>,
-        passwords: Passwords,
-        tokens: AccessTokens,
-        successors: SuccessorKey,
-        clock: Arc<dyn Clock>,
-        policy: SessionPolicy,
-    ) -> Self {
+    pub fn new(parts: AuthParts) -> Self {
         Self {
-            store,
-            passwords,
-            tokens,
-            successors,
-            clock,
-            policy,
+            risk: RiskGate::new(parts.store.clone(), parts.risk),
+            store: parts.store,
+            passwords: parts.passwords,
+            tokens: parts.tokens,
+            successors: parts.successors,
+            clock: parts.clock,
+            policy: parts.policy,
             last_key_reload: std::sync::Mutex::new(None),
             live_sessions: LivenessCache::default(),
+            geo: parts.geo,
+            throttle: parts.throttle,
         }
     }
 
@@ -132,9 +198,15 @@ impl AuthService {
         &self.store
     }
 
+    pub fn geo(&self) -> &Geolocator {
+        &self.geo
+    }
+
     /// Signs in with a username or e-mail address and a password.
     ///
-    /// Every path verifies one Argon2 hash (a dummy one for unknown users) and writes one
+    /// The attempt is counted by the throttle first (see [`crate::domain::throttle`]); a
+    /// throttled attempt is logged and refused without checking the password. Otherwise
+    /// every path verifies one Argon2 hash (a dummy one for unknown users) and writes one
     /// activity row, so the answer's timing says nothing about which check failed.
     pub async fn sign_in(
         &self,
@@ -147,22 +219,177 @@ impl AuthService {
             Some(login) => self.store.find_user_by_login(login).await?,
             None => None,
         };
+        let now = self.clock.now();
+        let tried = user.as_ref().map(|u| u.username.clone()).or_else(|| login.clone());
+        let account = match &user {
+            Some(user) => format!("u:{}", user.id),
+            None => format!("n:{}", login.as_deref().unwrap_or("")),
+        };
+        let network = known_network(client.ip);
+        let known = match &user {
+            Some(user) => {
+                self.store
+                    .is_known_network(user.id, &network, now - KNOWN_NETWORK_MEMORY)
+                    .await?
+            }
+            None => false,
+        };
+        let keys = self.throttle.keys(&account, client.ip, known);
+        if let Verdict::Throttled { retry_at, scope } = self.store.throttle_attempt(&keys, now).await? {
+            let mut event = self.event(EventType::LoginFailed, user.as_ref().map(|u| u.id), tried, client, now);
+            event.decision = Decision::Throttle;
+            event.risk_reasons = vec![scope.reason().to_owned()];
+            self.store.record_activity(&event).await?;
+            // Whole seconds, rounded up: retrying at the advertised time must succeed.
+            let millis = (retry_at - now).num_milliseconds().max(1);
+            return Err(AuthError::Throttled {
+                retry_after_secs: (millis + 999) / 1000,
+            });
+        }
+
         let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
         let password_ok = self.passwords.verify(password, stored_hash).await?;
         let now = self.clock.now();
-
         let user = match user {
             Some(user) if password_ok && user.is_active => user,
             user => {
-                let tried = user.as_ref().map(|u| u.username.clone()).or_else(|| login.clone());
-                let event = activity(EventType::LoginFailed, user.as_ref().map(|u| u.id), tried, client, now);
+                let mut event = self.event(EventType::LoginFailed, user.as_ref().map(|u| u.id), tried, client, now);
+                event.decision = Decision::Deny;
                 self.store.record_activity(&event).await?;
                 return Err(AuthError::InvalidCredentials);
             }
         };
 
+        // The risk engine judges the sign-in against the user's own history.
+        let mut event = self.event(
+            EventType::LoginSucceeded,
+            Some(user.id),
+            Some(user.username.clone()),
+            client,
+            now,
+        );
+        let memory = self.risk.memory(user.id, client, &event.place).await?;
+        let signals = self.risk.signals(client, &user.username, now).await?;
+        let judgement = {
+            let obs = observation(client, &event.place, &event.device, now);
+            self.risk.judge_login(&memory, &obs, signals)
+        };
+        event.risk_score = judgement.assessment.score;
+        event.risk_reasons = judgement.assessment.reasons.clone();
+        let block = match judgement.response {
+            Response::Allow => false,
+            Response::Block => true,
+            Response::StepUp => match self.store.totp_factor(user.id).await? {
+                Some(factor) if factor.confirmed_at.is_some() => {
+                    return Err(self.challenge(&user, event).await?);
+                }
+                _ => self.risk.no_factor_blocks(),
+            },
+        };
+        if block {
+            event.event_type = EventType::LoginBlocked;
+            event.decision = Decision::Block;
+            self.store.record_activity(&event).await?;
+            tracing::warn!(user_id = user.id, ip = %client.ip, score = event.risk_score, reasons = ?event.risk_reasons, "sign-in blocked by the risk policy");
+            return Err(AuthError::LoginBlocked);
+        }
+        self.open_signed_in(user, client, event, memory, signals, keys, network, now)
+            .await
+    }
+
+    /// Parks a sign-in behind a second factor: a challenge to answer within five minutes,
+    /// and a `step_up_required` event.
+    async fn challenge(&self, user: &User, mut event: NewActivity) -> Result<AuthError, AuthError> {
+        let now = event.created_at;
+        let challenge = Challenge {
+            id: crate::domain::token::random_urlsafe(24),
+            user_id: user.id,
+            expires_at: now + Duration::minutes(5),
+            attempts: 0,
+            risk_score: event.risk_score,
+            risk_reasons: serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned()),
+        };
+        self.store.create_challenge(&challenge, now).await?;
+        event.event_type = EventType::StepUpRequired;
+        event.decision = Decision::Challenge;
+        self.store.record_activity(&event).await?;
+        Ok(AuthError::StepUpRequired {
+            challenge_id: challenge.id,
+        })
+    }
+
+    /// Answers a step-up challenge with a TOTP code or a recovery code; on success the
+    /// sign-in completes as if the risk had been low, logged with its score and reasons.
+    pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+        const MAX_ATTEMPTS: i64 = 5;
+        let now = self.clock.now();
+        let challenge = self
+            .store
+            .attempt_challenge(challenge_id, now, MAX_ATTEMPTS)
+            .await?
+            .ok_or(AuthError::InvalidCode)?;
+        let user = match self.store.find_user(challenge.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(AuthError::InvalidCode),
+        };
+        let factor = self
+            .store
+            .totp_factor(user.id)
+            .await?
+            .filter(|f| f.confirmed_at.is_some())
+            .ok_or(AuthError::InvalidCode)?;
+        let passed = match totp::verify(&factor.secret, code, now, factor.last_step) {
+            Some(step) => self.store.use_totp_step(user.id, step).await?,
+            None => {
+                let hash = hash_refresh_token(&totp::normalise_recovery_code(code));
+                self.store.use_recovery_code(user.id, &hash, now).await?
+            }
+        };
+        let mut event = self.event(
+            EventType::LoginSucceeded,
+            Some(user.id),
+            Some(user.username.clone()),
+            client,
+            now,
+        );
+        event.risk_score = challenge.risk_score;
+        event.risk_reasons = serde_json::from_str(&challenge.risk_reasons).unwrap_or_default();
+        if !passed || !self.store.consume_challenge(challenge_id, now).await? {
+            event.event_type = EventType::LoginFailed;
+            event.decision = Decision::Deny;
+            event.risk_reasons.push("invalid_second_factor".to_owned());
+            self.store.record_activity(&event).await?;
+            return Err(AuthError::InvalidCode);
+        }
+        event.decision = Decision::Challenge;
+        event.risk_reasons.push("second_factor_passed".to_owned());
+        let memory = self.risk.memory(user.id, client, &event.place).await?;
+        let signals = self.risk.signals(client, &user.username, now).await?;
+        let network = known_network(client.ip);
+        let keys = self.throttle.keys(&format!("u:{}", user.id), client.ip, true);
+        self.open_signed_in(user, client, event, memory, signals, keys, network, now)
+            .await
+    }
+
+    /// The end of every successful sign-in: the session and its log row, the throttle
+    /// counts cleared, the device cookie, and what the risk engine learns.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_signed_in(
+        &self,
+        user: User,
+        client: &ClientInfo,
+        event: NewActivity,
+        memory: Memory,
+        signals: Signals,
+        keys: Vec<ThrottleKey>,
+        network: String,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
         let refresh = NewRefreshToken::generate();
         let session_id = uuid::Uuid::new_v4().to_string();
+        let (throttle_clear, throttle_refund) = keys
+            .into_iter()
+            .partition::<Vec<_>, _>(|k| k.scope == Scope::AccountFromAddress);
         let session = NewSession {
             user_id: user.id,
             session_id: session_id.clone(),
@@ -172,17 +399,28 @@ impl AuthService {
             created_at: now,
             expires_at: now + self.policy.lifetime,
             token_expires_at: now + self.policy.idle_timeout.min(self.policy.lifetime),
+            country: event.place.country.clone(),
+            city: event.place.city.clone(),
+            known_network: network,
+            throttle_clear: throttle_clear.into_iter().map(|k| k.key).collect(),
+            throttle_refund: throttle_refund.into_iter().map(|k| k.key).collect(),
         };
-        let event = activity(
-            EventType::LoginSucceeded,
-            Some(user.id),
-            Some(user.username.clone()),
-            client,
-            now,
-        );
         self.store.open_session(&session, &event).await?;
+        // A browser without a device cookie gets one now, and the engine learns it as this
+        // user's, so the next sign-in from this browser is recognised.
+        let new_cookie = (client.device_cookie.is_none() && client.takes_cookies)
+            .then(|| SecretString::from(crate::domain::token::random_urlsafe(32)));
+        let issued = new_cookie
+            .as_ref()
+            .map(|c| crate::domain::token::hash_refresh_token(c.expose_secret()));
+        let obs = observation(client, &event.place, &event.device, now);
+        self.risk
+            .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)
+            .await;
 
-        Ok(self.signed_in(user, session_id, refresh.secret, now))
+        let mut signed_in = self.signed_in(user, session_id, refresh.secret, now);
+        signed_in.device_cookie = new_cookie;
+        Ok(signed_in)
     }
 
     /// A fresh access token for the session, with the refresh token to hand out.
@@ -196,6 +434,7 @@ impl AuthService {
             access,
             refresh,
             refresh_max_age: self.refresh_max_age(),
+            device_cookie: None,
         }
     }
 
@@ -219,17 +458,57 @@ impl AuthService {
             .ok_or(AuthError::InvalidRefreshToken)?;
         let now = self.clock.now();
         let successor = self.successors.successor(presented);
+        let mut event = self.event(EventType::Refresh, None, None, client, now);
+        let presented_hash = hash_refresh_token(presented);
+        // Judge the refresh against its session before spending the token: a thief's
+        // refresh ends the session instead of extending it.
+        let mut learning = None;
+        if let Some((session_id, user_id, Some(baseline))) = self
+            .store
+            .session_baseline(&presented_hash)
+            .await?
+            .map(|(s, u, b)| (s, u, parse_baseline(b.as_deref())))
+        {
+            let memory = self.risk.memory(user_id, client, &event.place).await?;
+            let judgement = {
+                let obs = observation(client, &event.place, &event.device, now);
+                self.risk.judge_refresh(&memory, &baseline, &obs)
+            };
+            event.risk_score = judgement.assessment.score;
+            event.risk_reasons = judgement.assessment.reasons.clone();
+            if judgement.response == Response::Block && self.store.session_is_live(&session_id, now).await? {
+                let mut alarm = event.clone();
+                alarm.user_id = Some(user_id);
+                alarm.decision = Decision::Block;
+                self.store
+                    .revoke_session(&session_id, now, "risk_blocked", &alarm)
+                    .await?;
+                self.live_sessions.forget_session(&session_id);
+                tracing::warn!(user_id, session = %session_id, ip = %client.ip, score = alarm.risk_score, reasons = ?alarm.risk_reasons, "refresh blocked by the risk policy: session revoked");
+                return Err(AuthError::RefreshBlocked);
+            }
+            learning = Some((session_id, user_id, memory, baseline));
+        }
         let rotation = Rotation {
-            presented_hash: hash_refresh_token(presented),
+            presented_hash,
             successor_hash: successor.hash.clone(),
             now,
             idle_timeout: self.policy.idle_timeout,
             device_info: client.device.clone(),
             ip_address: client.ip.to_string(),
+            country: event.place.country.clone(),
+            city: event.place.city.clone(),
         };
-        let event = activity(EventType::Refresh, None, None, client, now);
         let (user_id, session_id) = match self.store.rotate_refresh_token(&rotation, &event).await? {
-            RotateOutcome::Rotated { user_id, session_id } => (user_id, session_id),
+            RotateOutcome::Rotated { user_id, session_id } => {
+                if let Some((_, learner, memory, baseline)) = learning.filter(|(s, ..)| *s == session_id) {
+                    let obs = observation(client, &event.place, &event.device, now);
+                    self.risk
+                        .learn_refresh(learner, &session_id, memory, baseline, &obs)
+                        .await;
+                }
+                (user_id, session_id)
+            }
             RotateOutcome::NotRotated(None) => return Err(AuthError::InvalidRefreshToken),
             RotateOutcome::NotRotated(Some(spent)) => {
                 let Some(spent_at) = spent.spent_at else {
@@ -242,8 +521,10 @@ impl AuthService {
                     && spent.successor_device.as_deref() == Some(client.device.as_str())
                     && spent.successor_ip.as_deref() == Some(rotation.ip_address.as_str());
                 if !retry {
-                    let mut alarm = activity(EventType::RefreshReused, Some(spent.user_id), None, client, now);
+                    let mut alarm = self.event(EventType::RefreshReused, Some(spent.user_id), None, client, now);
                     alarm.risk_score = 1.0;
+                    alarm.risk_reasons = vec!["refresh_token_reused".to_owned()];
+                    alarm.decision = Decision::Block;
                     self.store
                         .revoke_session(&spent.session_id, now, "refresh_reused", &alarm)
                         .await?;
@@ -280,7 +561,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<u64, AuthError> {
         let now = self.clock.now();
-        let event = caller_activity(kind, caller, client, now);
+        let event = self.caller_event(kind, caller, client, now);
         let ended = self
             .store
             .revoke_user_sessions(caller.user.id, except, now, &event)
@@ -297,6 +578,230 @@ impl AuthService {
         limit: i64,
     ) -> Result<Vec<ActivityRecord>, AuthError> {
         Ok(self.store.activity_page(Some(caller.user.id), before, limit).await?)
+    }
+
+    fn require_admin(caller: &Principal) -> Result<(), AuthError> {
+        if caller.user.is_admin {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+
+    /// Users for the admin console, newest first.
+    pub async fn admin_users(
+        &self,
+        caller: &Principal,
+        search: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<User>, AuthError> {
+        Self::require_admin(caller)?;
+        Ok(self.store.list_users(search, before, limit).await?)
+    }
+
+    /// Creates a user on an admin's behalf; audited as `user_updated`.
+    pub async fn admin_create_user(
+        &self,
+        caller: &Principal,
+        new: (&str, &str, SecretString, bool),
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        Self::require_admin(caller)?;
+        let (username, email, password, is_admin) = new;
+        let user = self.create_user(username, email, password, is_admin).await?;
+        self.audit(caller, user.id, "user_created", client).await?;
+        Ok(user)
+    }
+
+    /// Activates, deactivates, promotes or demotes a user. An admin cannot deactivate or
+    /// demote themselves: the console must never lock out the one using it.
+    pub async fn admin_update_user(
+        &self,
+        caller: &Principal,
+        user_id: i64,
+        is_active: Option<bool>,
+        is_admin: Option<bool>,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        Self::require_admin(caller)?;
+        if user_id == caller.user.id && (is_active == Some(false) || is_admin == Some(false)) {
+            return Err(AuthError::SelfLockout);
+        }
+        let now = self.clock.now();
+        if let Some(admin) = is_admin
+            && !self.store.set_user_admin(user_id, admin, now).await?
+        {
+            return Err(AuthError::NotFound);
+        }
+        if let Some(active) = is_active
+            && !self.set_user_active(user_id, active).await?
+        {
+            return Err(AuthError::NotFound);
+        }
+        let reason = match (is_active, is_admin) {
+            (Some(false), _) => "user_deactivated",
+            (Some(true), _) => "user_activated",
+            (None, Some(true)) => "admin_granted",
+            (None, Some(false)) => "admin_removed",
+            (None, None) => "user_unchanged",
+        };
+        self.audit(caller, user_id, reason, client).await?;
+        self.store.find_user(user_id).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Ends every session of a user on an admin's behalf.
+    pub async fn admin_revoke_sessions(
+        &self,
+        caller: &Principal,
+        user_id: i64,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        Self::require_admin(caller)?;
+        self.store.find_user(user_id).await?.ok_or(AuthError::NotFound)?;
+        let now = self.clock.now();
+        let mut event = self.event(EventType::SessionRevoked, Some(user_id), None, client, now);
+        event.risk_reasons = vec![format!("revoked_by_admin:{}", caller.user.username)];
+        let ended = self.store.revoke_user_sessions(user_id, None, now, &event).await?;
+        self.live_sessions.forget_user(user_id);
+        Ok(ended)
+    }
+
+    /// An admin action on a user, in the activity log: `user_updated` about the user, the
+    /// reason naming what changed and who did it.
+    async fn audit(&self, caller: &Principal, user_id: i64, what: &str, client: &ClientInfo) -> Result<(), AuthError> {
+        let mut event = self.event(EventType::UserUpdated, Some(user_id), None, client, self.clock.now());
+        event.risk_reasons = vec![what.to_owned(), format!("by:{}", caller.user.username)];
+        self.store.record_activity(&event).await?;
+        Ok(())
+    }
+
+    /// Starts TOTP enrolment: a new secret to scan. Replaces a pending one; a confirmed
+    /// authenticator must stay (409) so a stolen session cannot swap it silently.
+    pub async fn begin_totp(&self, caller: &Principal) -> Result<(String, String), AuthError> {
+        let secret = totp::new_secret();
+        self.store.begin_totp(caller.user.id, &secret, self.clock.now()).await?;
+        let uri = totp::otpauth_uri("fin_intelli", &caller.user.username, &secret);
+        Ok((secret, uri))
+    }
+
+    /// Confirms enrolment with the first code; returns the recovery codes, shown once and
+    /// stored only as hashes.
+    pub async fn confirm_totp(
+        &self,
+        caller: &Principal,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, AuthError> {
+        let now = self.clock.now();
+        let factor = self
+            .store
+            .totp_factor(caller.user.id)
+            .await?
+            .filter(|f| f.confirmed_at.is_none())
+            .ok_or(AuthError::InvalidCode)?;
+        let step = totp::verify(&factor.secret, code, now, None).ok_or(AuthError::InvalidCode)?;
+        let codes = totp::recovery_codes();
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| hash_refresh_token(&totp::normalise_recovery_code(c)))
+            .collect();
+        self.store.confirm_totp(caller.user.id, step, &hashes, now).await?;
+        let mut event = self.caller_event(EventType::UserUpdated, caller, client, now);
+        event.risk_reasons = vec!["second_factor_enrolled".to_owned()];
+        self.store.record_activity(&event).await?;
+        Ok(codes)
+    }
+
+    /// Whether the caller has a confirmed authenticator.
+    pub async fn has_second_factor(&self, caller: &Principal) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .totp_factor(caller.user.id)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some()))
+    }
+
+    /// "This wasn't me" about one of the caller's own events: every other session of the
+    /// caller ends (the one reporting is presumably the owner), and the event keeps the
+    /// verdict. Someone else's event, or none, is `NotFound`.
+    pub async fn report_not_me(
+        &self,
+        caller: &Principal,
+        event_id: i64,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        self.store
+            .activity_event(event_id)
+            .await?
+            .filter(|e| e.user_id == Some(caller.user.id))
+            .ok_or(AuthError::NotFound)?;
+        let now = self.clock.now();
+        let mut event = self.caller_event(EventType::SessionRevoked, caller, client, now);
+        event.risk_reasons = vec!["reported_not_me".to_owned()];
+        let ended = self
+            .store
+            .set_verdict(
+                event_id,
+                "not_me",
+                &caller.user.username,
+                now,
+                Some((caller.user.id, Some(&caller.claims.sid), &event)),
+            )
+            .await?;
+        self.live_sessions.forget_user(caller.user.id);
+        Ok(ended)
+    }
+
+    /// An administrator's verdict on a user's event. `Legitimate` teaches the user's
+    /// profile that this is them; `Compromised` ends every session of the user.
+    pub async fn judge_event(
+        &self,
+        caller: &Principal,
+        event_id: i64,
+        verdict: EventVerdict,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        Self::require_admin(caller)?;
+        let record = self.store.activity_event(event_id).await?.ok_or(AuthError::NotFound)?;
+        let user_id = record.user_id.ok_or(AuthError::NotFound)?;
+        let now = self.clock.now();
+        match verdict {
+            EventVerdict::Legitimate => {
+                self.store
+                    .set_verdict(event_id, "legitimate", &caller.user.username, now, None)
+                    .await?;
+                self.risk.learn_verified(user_id, &record).await;
+                Ok(0)
+            }
+            EventVerdict::Compromised => {
+                let mut event = self.event(EventType::SessionRevoked, Some(user_id), None, client, now);
+                event.risk_reasons = vec!["admin_compromised".to_owned()];
+                let ended = self
+                    .store
+                    .set_verdict(
+                        event_id,
+                        "compromised",
+                        &caller.user.username,
+                        now,
+                        Some((user_id, None, &event)),
+                    )
+                    .await?;
+                self.live_sessions.forget_user(user_id);
+                Ok(ended)
+            }
+        }
+    }
+
+    /// The admin activity search: every user's events matching `filter`, newest first.
+    pub async fn search_activity(
+        &self,
+        caller: &Principal,
+        filter: &ActivityFilter,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, AuthError> {
+        Self::require_admin(caller)?;
+        Ok(self.store.search_activity(filter, limit).await?)
     }
 
     /// The caller's live sessions, most recently used first.
@@ -323,7 +828,7 @@ impl AuthService {
         }
         let hashed = self.passwords.hash(new).await?;
         let now = self.clock.now();
-        let event = caller_activity(EventType::PasswordChanged, caller, client, now);
+        let event = self.caller_event(EventType::PasswordChanged, caller, client, now);
         self.store.change_password(caller.user.id, &hashed, now, &event).await?;
         self.live_sessions.forget_user(caller.user.id);
         Ok(())
@@ -346,7 +851,7 @@ impl AuthService {
         if !owned {
             return Err(AuthError::NotFound);
         }
-        let event = caller_activity(EventType::SessionRevoked, caller, client, now);
+        let event = self.caller_event(EventType::SessionRevoked, caller, client, now);
         self.store
             .revoke_session(session_id, now, "revoked_by_user", &event)
             .await?;
@@ -361,7 +866,7 @@ impl AuthService {
             return Ok(());
         };
         let now = self.clock.now();
-        let event = activity(EventType::Logout, None, None, client, now);
+        let event = self.event(EventType::Logout, None, None, client, now);
         if let Some(user_id) = self
             .store
             .revoke_session_by_token(&hash_refresh_token(token), now, &event)
@@ -478,33 +983,46 @@ impl AuthService {
     }
 }
 
-/// An event about something the signed-in caller did.
-fn caller_activity(event_type: EventType, caller: &Principal, client: &ClientInfo, now: DateTime<Utc>) -> NewActivity {
-    activity(
-        event_type,
-        Some(caller.user.id),
-        Some(caller.user.username.clone()),
-        client,
-        now,
-    )
-}
+impl AuthService {
+    /// An activity event from this client, placed and with its device parsed, allowed and
+    /// without risk until the caller says otherwise.
+    fn event(
+        &self,
+        event_type: EventType,
+        user_id: Option<i64>,
+        username: Option<String>,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> NewActivity {
+        NewActivity {
+            user_id,
+            username,
+            event_type,
+            ip_address: client.ip.to_string(),
+            device: Device::parse(&client.device),
+            device_info: client.device.clone(),
+            place: self.geo.locate(client.ip),
+            risk_score: 0.0,
+            risk_reasons: Vec::new(),
+            decision: Decision::Allow,
+            created_at: now,
+        }
+    }
 
-fn activity(
-    event_type: EventType,
-    user_id: Option<i64>,
-    username: Option<String>,
-    client: &ClientInfo,
-    now: DateTime<Utc>,
-) -> NewActivity {
-    NewActivity {
-        user_id,
-        username,
-        event_type,
-        ip_address: client.ip.to_string(),
-        device_info: client.device.clone(),
-        risk_score: 0.0,
-        geolocation_country: None,
-        geolocation_city: None,
-        created_at: now,
+    /// An event about something the signed-in caller did.
+    fn caller_event(
+        &self,
+        event_type: EventType,
+        caller: &Principal,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> NewActivity {
+        self.event(
+            event_type,
+            Some(caller.user.id),
+            Some(caller.user.username.clone()),
+            client,
+            now,
+        )
     }
 }

@@ -4,6 +4,10 @@
 mod auth;
 mod keys;
 mod liveness;
+mod maintenance;
+pub(crate) mod risk;
 
-pub use auth::{AuthError, AuthService, Principal, SessionPolicy, SignedIn};
+pub use auth::{AuthError, AuthParts, AuthService, EventVerdict, Principal, SessionPolicy, SignedIn};
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
+pub use maintenance::Maintenance;
+pub use risk::{NoFactorPolicy, RiskPolicy};

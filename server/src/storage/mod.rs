@@ -16,11 +16,13 @@ use chrono::{DateTime, Utc};
 
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
-    ActivityRecord, EventType, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, SpentToken,
-    StoredSigningKey,
+    ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RiskLearning, RotateOutcome,
+    Rotation, SessionRecord, SpentToken, StoredSigningKey,
 };
+pub use models::{Challenge, TotpFactor};
 pub use sql::{PgStore, SqliteStore};
 
+use crate::domain::throttle::{ThrottleKey, Verdict};
 use crate::domain::user::{NewUser, User};
 
 #[async_trait]
@@ -40,6 +42,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
 
     async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
+
+    /// Users newest first, optionally those whose name or e-mail contains `search`, with
+    /// ids below `before`, at most `limit` (1 to 1,000).
+    async fn list_users(&self, search: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<User>, StoreError>;
+
+    /// Grants or removes the admin role; returns whether the user exists.
+    async fn set_user_admin(&self, id: i64, admin: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Activates or deactivates a user; returns whether the user exists.
     async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
@@ -107,14 +116,116 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Writes one activity event on its own (failed sign-ins, for example).
     async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError>;
 
+    /// Events matching `filter`, newest first, at most `limit` (1 to 1,000).
+    async fn search_activity(&self, filter: &ActivityFilter, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
+
     /// Events newest first, optionally of one user, older than the event `before` (a page
-    /// cursor), at most `limit` (1 to 1,000).
+    /// cursor), at most `limit`.
     async fn activity_page(
         &self,
         user_id: Option<i64>,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<ActivityRecord>, StoreError>;
+    ) -> Result<Vec<ActivityRecord>, StoreError> {
+        let filter = ActivityFilter {
+            user_id,
+            before,
+            ..ActivityFilter::default()
+        };
+        self.search_activity(&filter, limit).await
+    }
+
+    /// Deletes events older than `before`, at most `batch` of them (so one pass never holds
+    /// a long lock); returns how many went.
+    async fn prune_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+
+    /// Counts a sign-in attempt under every key, or refuses it, as one locked step: the
+    /// rows are locked in `keys` order, each key's rule decides from its stored counter,
+    /// and only when no key blocks are all counters advanced. Concurrent attempts on a
+    /// key queue on its row, so none can slip past the count.
+    async fn throttle_attempt(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<Verdict, StoreError>;
+
+    /// Forgets throttle counters with no failure since `before`.
+    async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Whether the user has signed in from `network` since `since`.
+    async fn is_known_network(&self, user_id: i64, network: &str, since: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// One activity event.
+    async fn activity_event(&self, id: i64) -> Result<Option<ActivityRecord>, StoreError>;
+
+    /// Records a verdict on an event ("not_me", "legitimate", "compromised") and, for the
+    /// ones that mean someone else got in, revokes the user's sessions (but `except`) and
+    /// records `event`, in one transaction. Returns how many sessions ended.
+    async fn set_verdict(
+        &self,
+        id: i64,
+        verdict: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        revoke_user: Option<(i64, Option<&str>, &NewActivity)>,
+    ) -> Result<u64, StoreError>;
+
+    /// The user's authenticator, confirmed or pending.
+    async fn totp_factor(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError>;
+
+    /// Starts (or restarts) enrolment with a new secret; `Conflict` when a confirmed
+    /// authenticator exists.
+    async fn begin_totp(&self, user_id: i64, secret: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Confirms the pending authenticator at `step` and replaces the recovery codes, in
+    /// one transaction.
+    async fn confirm_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        code_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records `step` as used if it is later than the last one used: a code works once,
+    /// even when two requests carry it at the same moment.
+    async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
+
+    /// Spends a recovery code (by hash); false when it is unknown or spent.
+    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    async fn create_challenge(&self, challenge: &Challenge, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Counts an attempt at a live challenge (not consumed, not expired, under
+    /// `max_attempts`) and returns it; `None` otherwise.
+    async fn attempt_challenge(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        max_attempts: i64,
+    ) -> Result<Option<Challenge>, StoreError>;
+
+    /// Marks a challenge used; false when it already was.
+    async fn consume_challenge(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// A user's learned risk profile (JSON), if any.
+    async fn risk_profile(&self, user_id: i64) -> Result<Option<String>, StoreError>;
+
+    /// The population counts stored under `keys` (absent keys are missing from the map).
+    async fn population(&self, keys: &[String]) -> Result<std::collections::HashMap<String, f64>, StoreError>;
+
+    /// Stores what an accepted event taught the engine, in one transaction: the user's
+    /// profile, increments to population counts, and the session's baseline.
+    async fn save_risk(&self, learned: &RiskLearning) -> Result<(), StoreError>;
+
+    /// The session a refresh token belongs to, its user and its risk baseline (JSON).
+    async fn session_baseline(&self, token_hash: &str) -> Result<Option<(String, i64, Option<String>)>, StoreError>;
+
+    /// Failed sign-ins from `ip` since `since`: how many distinct other names failed, and
+    /// how many failures named `username` since `account_since`.
+    async fn failure_signals(
+        &self,
+        ip: &str,
+        username: &str,
+        since: DateTime<Utc>,
+        account_since: DateTime<Utc>,
+    ) -> Result<(i64, i64), StoreError>;
 
     /// The current access-token signing key, if one has been stored.
     async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;

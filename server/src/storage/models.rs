@@ -4,6 +4,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::device::Device;
+use crate::domain::geo::Place;
+
 /// What an activity event records. Stored as its snake_case name (../shared/API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -59,6 +62,32 @@ impl fmt::Display for EventType {
     }
 }
 
+/// What was decided about the attempt an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Wrong credentials, an invalid token: refused on the facts.
+    Deny,
+    /// Refused unheard: too many recent failures.
+    Throttle,
+    /// A second factor was asked for.
+    Challenge,
+    /// Refused by the risk policy, or a stolen token caught.
+    Block,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Throttle => "throttle",
+            Decision::Challenge => "challenge",
+            Decision::Block => "block",
+        }
+    }
+}
+
 /// An activity event about to be written.
 #[derive(Debug, Clone)]
 pub struct NewActivity {
@@ -67,10 +96,13 @@ pub struct NewActivity {
     pub username: Option<String>,
     pub event_type: EventType,
     pub ip_address: String,
+    /// The User-Agent as sent (bounded), and what was parsed out of it.
     pub device_info: String,
+    pub device: Device,
+    pub place: Place,
     pub risk_score: f64,
-    pub geolocation_country: Option<String>,
-    pub geolocation_city: Option<String>,
+    pub risk_reasons: Vec<String>,
+    pub decision: Decision,
     pub created_at: DateTime<Utc>,
 }
 
@@ -83,10 +115,44 @@ pub struct ActivityRecord {
     pub event_type: String,
     pub ip_address: String,
     pub device_info: String,
+    pub device_browser: Option<String>,
+    pub device_os: Option<String>,
+    pub device_type: Option<String>,
     pub risk_score: f64,
+    /// A JSON array of reason codes.
+    pub risk_reasons: String,
+    pub decision: String,
     pub geolocation_country: Option<String>,
     pub geolocation_city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_radius_km: Option<i32>,
+    pub asn: Option<i64>,
+    pub asn_org: Option<String>,
+    /// "not_me", "legitimate" or "compromised", once someone has said.
+    pub verdict: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl ActivityRecord {
+    pub fn reasons(&self) -> Vec<String> {
+        serde_json::from_str(&self.risk_reasons).unwrap_or_default()
+    }
+}
+
+/// Which events the admin search wants; every filter is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityFilter {
+    /// Events of one user (by id): "My activity".
+    pub user_id: Option<i64>,
+    /// Events naming this username (including failed sign-ins that tried it).
+    pub username: Option<String>,
+    pub event_type: Option<EventType>,
+    pub min_risk: Option<f64>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset cursor: only events with a smaller id.
+    pub before: Option<i64>,
 }
 
 /// The first refresh token of a new session. Only its hash is ever stored.
@@ -102,6 +168,14 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
     /// The first token's end: the idle timeout, within the session's lifetime.
     pub token_expires_at: DateTime<Utc>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    /// The client's network, remembered as one the owner signs in from.
+    pub known_network: String,
+    /// Throttle keys to clear (this account from this address) and to give back the count
+    /// the attempt took (the address-wide and account-wide keys).
+    pub throttle_clear: Vec<String>,
+    pub throttle_refund: Vec<String>,
 }
 
 /// A signing key as stored: the secret base64-encoded. `Debug` hides it.
@@ -137,6 +211,17 @@ mod tests {
     }
 }
 
+/// What one accepted event taught the risk engine, to store at once.
+#[derive(Debug, Clone)]
+pub struct RiskLearning {
+    pub user_id: i64,
+    pub profile: String,
+    pub population: Vec<(String, f64)>,
+    /// The session and its new baseline.
+    pub session: Option<(String, String)>,
+    pub now: DateTime<Utc>,
+}
+
 /// A session (token family) as the Devices page shows it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SessionRecord {
@@ -144,6 +229,8 @@ pub struct SessionRecord {
     pub user_id: i64,
     pub device_info: String,
     pub ip_address: String,
+    pub country: Option<String>,
+    pub city: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -159,6 +246,8 @@ pub struct Rotation {
     pub idle_timeout: chrono::Duration,
     pub device_info: String,
     pub ip_address: String,
+    pub country: Option<String>,
+    pub city: Option<String>,
 }
 
 /// What became of a rotation attempt.
@@ -183,4 +272,26 @@ pub struct SpentToken {
     /// Who received the successor (the client that spent this token).
     pub successor_device: Option<String>,
     pub successor_ip: Option<String>,
+}
+
+/// A user's authenticator, as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TotpFactor {
+    /// Base32. (At rest in the database: whoever can read the database can also read the
+    /// password hashes; see ARCHITECTURE.md.)
+    pub secret: String,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub last_step: Option<i64>,
+}
+
+/// A pending step-up: the password was right, the risk asks for a second factor.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Challenge {
+    pub id: String,
+    pub user_id: i64,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub risk_score: f64,
+    /// A JSON array.
+    pub risk_reasons: String,
 }

@@ -16,9 +16,11 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ActivityRecord, NewActivity, NewSession, RotateOutcome, Rotation, SessionRecord, SpentToken, Store, StoreError,
-    StoredSigningKey,
+    ActivityFilter, ActivityRecord, NewActivity, NewSession, RiskLearning, RotateOutcome, Rotation, SessionRecord,
+    SpentToken, Store, StoreError, StoredSigningKey,
 };
+use super::{Challenge, TotpFactor};
+use crate::domain::throttle::{Counter, ThrottleKey, Verdict};
 use crate::domain::user::{NewUser, User};
 
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -29,8 +31,11 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 const USER_COLUMNS: &str = "id, username, email, hashed_password, is_active, is_admin, created_at";
-const ACTIVITY_COLUMNS: &str = "id, user_id, username, event_type, ip_address, device_info, risk_score, \
-     geolocation_country, geolocation_city, created_at";
+const ACTIVITY_COLUMNS: &str = "id, user_id, username, event_type, ip_address, device_info, device_browser, \
+     device_os, device_type, risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, \
+     longitude, accuracy_radius_km, asn, asn_org, verdict, created_at";
+const SESSION_COLUMNS: &str =
+    "id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at";
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -199,11 +204,15 @@ macro_rules! sql_store {
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
+                let reasons = serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned());
+                let place = &event.place;
                 let id: i64 = sqlx::query_scalar(
                     "insert into user_activity_logs \
-                     (user_id, username, event_type, ip_address, device_info, risk_score, \
-                      geolocation_country, geolocation_city, created_at) \
-                     values ($1, coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, $9) \
+                     (user_id, username, event_type, ip_address, device_info, device_browser, device_os, device_type, \
+                      risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, longitude, \
+                      accuracy_radius_km, asn, asn_org, created_at) \
+                     values ($1, coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, \
+                             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                      returning id",
                 )
                 .bind(user_id)
@@ -211,9 +220,19 @@ macro_rules! sql_store {
                 .bind(event.event_type.as_str())
                 .bind(event.ip_address.as_str())
                 .bind(event.device_info.as_str())
+                .bind(event.device.browser)
+                .bind(event.device.os)
+                .bind(event.device.kind)
                 .bind(event.risk_score)
-                .bind(event.geolocation_country.as_deref())
-                .bind(event.geolocation_city.as_deref())
+                .bind(reasons)
+                .bind(event.decision.as_str())
+                .bind(place.country.as_deref())
+                .bind(place.city.as_deref())
+                .bind(place.latitude)
+                .bind(place.longitude)
+                .bind(place.accuracy_radius_km.map(i32::from))
+                .bind(place.asn.map(i64::from))
+                .bind(place.asn_org.as_deref())
                 .bind(event.created_at)
                 .fetch_one(executor)
                 .await?;
@@ -262,6 +281,39 @@ macro_rules! sql_store {
                 Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
             }
 
+            async fn list_users(&self, search: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<User>, StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("select {USER_COLUMNS} from users where 1 = 1"));
+                if let Some(search) = search {
+                    // Names and addresses are stored lowercase; LIKE's wildcards in the
+                    // search are escaped so they match themselves.
+                    let pattern = format!(
+                        "%{}%",
+                        search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                    );
+                    query
+                        .push(" and (username like ")
+                        .push_bind(pattern.clone())
+                        .push(" escape '\\' or email like ")
+                        .push_bind(pattern)
+                        .push(" escape '\\')");
+                }
+                if let Some(before) = before {
+                    query.push(" and id < ").push_bind(before);
+                }
+                query.push(" order by id desc limit ").push_bind(limit.clamp(1, 1000));
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            async fn set_user_admin(&self, id: i64, admin: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let updated = sqlx::query("update users set is_admin = $2, updated_at = $3 where id = $1")
+                    .bind(id)
+                    .bind(admin)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() > 0)
+            }
+
             async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query("update users set is_active = $2, updated_at = $3 where id = $1")
@@ -281,13 +333,16 @@ macro_rules! sql_store {
             async fn open_session(&self, session: &NewSession, event: &NewActivity) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "insert into sessions (id, user_id, device_info, ip_address, created_at, last_used_at, expires_at) \
-                     values ($1, $2, $3, $4, $5, $5, $6)",
+                    "insert into sessions \
+                     (id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(&session.session_id)
                 .bind(session.user_id)
                 .bind(&session.device_info)
                 .bind(&session.ip_address)
+                .bind(session.country.as_deref())
+                .bind(session.city.as_deref())
                 .bind(session.created_at)
                 .bind(session.expires_at)
                 .execute(&mut *tx)
@@ -306,6 +361,24 @@ macro_rules! sql_store {
                 )
                 .await?;
                 Self::insert_activity(&mut *tx, event, event.user_id).await?;
+                sqlx::query(
+                    "insert into known_networks (user_id, network, last_seen_at) values ($1, $2, $3) \
+                     on conflict (user_id, network) do update set last_seen_at = excluded.last_seen_at",
+                )
+                .bind(session.user_id)
+                .bind(&session.known_network)
+                .bind(session.created_at)
+                .execute(&mut *tx)
+                .await?;
+                for key in &session.throttle_clear {
+                    sqlx::query("delete from login_throttle where key = $1").bind(key).execute(&mut *tx).await?;
+                }
+                for key in &session.throttle_refund {
+                    sqlx::query("update login_throttle set failures = failures - 1 where key = $1 and failures > 0")
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -372,11 +445,14 @@ macro_rules! sql_store {
                     return Ok(RotateOutcome::NotRotated(self.spent_token(&rotation.presented_hash, now).await?));
                 };
                 let session_expires: DateTime<Utc> = sqlx::query_scalar(
-                    "update sessions set last_used_at = $2, ip_address = $3 where id = $1 returning expires_at",
+                    "update sessions set last_used_at = $2, ip_address = $3, country = $4, city = $5 \
+                     where id = $1 returning expires_at",
                 )
                 .bind(&session_id)
                 .bind(now)
                 .bind(&rotation.ip_address)
+                .bind(rotation.country.as_deref())
+                .bind(rotation.city.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let expires_at = session_expires.min(now + rotation.idle_timeout);
@@ -437,14 +513,15 @@ macro_rules! sql_store {
             }
 
             async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
-                Ok(sqlx::query_as(
-                    "select id, user_id, device_info, ip_address, created_at, last_used_at, expires_at from sessions \
+                let sql = format!(
+                    "select {SESSION_COLUMNS} from sessions \
                      where user_id = $1 and revoked_at is null and expires_at > $2 \
                        and exists (select 1 from refresh_tokens t \
                                    where t.session_id = sessions.id and t.spent_at is null \
                                      and t.is_revoked = false and t.expires_at > $2) \
-                     order by last_used_at desc, id",
-                )
+                     order by last_used_at desc, id"
+                );
+                Ok(sqlx::query_as(&sql)
                 .bind(user_id)
                 .bind(now)
                 .fetch_all(&self.pool)
@@ -465,26 +542,328 @@ macro_rules! sql_store {
                 Self::insert_activity(&self.pool, event, event.user_id).await
             }
 
-            async fn activity_page(
-                &self,
-                user_id: Option<i64>,
-                before: Option<i64>,
-                limit: i64,
-            ) -> Result<Vec<ActivityRecord>, StoreError> {
-                // Keyset pagination on the primary key: stable under concurrent inserts and
-                // as cheap on page 1,000 as on page 1.
-                let sql = format!(
-                    "select {ACTIVITY_COLUMNS} from user_activity_logs \
-                     where (cast($1 as bigint) is null or user_id = $1) \
-                       and (cast($2 as bigint) is null or id < $2) \
-                     order by id desc limit $3"
-                );
-                Ok(sqlx::query_as(&sql)
-                    .bind(user_id)
+            async fn search_activity(&self, filter: &ActivityFilter, limit: i64) -> Result<Vec<ActivityRecord>, StoreError> {
+                // Only the filters present become conditions, so each query can use the index
+                // that fits it. Keyset pagination on the primary key: stable under concurrent
+                // inserts and as cheap on page 1,000 as on page 1.
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("select {ACTIVITY_COLUMNS} from user_activity_logs where 1 = 1"));
+                if let Some(user_id) = filter.user_id {
+                    query.push(" and user_id = ").push_bind(user_id);
+                }
+                if let Some(username) = &filter.username {
+                    query.push(" and username = ").push_bind(username.clone());
+                }
+                if let Some(event_type) = filter.event_type {
+                    query.push(" and event_type = ").push_bind(event_type.as_str());
+                }
+                if let Some(min_risk) = filter.min_risk {
+                    query.push(" and risk_score >= ").push_bind(min_risk);
+                }
+                if let Some(since) = filter.since {
+                    query.push(" and created_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    query.push(" and created_at < ").push_bind(until);
+                }
+                if let Some(before) = filter.before {
+                    query.push(" and id < ").push_bind(before);
+                }
+                query.push(" order by id desc limit ").push_bind(limit.clamp(1, 1000));
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            async fn prune_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+                let deleted = sqlx::query(
+                    "delete from user_activity_logs where id in \
+                     (select id from user_activity_logs where created_at < $1 order by id limit $2)",
+                )
+                .bind(before)
+                .bind(batch.max(1))
+                .execute(&self.pool)
+                .await?;
+                Ok(deleted.rows_affected())
+            }
+
+            async fn throttle_attempt(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<Verdict, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut counters = Vec::with_capacity(keys.len());
+                for key in keys {
+                    // A no-op upsert that returns the row: in PostgreSQL it takes the row lock
+                    // (held to commit), in SQLite the database write lock. Either way,
+                    // attempts on the same key now run one after the other.
+                    let (failures, blocked_until, last_failure_at): (i64, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+                        "insert into login_throttle (key, failures, blocked_until, last_failure_at) values ($1, 0, $2, $2) \
+                         on conflict (key) do update set key = excluded.key \
+                         returning cast(failures as bigint), blocked_until, last_failure_at",
+                    )
+                    .bind(&key.key)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    counters.push(Counter { failures, blocked_until, last_failure_at });
+                }
+                let refusal = keys
+                    .iter()
+                    .zip(&counters)
+                    .filter_map(|(key, counter)| key.rule.blocked(counter, now).map(|until| (until, key.scope)))
+                    .max_by_key(|(until, _)| *until);
+                if let Some((retry_at, scope)) = refusal {
+                    tx.commit().await?;
+                    return Ok(Verdict::Throttled { retry_at, scope });
+                }
+                for (key, counter) in keys.iter().zip(&counters) {
+                    let next = key.rule.count(counter, now);
+                    sqlx::query("update login_throttle set failures = $2, blocked_until = $3, last_failure_at = $4 where key = $1")
+                        .bind(&key.key)
+                        .bind(next.failures)
+                        .bind(next.blocked_until)
+                        .bind(next.last_failure_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Verdict::Allowed)
+            }
+
+            async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let deleted = sqlx::query("delete from login_throttle where last_failure_at < $1 and blocked_until < $1")
                     .bind(before)
-                    .bind(limit.clamp(1, 1000))
-                    .fetch_all(&self.pool)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(deleted.rows_affected())
+            }
+
+            async fn is_known_network(&self, user_id: i64, network: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
+                let known: i64 = sqlx::query_scalar(
+                    "select count(*) from known_networks where user_id = $1 and network = $2 and last_seen_at >= $3",
+                )
+                .bind(user_id)
+                .bind(network)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(known > 0)
+            }
+
+            async fn activity_event(&self, id: i64) -> Result<Option<ActivityRecord>, StoreError> {
+                let sql = format!("select {ACTIVITY_COLUMNS} from user_activity_logs where id = $1");
+                Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn set_verdict(
+                &self,
+                id: i64,
+                verdict: &str,
+                by: &str,
+                now: DateTime<Utc>,
+                revoke_user: Option<(i64, Option<&str>, &NewActivity)>,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("update user_activity_logs set verdict = $2, verdict_by = $3, verdict_at = $4 where id = $1")
+                    .bind(id)
+                    .bind(verdict)
+                    .bind(by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut ended = 0;
+                if let Some((user_id, except, event)) = revoke_user {
+                    ended = Self::revoke_user_families(&mut tx, user_id, except, now, verdict).await?;
+                    Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+                }
+                tx.commit().await?;
+                Ok(ended)
+            }
+
+            async fn totp_factor(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError> {
+                Ok(sqlx::query_as("select secret, confirmed_at, last_step from totp_factors where user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn begin_totp(&self, user_id: i64, secret: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+                let written = sqlx::query(
+                    "insert into totp_factors (user_id, secret, created_at) values ($1, $2, $3) \
+                     on conflict (user_id) do update set secret = excluded.secret, created_at = excluded.created_at, \
+                     last_step = null where totp_factors.confirmed_at is null",
+                )
+                .bind(user_id)
+                .bind(secret)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                if written.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("a second factor"));
+                }
+                Ok(())
+            }
+
+            async fn confirm_totp(&self, user_id: i64, step: i64, code_hashes: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("update totp_factors set confirmed_at = $2, last_step = $3 where user_id = $1 and confirmed_at is null")
+                    .bind(user_id)
+                    .bind(now)
+                    .bind(step)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("delete from recovery_codes where user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                for hash in code_hashes {
+                    sqlx::query("insert into recovery_codes (user_id, code_hash) values ($1, $2)")
+                        .bind(user_id)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+                let used = sqlx::query(
+                    "update totp_factors set last_step = $2 \
+                     where user_id = $1 and confirmed_at is not null and (last_step is null or last_step < $2)",
+                )
+                .bind(user_id)
+                .bind(step)
+                .execute(&self.pool)
+                .await?;
+                Ok(used.rows_affected() == 1)
+            }
+
+            async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let used = sqlx::query(
+                    "update recovery_codes set used_at = $3 where user_id = $1 and code_hash = $2 and used_at is null",
+                )
+                .bind(user_id)
+                .bind(code_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(used.rows_affected() == 1)
+            }
+
+            async fn create_challenge(&self, challenge: &Challenge, now: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query(
+                    "insert into step_up_challenges (id, user_id, created_at, expires_at, attempts, risk_score, risk_reasons) \
+                     values ($1, $2, $3, $4, 0, $5, $6)",
+                )
+                .bind(&challenge.id)
+                .bind(challenge.user_id)
+                .bind(now)
+                .bind(challenge.expires_at)
+                .bind(challenge.risk_score)
+                .bind(&challenge.risk_reasons)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn attempt_challenge(&self, id: &str, now: DateTime<Utc>, max_attempts: i64) -> Result<Option<Challenge>, StoreError> {
+                Ok(sqlx::query_as(
+                    "update step_up_challenges set attempts = attempts + 1 \
+                     where id = $1 and consumed_at is null and expires_at > $2 and attempts < $3 \
+                     returning id, user_id, expires_at, cast(attempts as bigint) as attempts, risk_score, risk_reasons",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(max_attempts)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn consume_challenge(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let used = sqlx::query("update step_up_challenges set consumed_at = $2 where id = $1 and consumed_at is null")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(used.rows_affected() == 1)
+            }
+
+            async fn risk_profile(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("select profile from risk_profiles where user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn population(&self, keys: &[String]) -> Result<std::collections::HashMap<String, f64>, StoreError> {
+                if keys.is_empty() {
+                    return Ok(Default::default());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new("select key, count from risk_population where key in (");
+                let mut list = query.separated(", ");
+                for key in keys {
+                    list.push_bind(key.clone());
+                }
+                query.push(")");
+                let rows: Vec<(String, f64)> = query.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().collect())
+            }
+
+            async fn save_risk(&self, learned: &RiskLearning) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "insert into risk_profiles (user_id, profile, updated_at) values ($1, $2, $3) \
+                     on conflict (user_id) do update set profile = excluded.profile, updated_at = excluded.updated_at",
+                )
+                .bind(learned.user_id)
+                .bind(&learned.profile)
+                .bind(learned.now)
+                .execute(&mut *tx)
+                .await?;
+                // Increments, not overwrites: instances learning at once add up.
+                for (key, delta) in &learned.population {
+                    sqlx::query(
+                        "insert into risk_population (key, count) values ($1, $2) \
+                         on conflict (key) do update set count = risk_population.count + excluded.count",
+                    )
+                    .bind(key)
+                    .bind(*delta)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some((session_id, baseline)) = &learned.session {
+                    sqlx::query("update sessions set risk_baseline = $2 where id = $1")
+                        .bind(session_id)
+                        .bind(baseline)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_baseline(&self, token_hash: &str) -> Result<Option<(String, i64, Option<String>)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select s.id, s.user_id, s.risk_baseline from refresh_tokens t join sessions s on s.id = t.session_id \
+                     where t.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn failure_signals(
+                &self,
+                ip: &str,
+                username: &str,
+                since: DateTime<Utc>,
+                account_since: DateTime<Utc>,
+            ) -> Result<(i64, i64), StoreError> {
+                Ok(sqlx::query_as(
+                    "select count(distinct case when username is null or username <> $2 then coalesce(username, '') end), \
+                            count(case when username = $2 and created_at >= $4 then 1 end) \
+                     from user_activity_logs \
+                     where ip_address = $1 and event_type = 'login_failed' and created_at >= $3",
+                )
+                .bind(ip)
+                .bind(username)
+                .bind(since)
+                .bind(account_since)
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError> {

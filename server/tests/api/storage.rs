@@ -2,9 +2,11 @@
 //! backend the test run targets, so PostgreSQL and SQLite are held to the same behaviour.
 
 use chrono::{Duration, Utc};
+use server::domain::device::Device;
+use server::domain::geo::Place;
 use server::domain::user::{Email, NewUser, Username};
 use server::storage::{
-    self, EventType, NewActivity, NewSession, RotateOutcome, Rotation, StoreError, StoredSigningKey,
+    self, Decision, EventType, NewActivity, NewSession, RotateOutcome, Rotation, StoreError, StoredSigningKey,
 };
 
 use crate::helpers::TestDb;
@@ -25,9 +27,20 @@ fn event(kind: EventType, user_id: Option<i64>, at: chrono::DateTime<Utc>) -> Ne
         event_type: kind,
         ip_address: "203.0.113.7".into(),
         device_info: "Mozilla/5.0".into(),
+        device: Device::parse("Mozilla/5.0"),
+        place: Place {
+            country: Some("GB".into()),
+            city: Some("London".into()),
+            latitude: Some(51.5142),
+            longitude: Some(-0.0931),
+            accuracy_radius_km: Some(10),
+            asn: Some(20712),
+            asn_org: Some("Andrews & Arnold Ltd".into()),
+            local: false,
+        },
         risk_score: 0.25,
-        geolocation_country: Some("GB".into()),
-        geolocation_city: Some("London".into()),
+        risk_reasons: vec!["new_country".into()],
+        decision: Decision::Allow,
         created_at: at,
     }
 }
@@ -96,6 +109,11 @@ async fn the_store_keeps_its_contract() {
         created_at: now,
         expires_at: now + Duration::days(30),
         token_expires_at: now + Duration::days(7),
+        country: Some("GB".into()),
+        city: Some("London".into()),
+        known_network: "203.0.113.0/24".into(),
+        throttle_clear: Vec::new(),
+        throttle_refund: Vec::new(),
     };
     store
         .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))
@@ -174,6 +192,17 @@ async fn the_store_keeps_its_contract() {
         (first.geolocation_country.as_deref(), first.geolocation_city.as_deref()),
         (Some("GB"), Some("London"))
     );
+    assert_eq!(
+        (first.latitude, first.longitude, first.accuracy_radius_km),
+        (Some(51.5142), Some(-0.0931), Some(10))
+    );
+    assert_eq!(
+        (first.asn, first.asn_org.as_deref()),
+        (Some(20712), Some("Andrews & Arnold Ltd"))
+    );
+    assert_eq!(first.reasons(), ["new_country"]);
+    assert_eq!(first.decision, "allow");
+    assert_eq!(first.device_browser.as_deref(), Some("Unknown browser"));
     let alices = store.activity_page(Some(alice.id), None, 10).await.unwrap();
     assert_eq!(alices.len(), 2);
     assert_eq!(store.activity_page(None, None, 1).await.unwrap().len(), 1);
@@ -195,6 +224,8 @@ async fn the_store_keeps_its_contract() {
         idle_timeout: Duration::days(7),
         device_info: "Mozilla/5.0 (second tab)".into(),
         ip_address: "198.51.100.1".into(),
+        country: None,
+        city: None,
     };
     let refresh = event(EventType::Refresh, None, now);
     assert_eq!(
@@ -313,4 +344,149 @@ async fn the_store_keeps_its_contract() {
 async fn a_bad_database_url_is_a_clear_error() {
     let error = storage::connect("mysql://localhost/db", 1).await.unwrap_err();
     assert!(error.to_string().contains("postgres:// or sqlite:"), "{error}");
+}
+
+#[tokio::test]
+async fn activity_search_retention_and_throttling_keep_their_contract() {
+    use server::domain::throttle::{Scope, ThrottlePolicy, Verdict};
+    use server::storage::ActivityFilter;
+
+    let db = TestDb::new().await;
+    let store = storage::connect(&db.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    // Whole seconds: PostgreSQL keeps microseconds, so nanoseconds would not round-trip.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+    let alice = store
+        .insert_user(&new_user("alice", "alice@example.com", false), now)
+        .await
+        .unwrap();
+
+    // Ten days of events, one a day, alternating kinds and risks.
+    for day in 0..10 {
+        let kind = if day % 2 == 0 {
+            EventType::LoginFailed
+        } else {
+            EventType::LoginSucceeded
+        };
+        let mut e = event(kind, (day % 2 == 1).then_some(alice.id), now - Duration::days(9 - day));
+        e.username = Some(if day < 5 { "alice" } else { "mallory" }.into());
+        e.risk_score = day as f64 / 10.0;
+        store.record_activity(&e).await.unwrap();
+    }
+    let search = |filter: ActivityFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .search_activity(&filter, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.risk_score)
+                .collect::<Vec<f64>>()
+        }
+    };
+    assert_eq!(search(ActivityFilter::default()).await.len(), 10);
+    assert_eq!(
+        search(ActivityFilter {
+            username: Some("alice".into()),
+            ..ActivityFilter::default()
+        })
+        .await,
+        [0.4, 0.3, 0.2, 0.1, 0.0]
+    );
+    assert_eq!(
+        search(ActivityFilter {
+            event_type: Some(EventType::LoginFailed),
+            min_risk: Some(0.4),
+            ..ActivityFilter::default()
+        })
+        .await,
+        [0.8, 0.6, 0.4]
+    );
+    assert_eq!(
+        search(ActivityFilter {
+            since: Some(now - Duration::days(3)),
+            until: Some(now - Duration::days(1)),
+            ..ActivityFilter::default()
+        })
+        .await,
+        [0.7, 0.6],
+        "since is inclusive, until exclusive"
+    );
+    let page = store.search_activity(&ActivityFilter::default(), 3).await.unwrap();
+    let rest = search(ActivityFilter {
+        before: Some(page[2].id),
+        ..ActivityFilter::default()
+    })
+    .await;
+    assert_eq!(rest.len(), 7, "the cursor continues after the last row");
+
+    // Retention: a bounded batch at a time, oldest first.
+    assert_eq!(store.prune_activity(now - Duration::hours(97), 3).await.unwrap(), 3);
+    assert_eq!(store.prune_activity(now - Duration::hours(97), 3).await.unwrap(), 2);
+    assert_eq!(store.prune_activity(now - Duration::hours(97), 3).await.unwrap(), 0);
+    assert_eq!(search(ActivityFilter::default()).await.len(), 5);
+
+    // Throttling: five free attempts, then refused until the delay has passed.
+    let policy = ThrottlePolicy::default();
+    let keys = policy.keys("u:1", "203.0.113.9".parse().unwrap(), true);
+    for _ in 0..5 {
+        assert_eq!(store.throttle_attempt(&keys, now).await.unwrap(), Verdict::Allowed);
+    }
+    assert_eq!(
+        store.throttle_attempt(&keys, now).await.unwrap(),
+        Verdict::Throttled {
+            retry_at: now + Duration::seconds(1),
+            scope: Scope::AccountFromAddress
+        }
+    );
+    let later = now + Duration::seconds(1);
+    assert_eq!(store.throttle_attempt(&keys, later).await.unwrap(), Verdict::Allowed);
+    assert!(matches!(
+        store.throttle_attempt(&keys, later).await.unwrap(),
+        Verdict::Throttled { .. }
+    ));
+    assert_eq!(store.prune_throttle(now).await.unwrap(), 0, "recent counters stay");
+    assert_eq!(store.prune_throttle(now + Duration::days(1)).await.unwrap(), 2);
+    assert_eq!(store.throttle_attempt(&keys, later).await.unwrap(), Verdict::Allowed);
+
+    // Known networks: remembered by a sign-in, forgotten after the window.
+    assert!(
+        !store
+            .is_known_network(alice.id, "203.0.113.0/24", now - Duration::days(90))
+            .await
+            .unwrap()
+    );
+    let session = NewSession {
+        user_id: alice.id,
+        session_id: "s-k".into(),
+        token_hash: "k".repeat(64),
+        device_info: "Mozilla/5.0".into(),
+        ip_address: "203.0.113.7".into(),
+        created_at: now,
+        expires_at: now + Duration::days(30),
+        token_expires_at: now + Duration::days(7),
+        country: None,
+        city: None,
+        known_network: "203.0.113.0/24".into(),
+        throttle_clear: vec![keys[0].key.clone()],
+        throttle_refund: vec![keys[1].key.clone()],
+    };
+    store
+        .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_known_network(alice.id, "203.0.113.0/24", now - Duration::days(90))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_known_network(alice.id, "203.0.113.0/24", now + Duration::days(1))
+            .await
+            .unwrap()
+    );
+    db.cleanup().await;
 }

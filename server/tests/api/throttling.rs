@@ -1,0 +1,163 @@
+//! Throttling failed sign-ins: per account and address, per address across accounts, and
+//! never a lockout of the owner by someone else's failures.
+
+use std::net::IpAddr;
+
+use secrecy::SecretString;
+use server::domain::client::ClientInfo;
+use server::service::AuthError;
+
+use crate::helpers::{PASSWORD, TestApp, error_code};
+
+const PROXY: (&str, &str) = ("FIN_TRUSTED_PROXIES", "127.0.0.1/32");
+
+#[tokio::test]
+async fn forty_parallel_guesses_are_throttled_and_the_owner_still_signs_in() {
+    let app = TestApp::spawn_with(&[PROXY]).await;
+    app.create_user("alice", false).await;
+
+    let guesses = (0..40).map(|i| {
+        let request = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", "203.0.113.66")
+            .json(&serde_json::json!({"username": "alice", "password": format!("guess {i}")}));
+        async move { request.send().await.unwrap() }
+    });
+    let responses = futures::future::join_all(guesses).await;
+    let heard = responses.iter().filter(|r| r.status() == 401).count();
+    let throttled: Vec<&reqwest::Response> = responses.iter().filter(|r| r.status() == 429).collect();
+    assert_eq!(heard + throttled.len(), 40, "only 401s and 429s");
+    assert!(heard <= 10, "{heard} guesses were checked; at most 10 may be");
+    for response in &throttled {
+        let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry_after >= 1, "Retry-After: {retry_after}");
+    }
+    let response = responses.into_iter().find(|r| r.status() == 429).unwrap();
+    assert_eq!(error_code(response, 429).await, "too_many_attempts");
+    // Even the right password waits its turn from the attacking address...
+    let response = app.login_from("alice", PASSWORD, "203.0.113.66").await;
+    assert_eq!(response.status(), 429);
+    // ...while the owner, elsewhere, is not locked out.
+    assert_eq!(app.login_from("alice", PASSWORD, "81.2.69.142").await.status(), 200);
+
+    // Every attempt is on the record, throttled ones with their decision.
+    let events = app.store().activity_page(None, None, 100).await.unwrap();
+    let throttled_rows = events.iter().filter(|e| e.decision == "throttle").count();
+    assert_eq!(throttled_rows, 40 - heard + 1);
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.decision == "throttle")
+            .all(|e| e.reasons() == ["too_many_attempts"])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_throttled_for_all_of_them() {
+    let app = TestApp::spawn_with(&[PROXY]).await;
+    app.create_user("owner", false).await;
+    let mut statuses = Vec::new();
+    for i in 0..50 {
+        let response = app
+            .login_from(&format!("user{i}"), "Winter2026!", "198.51.100.23")
+            .await;
+        statuses.push(response.status().as_u16());
+    }
+    let first_throttled = statuses
+        .iter()
+        .position(|s| *s == 429)
+        .expect("throttled at some point");
+    assert!(first_throttled <= 20, "throttled after {first_throttled} accounts");
+    assert!(statuses[first_throttled..].iter().all(|s| *s == 429), "{statuses:?}");
+    // A real account from that address waits too; from elsewhere it does not.
+    assert_eq!(app.login_from("owner", PASSWORD, "198.51.100.23").await.status(), 429);
+    assert_eq!(app.login_from("owner", PASSWORD, "81.2.69.142").await.status(), 200);
+    let events = app.store().activity_page(None, None, 1000).await.unwrap();
+    assert!(events.iter().any(|e| e.reasons() == ["credential_stuffing"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_success_clears_its_own_count_and_delays_pass() {
+    let app = TestApp::spawn_with(&[PROXY]).await;
+    app.create_user("alice", false).await;
+    let ip = "81.2.69.142";
+    for _ in 0..4 {
+        assert_eq!(app.login_from("alice", "typo", ip).await.status(), 401);
+    }
+    assert_eq!(app.login_from("alice", PASSWORD, ip).await.status(), 200);
+    // The count started again: four more typos are heard, as before.
+    for _ in 0..4 {
+        assert_eq!(app.login_from("alice", "typo", ip).await.status(), 401);
+    }
+    assert_eq!(
+        app.login_from("alice", "typo", ip).await.status(),
+        401,
+        "the fifth is heard, then a delay"
+    );
+    let response = app.login_from("alice", PASSWORD, ip).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        app.login_from("alice", PASSWORD, ip).await.status(),
+        200,
+        "after Retry-After"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn counters_are_shared_by_every_instance() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let other = app.second_instance(&[]).await;
+    let client = ClientInfo::new("203.0.113.5".parse::<IpAddr>().unwrap(), Some("curl/8"));
+    for _ in 0..5 {
+        let outcome = app
+            .state
+            .auth
+            .sign_in("alice", SecretString::from("wrong".to_owned()), &client)
+            .await;
+        assert!(matches!(outcome, Err(AuthError::InvalidCredentials)));
+    }
+    let outcome = other
+        .auth
+        .sign_in("alice", SecretString::from(PASSWORD.to_owned()), &client)
+        .await;
+    assert!(
+        matches!(outcome, Err(AuthError::Throttled { retry_after_secs: 1 })),
+        "the other instance knows about the failures"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_distributed_attack_on_one_account_spares_the_owners_known_network() {
+    let app = TestApp::spawn_with(&[PROXY]).await;
+    app.create_user("alice", false).await;
+    // The owner has signed in from home before.
+    assert_eq!(app.login_from("alice", PASSWORD, "81.2.69.142").await.status(), 200);
+    // Sixty addresses, one guess each: under every per-address limit, over the account's.
+    let mut throttled = 0;
+    for i in 0..60 {
+        let response = app.login_from("alice", "guess", &format!("100.{i}.7.7")).await;
+        if response.status() == 429 {
+            throttled += 1;
+        }
+    }
+    assert!(throttled > 0, "the account-wide count slows a botnet down");
+    assert_eq!(
+        app.login_from("alice", PASSWORD, "100.99.7.7").await.status(),
+        429,
+        "new networks wait"
+    );
+    assert_eq!(
+        app.login_from("alice", PASSWORD, "81.2.69.7").await.status(),
+        200,
+        "home (same /24) is never locked out"
+    );
+    app.stop().await;
+}
