@@ -15,7 +15,7 @@ use crate::domain::password::{PasswordError, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::http::cookies::Cookies;
 use crate::http::{self, AppState};
-use crate::service::{AuthParts, AuthService, Maintenance, SessionPolicy, load_keys, load_successor_key};
+use crate::service::{ActivityFeed, AuthParts, AuthService, Maintenance, SessionPolicy, load_keys, load_successor_key};
 
 /// How often old activity and throttle counters are pruned.
 const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -74,6 +74,7 @@ pub async fn build_with_geo(
         config.activity_retention,
         MAINTENANCE_INTERVAL,
     );
+    let feed = ActivityFeed::new(store.clone());
     let auth = AuthService::new(AuthParts {
         store,
         passwords,
@@ -88,6 +89,7 @@ pub async fn build_with_geo(
     Ok(AppState {
         auth: Arc::new(auth),
         maintenance,
+        feed,
         cookies: Cookies::new(!config.insecure_dev_cookies),
         trusted_proxies: config.trusted_proxies.clone().into(),
         leptos,
@@ -101,9 +103,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(state.maintenance.clone().run_forever());
+    let feed = tokio::spawn(state.feed.clone().run());
+    let streams = state.feed.clone();
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams never finish by themselves; end them so in-flight requests can.
+            streams.stop();
+        })
+        .await;
     housekeeping.abort();
+    feed.abort();
     served
 }
 

@@ -13,6 +13,7 @@ mod me;
 mod origin;
 mod server_fn;
 mod sessions;
+mod stream;
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use error::ApiError;
 pub use extract::{Authenticated, client_info};
 
-use crate::service::{AuthService, Maintenance};
+use crate::service::{ActivityFeed, AuthService, Maintenance};
 use crate::web::WebBackend;
 
 /// Largest request body accepted anywhere. Sign-in forms are tiny; this bounds the memory a
@@ -40,6 +41,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub maintenance: Maintenance,
+    pub feed: ActivityFeed,
     pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
     pub leptos: LeptosOptions,
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/activity", get(activity::admin_search))
         .route("/api/admin/activity/{id}/verdict", post(activity::verdict))
         .route("/api/admin/activity.csv", get(activity::admin_csv))
+        .route("/api/admin/stream", get(stream::admin_stream))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{id}", delete(sessions::revoke))
         .route("/api/me", get(me::me))

@@ -580,7 +580,7 @@ impl AuthService {
         Ok(self.store.activity_page(Some(caller.user.id), before, limit).await?)
     }
 
-    fn require_admin(caller: &Principal) -> Result<(), AuthError> {
+    pub fn require_admin(caller: &Principal) -> Result<(), AuthError> {
         if caller.user.is_admin {
             Ok(())
         } else {

@@ -7,6 +7,7 @@
 
 mod error;
 mod models;
+mod signal;
 mod sql;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use models::{
     Rotation, SessionRecord, SpentToken, StoredSigningKey,
 };
 pub use models::{Challenge, TotpFactor};
+pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
 pub use sql::{PgStore, SqliteStore};
 
 use crate::domain::throttle::{ThrottleKey, Verdict};
@@ -134,6 +136,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         };
         self.search_activity(&filter, limit).await
     }
+
+    /// Events after the event `after`, oldest first, at most `limit` (1 to 1,000): what the
+    /// live feed has not seen yet, and what a resuming subscriber missed.
+    async fn activity_after(&self, after: i64, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// The events with these ids that exist, oldest first (at most 1,000 ids).
+    async fn activity_by_ids(&self, ids: &[i64]) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// The newest event's id, 0 when there is none.
+    async fn latest_activity_id(&self) -> Result<i64, StoreError>;
+
+    /// Word of committed activity: from this process, and with PostgreSQL from every
+    /// process writing to the database.
+    async fn activity_wakeups(&self) -> Result<ActivityWakeups, StoreError>;
 
     /// Deletes events older than `before`, at most `batch` of them (so one pass never holds
     /// a long lock); returns how many went.

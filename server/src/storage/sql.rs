@@ -19,7 +19,7 @@ use super::{
     ActivityFilter, ActivityRecord, NewActivity, NewSession, RiskLearning, RotateOutcome, Rotation, SessionRecord,
     SpentToken, Store, StoreError, StoredSigningKey,
 };
-use super::{Challenge, TotpFactor};
+use super::{ActivitySignal, ActivityWakeups, Challenge, TotpFactor};
 use crate::domain::throttle::{Counter, ThrottleKey, Verdict};
 use crate::domain::user::{NewUser, User};
 
@@ -40,6 +40,7 @@ const SESSION_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    signal: ActivitySignal,
 }
 
 impl PgStore {
@@ -49,17 +50,25 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            signal: ActivitySignal::default(),
+        }
+    }
+
+    async fn open_wakeups(&self) -> Result<ActivityWakeups, StoreError> {
+        ActivityWakeups::postgres(&self.signal, &self.pool).await
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    signal: ActivitySignal,
 }
 
 impl SqliteStore {
@@ -83,7 +92,14 @@ impl SqliteStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            signal: ActivitySignal::default(),
+        })
+    }
+
+    async fn open_wakeups(&self) -> Result<ActivityWakeups, StoreError> {
+        Ok(ActivityWakeups::local(&self.signal))
     }
 }
 
@@ -380,6 +396,7 @@ macro_rules! sql_store {
                         .await?;
                 }
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(())
             }
 
@@ -409,6 +426,7 @@ macro_rules! sql_store {
                 Self::revoke_family(&mut tx, &session_id, now, "logout").await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(Some(user_id))
             }
 
@@ -471,6 +489,7 @@ macro_rules! sql_store {
                 .await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(RotateOutcome::Rotated { user_id, session_id })
             }
 
@@ -479,6 +498,7 @@ macro_rules! sql_store {
                 let was_live = Self::revoke_family(&mut tx, session_id, now, reason).await?;
                 Self::insert_activity(&mut *tx, event, event.user_id).await?;
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(was_live)
             }
 
@@ -495,6 +515,7 @@ macro_rules! sql_store {
                     Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 }
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(ended)
             }
 
@@ -509,6 +530,7 @@ macro_rules! sql_store {
                 Self::revoke_user_families(&mut tx, user_id, None, now, "password_changed").await?;
                 Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(())
             }
 
@@ -539,7 +561,43 @@ macro_rules! sql_store {
             }
 
             async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError> {
-                Self::insert_activity(&self.pool, event, event.user_id).await
+                let id = Self::insert_activity(&self.pool, event, event.user_id).await?;
+                self.signal.committed();
+                Ok(id)
+            }
+
+            async fn activity_after(&self, after: i64, limit: i64) -> Result<Vec<ActivityRecord>, StoreError> {
+                Ok(sqlx::query_as(&format!(
+                    "select {ACTIVITY_COLUMNS} from user_activity_logs where id > $1 order by id limit $2"
+                ))
+                .bind(after)
+                .bind(limit.clamp(1, 1000))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn activity_by_ids(&self, ids: &[i64]) -> Result<Vec<ActivityRecord>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("select {ACTIVITY_COLUMNS} from user_activity_logs where id in ("));
+                let mut list = query.separated(", ");
+                for id in ids.iter().take(1000) {
+                    list.push_bind(*id);
+                }
+                query.push(") order by id");
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            async fn latest_activity_id(&self) -> Result<i64, StoreError> {
+                let latest: Option<i64> = sqlx::query_scalar("select max(id) from user_activity_logs")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(latest.unwrap_or(0))
+            }
+
+            async fn activity_wakeups(&self) -> Result<ActivityWakeups, StoreError> {
+                self.open_wakeups().await
             }
 
             async fn search_activity(&self, filter: &ActivityFilter, limit: i64) -> Result<Vec<ActivityRecord>, StoreError> {
@@ -672,6 +730,7 @@ macro_rules! sql_store {
                     Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 }
                 tx.commit().await?;
+                self.signal.committed();
                 Ok(ended)
             }
 

@@ -145,26 +145,14 @@ impl TestApp {
             server::startup::build_with_geo(&config, leptos, clock.clone(), shared_geo()).await
         }
         .expect("build app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn({
-            let state = state.clone();
-            async move {
-                server::startup::serve(listener, state, async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
-            }
-        });
+        let (base, tx, server) = serve(state.clone()).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("fin-tests/1.0")
             .build()
             .unwrap();
         Self {
-            base: format!("http://{addr}"),
+            base,
             client,
             clock,
             state,
@@ -191,6 +179,17 @@ impl TestApp {
         server::startup::build_with_geo(&config, leptos, self.clock.clone(), shared_geo())
             .await
             .expect("second instance")
+    }
+
+    /// [`Self::second_instance`], serving HTTP on a port of its own.
+    pub async fn serve_second_instance(&self, vars: &[(&str, &str)]) -> Instance {
+        let state = self.second_instance(vars).await;
+        let (base, shutdown, server) = serve(state).await;
+        Instance {
+            base,
+            shutdown: Some(shutdown),
+            server,
+        }
     }
 
     /// How many events of one type the activity log holds (the whole log, newest 1,000).
@@ -277,6 +276,137 @@ impl TestApp {
         }
         let _ = (&mut self.server).await;
         self.db.cleanup().await;
+    }
+}
+
+/// Serves `state` on a fresh port: (base URL, shutdown trigger, server task).
+async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        server::startup::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    (format!("http://{addr}"), tx, server)
+}
+
+/// Another app instance serving HTTP (see [`TestApp::serve_second_instance`]).
+pub struct Instance {
+    pub base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).expect("event data is JSON")
+    }
+}
+
+/// Reads a `text/event-stream` response an event at a time.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+    parsed: std::collections::VecDeque<SseEvent>,
+}
+
+impl EventStream {
+    pub fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            response,
+            buffer: String::new(),
+            parsed: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The next event (comments and keep-alives skipped), or `None` when `wait` passes
+    /// first or the stream ends.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.parsed.pop_front() {
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?;
+            match chunk {
+                Ok(Some(bytes)) => {
+                    self.buffer.push_str(std::str::from_utf8(&bytes).expect("UTF-8 stream"));
+                    self.parse();
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Moves every complete frame from the buffer to `parsed`.
+    fn parse(&mut self) {
+        let Some(end) = self.buffer.rfind("\n\n") else { return };
+        let complete: String = self.buffer.drain(..end + 2).collect();
+        for frame in complete.split("\n\n") {
+            let mut event = SseEvent::default();
+            let mut has_data = false;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event.event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    event.id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if has_data {
+                        event.data.push('\n');
+                    }
+                    event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    has_data = true;
+                }
+            }
+            if has_data {
+                self.parsed.push_back(event);
+            }
+        }
+    }
+
+    /// The next `activity` events until `count` have come or `wait` passes.
+    pub async fn activities(&mut self, count: usize, wait: std::time::Duration) -> Vec<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        while events.len() < count {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(event) if event.event == "activity" => events.push(event),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        events
     }
 }
 

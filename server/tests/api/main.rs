@@ -13,4 +13,5 @@ mod risk;
 mod risk_corpus;
 mod sessions;
 mod storage;
+mod stream;
 mod throttling;

@@ -20,7 +20,7 @@ fn new_user(name: &str, email: &str, admin: bool) -> NewUser {
     }
 }
 
-fn event(kind: EventType, user_id: Option<i64>, at: chrono::DateTime<Utc>) -> NewActivity {
+pub fn event(kind: EventType, user_id: Option<i64>, at: chrono::DateTime<Utc>) -> NewActivity {
     NewActivity {
         user_id,
         username: Some("who".into()),

@@ -1,0 +1,243 @@
+//! `GET /api/admin/stream`: the activity log as it happens, as server-sent events.
+//!
+//! Each event is `event: activity`, `id: <event id>`, `data: <Activity JSON>` (the shape
+//! of `GET /api/admin/activity`). A client that reconnects with `Last-Event-ID` (or, for a
+//! fresh `EventSource` that cannot set headers, `?last_event_id=`) first gets every event
+//! it missed, from the log, then the live ones; a client too far behind for that
+//! (over [`MAX_REPLAY`] events) gets `event: reset` and should reload its history.
+//!
+//! The caller is checked again every [`RECHECK`]: a stream ends when its access token
+//! expires or its session is revoked, or its user is deactivated or no longer an admin,
+//! and the client reconnects with fresh credentials. Bearer token or the access cookie
+//! (the browser's `EventSource` sends cookies, not headers).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::Activity;
+use axum::extract::{RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+
+use super::{ApiError, AppState};
+use crate::service::feed::{self, Delivered, Published};
+use crate::service::{AuthError, AuthService};
+use crate::storage::ActivityRecord;
+
+/// Comment lines on an idle stream, so proxies and browsers keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a stream's caller is checked again.
+const RECHECK: Duration = Duration::from_secs(15);
+/// The most events a reconnecting client is sent from the log.
+pub const MAX_REPLAY: i64 = 10_000;
+/// The reconnect delay suggested to `EventSource`.
+const RETRY: Duration = Duration::from_secs(2);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    last_event_id: Option<String>,
+}
+
+pub async fn admin_stream(
+    State(state): State<AppState>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = bearer(&parts)
+        .or_else(|| state.cookies.read_access(&parts.headers))
+        .ok_or_else(ApiError::invalid_token)?
+        .to_owned();
+    let caller = state.auth.authenticate(&token).await?;
+    AuthService::require_admin(&caller)?;
+    let resume = resume_point(&parts, raw.as_deref())?;
+
+    // Subscribe before reading the log, so nothing falls between the two.
+    let rx = state.feed.subscribe();
+    let (replay_from, start) = match resume {
+        None => (None, Some(Event::default().retry(RETRY).comment("live"))),
+        Some(after) if state.feed.newest_id().await.map_err(AuthError::from)? - after > MAX_REPLAY => {
+            // Too far behind to catch up event by event: the client reloads its history.
+            let reset = Event::default()
+                .retry(RETRY)
+                .event("reset")
+                .data(r#"{"reason":"too_far_behind"}"#);
+            (None, Some(reset))
+        }
+        Some(after) => (Some(after), Some(Event::default().retry(RETRY).comment("live"))),
+    };
+    let subscription = Subscription {
+        rx,
+        stopping: state.feed.stopping(),
+        replay_from,
+        sent: Delivered::after(resume.unwrap_or(0)),
+        queue: VecDeque::new(),
+        recheck_at: Instant::now() + RECHECK,
+        greeting: start,
+        state,
+        token,
+    };
+    let mut response = Sse::new(events(subscription))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    // Reverse proxies (nginx) would otherwise buffer the stream.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// Where to resume: the `Last-Event-ID` header (an `EventSource` reconnecting by itself)
+/// or `?last_event_id=` (a page starting after the history it rendered).
+fn resume_point(parts: &Parts, raw_query: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let query: StreamQuery = serde_urlencoded::from_str(raw_query.unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("Bad query: {e}")))?;
+    let header = match parts.headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID must be an event id"))?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    // The header is the newer word: the browser sets it from what it last received.
+    match header.or(query.last_event_id).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id >= 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event id")),
+    }
+}
+
+struct Subscription {
+    state: AppState,
+    token: String,
+    rx: broadcast::Receiver<Arc<Published>>,
+    stopping: watch::Receiver<bool>,
+    /// Read the log after this id before going live.
+    replay_from: Option<i64>,
+    /// What this client was sent, so an event both read from the log and received live
+    /// goes out once.
+    sent: Delivered,
+    /// Events ready to go out, at most one page.
+    queue: VecDeque<Arc<Published>>,
+    recheck_at: Instant,
+    /// The first thing sent: the reconnect delay, or a reset.
+    greeting: Option<Event>,
+}
+
+enum Next {
+    Send(Event),
+    End,
+}
+
+fn events(subscription: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(subscription, |mut s| async move {
+        match s.next().await {
+            Next::Send(event) => Some((Ok(event), s)),
+            Next::End => None,
+        }
+    })
+}
+
+impl Subscription {
+    async fn next(&mut self) -> Next {
+        if let Some(greeting) = self.greeting.take() {
+            return Next::Send(greeting);
+        }
+        loop {
+            if *self.stopping.borrow() {
+                return Next::End;
+            }
+            if Instant::now() >= self.recheck_at {
+                if !self.caller_still_allowed().await {
+                    return Next::End;
+                }
+                self.recheck_at = Instant::now() + RECHECK;
+            }
+            if let Some(published) = self.queue.pop_front() {
+                if !self.sent.insert(published.record.id) {
+                    continue;
+                }
+                match published.encoded(encode) {
+                    Some(data) => {
+                        let event = Event::default()
+                            .event("activity")
+                            .id(published.record.id.to_string())
+                            .data(data);
+                        return Next::Send(event);
+                    }
+                    None => continue,
+                }
+            }
+            if let Some(after) = self.replay_from {
+                let rows = match self.state.feed.replay(after, feed::PAGE).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        // The client reconnects and resumes from what it got.
+                        tracing::warn!(error = %e, "activity stream could not read the log; closing it");
+                        return Next::End;
+                    }
+                };
+                let full = rows.len() as i64 == feed::PAGE;
+                self.replay_from = rows.last().map(|r| r.id).filter(|_| full);
+                self.queue
+                    .extend(rows.into_iter().map(|row| Arc::new(Published::new(row))));
+                continue;
+            }
+            tokio::select! {
+                received = self.rx.recv() => match received {
+                    Ok(published) => self.queue.push_back(published),
+                    // Behind by more than the channel holds: read the rest from the log.
+                    Err(RecvError::Lagged(_)) => self.replay_from = Some(self.sent.newest()),
+                    Err(RecvError::Closed) => return Next::End,
+                },
+                _ = self.stopping.changed() => return Next::End,
+                () = tokio::time::sleep_until(self.recheck_at) => {}
+            }
+        }
+    }
+
+    async fn caller_still_allowed(&self) -> bool {
+        match self.state.auth.authenticate(&self.token).await {
+            Ok(caller) => AuthService::require_admin(&caller).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// An event's `data:`: the `Activity` JSON of `GET /api/admin/activity`.
+fn encode(record: &ActivityRecord) -> Option<String> {
+    match serde_json::to_string(&Activity::from(record.clone())) {
+        Ok(json) => Some(json),
+        Err(e) => {
+            tracing::warn!(error = %e, id = record.id, "activity event could not be encoded");
+            None
+        }
+    }
+}
