@@ -124,6 +124,28 @@ pub struct ActivityFilters {
     pub before: String,
 }
 
+/// An account as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// One event under review on the live page: the account, its recent history and sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventReview {
+    pub event: Activity,
+    pub user: Option<AdminUser>,
+    /// The user's latest events, newest first.
+    pub history: Vec<Activity>,
+    pub sessions: Vec<SessionInfo>,
+}
+
 /// The one error type of the UI layer. Its messages are safe to show: the server decides
 /// which variant a failure becomes and logs the internal cause itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -308,6 +330,85 @@ pub async fn report_not_me(id: i64) -> Result<u64, AppError> {
 pub async fn judge_event(id: i64, verdict: String) -> Result<u64, AppError> {
     let (backend, head) = ssr::context()?;
     backend.judge_event(&head, id, &verdict).await.map_err(ssr::fail)
+}
+
+/// The newest events of every user, newest first: the live page's first screen, which
+/// the stream then continues. Administrators only.
+#[server(prefix = "/api/ui", endpoint = "admin/live")]
+pub async fn live_activity() -> Result<Vec<Activity>, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.live_activity(&head).await.map_err(ssr::fail)
+}
+
+/// One event with what an admin needs to judge it.
+#[server(prefix = "/api/ui", endpoint = "admin/review")]
+pub async fn review_event(id: i64) -> Result<EventReview, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.review_event(&head, id).await.map_err(ssr::fail)
+}
+
+/// Ends one session of a user.
+#[server(prefix = "/api/ui", endpoint = "admin/sessions/end")]
+pub async fn admin_end_session(user_id: i64, session_id: String) -> Result<(), AppError> {
+    let (backend, head) = ssr::context()?;
+    backend
+        .admin_end_session(&head, user_id, &session_id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Ends every session of a user; returns how many ended.
+#[server(prefix = "/api/ui", endpoint = "admin/sessions/end-all")]
+pub async fn admin_end_sessions(user_id: i64) -> Result<u64, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.admin_end_sessions(&head, user_id).await.map_err(ssr::fail)
+}
+
+/// Accounts matching `search` (name or e-mail; empty for all), newest first.
+#[server(prefix = "/api/ui", endpoint = "admin/users")]
+pub async fn admin_users(search: String) -> Result<Vec<AdminUser>, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend.admin_users(&head, search.trim()).await.map_err(ssr::fail)
+}
+
+/// Creates an account. `is_admin` is a checkbox: present ("on") or absent.
+#[server(prefix = "/api/ui", endpoint = "admin/users/create")]
+pub async fn admin_create_user(
+    username: String,
+    email: String,
+    password: String,
+    is_admin: Option<String>,
+) -> Result<AdminUser, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend
+        .admin_create_user(&head, &username, &email, &password, is_admin.is_some())
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Activates or deactivates an account (deactivating ends its sessions), or grants or
+/// removes the admin role.
+#[server(prefix = "/api/ui", endpoint = "admin/users/update")]
+pub async fn admin_update_user(
+    user_id: i64,
+    is_active: Option<bool>,
+    is_admin: Option<bool>,
+) -> Result<AdminUser, AppError> {
+    let (backend, head) = ssr::context()?;
+    backend
+        .admin_update_user(&head, user_id, is_active, is_admin)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Sets a new password for an account; its sessions end.
+#[server(prefix = "/api/ui", endpoint = "admin/users/password")]
+pub async fn admin_reset_password(user_id: i64, password: String) -> Result<(), AppError> {
+    let (backend, head) = ssr::context()?;
+    backend
+        .admin_reset_password(&head, user_id, &password)
+        .await
+        .map_err(ssr::fail)
 }
 
 /// Who is signed in on this browser, if anyone.

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::request::Parts;
 
-use crate::api::{ActivityFilters, ActivityPage, AppError, Me, SessionInfo, TotpSetup};
+use crate::api::{
+    Activity, ActivityFilters, ActivityPage, AdminUser, AppError, EventReview, Me, SessionInfo, TotpSetup,
+};
 
 /// A value plus the cookies the response must set.
 #[derive(Debug)]
@@ -67,6 +69,43 @@ pub trait Backend: Send + Sync + 'static {
 
     /// An administrator's verdict on an event.
     async fn judge_event(&self, head: &Parts, id: i64, verdict: &str) -> Result<u64, AppError>;
+
+    /// The newest events of every user; administrators only (as is all that follows).
+    async fn live_activity(&self, head: &Parts) -> Result<Vec<Activity>, AppError>;
+
+    /// One event with its user, their history and sessions.
+    async fn review_event(&self, head: &Parts, id: i64) -> Result<EventReview, AppError>;
+
+    /// Ends one session of a user.
+    async fn admin_end_session(&self, head: &Parts, user_id: i64, session_id: &str) -> Result<(), AppError>;
+
+    /// Ends every session of a user.
+    async fn admin_end_sessions(&self, head: &Parts, user_id: i64) -> Result<u64, AppError>;
+
+    /// Accounts matching a search.
+    async fn admin_users(&self, head: &Parts, search: &str) -> Result<Vec<AdminUser>, AppError>;
+
+    /// Creates an account.
+    async fn admin_create_user(
+        &self,
+        head: &Parts,
+        username: &str,
+        email: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<AdminUser, AppError>;
+
+    /// Changes an account's state or role.
+    async fn admin_update_user(
+        &self,
+        head: &Parts,
+        user_id: i64,
+        is_active: Option<bool>,
+        is_admin: Option<bool>,
+    ) -> Result<AdminUser, AppError>;
+
+    /// Sets an account's password.
+    async fn admin_reset_password(&self, head: &Parts, user_id: i64, password: &str) -> Result<(), AppError>;
 
     /// The user whose live session the request's cookies carry, if any.
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError>;

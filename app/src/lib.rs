@@ -49,12 +49,13 @@ pub fn App() -> impl IntoView {
             <session::SessionKeeper />
             <header class="topbar">
                 <a class="brand" href="/">"fin_intelli"</a>
-                <nav class="nav">
+                <nav class="nav" aria-label="Main">
                     <a href="/">"Home"</a>
                     <a href="/activity">"Activity"</a>
                     <a href="/devices">"Devices"</a>
                     <a href="/password">"Password"</a>
                     <a href="/security">"Security"</a>
+                    <AdminLinks />
                 </nav>
             </header>
             <main>
@@ -69,6 +70,16 @@ pub fn App() -> impl IntoView {
                         view=pages::AdminActivityPage
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("live"))
+                        view=pages::LivePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("users"))
+                        view=pages::UsersPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("password") view=pages::PasswordPage />
                     <Route path=StaticSegment("security") view=pages::SecurityPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=pages::LoginPage />
@@ -80,6 +91,28 @@ pub fn App() -> impl IntoView {
                 <a href="https://db-ip.com" rel="noopener">"IP Geolocation by DB-IP"</a>
             </footer>
         </Router>
+    }
+}
+
+/// The admin pages' links, shown to administrators only. Hiding them is a courtesy: the
+/// server refuses non-admins whatever the page shows.
+#[component]
+fn AdminLinks() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(move || location.pathname.get(), |_| api::whoami());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let admin = matches!(me.await, Ok(Some(ref m)) if m.role == api::Role::Admin);
+                admin.then(|| view! {
+                    <span class="nav-admin" data-testid="admin-links">
+                        <a href="/admin/live">"Live"</a>
+                        <a href="/admin/activity">"Search"</a>
+                        <a href="/admin/users">"Users"</a>
+                    </span>
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -1,7 +1,10 @@
 //! The server functions' backend: [`app::backend::Backend`] over the same services the JSON
 //! API uses. Thin on purpose: translate the request head in, the outcome out.
 
-use app::api::{ActivityFilters, ActivityPage, AppError, Me, Role, SessionInfo, TotpSetup, place_label};
+use app::api::{
+    Activity, ActivityFilters, ActivityPage, AdminUser, AppError, EventReview, Me, Role, SessionInfo, TotpSetup,
+    place_label,
+};
 use app::backend::{Backend, Reply};
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -12,6 +15,7 @@ use crate::domain::device::Device;
 use crate::domain::user::User;
 use crate::http::{ApiError, AppState, activity, client_info};
 use crate::service::{AuthError, EventVerdict, Principal, SignedIn};
+use crate::storage::SessionRecord;
 
 pub struct WebBackend {
     state: AppState,
@@ -101,15 +105,7 @@ impl Backend for WebBackend {
         let sessions = self.state.auth.sessions(&caller).await.map_err(app_error)?;
         let mut sessions: Vec<SessionInfo> = sessions
             .into_iter()
-            .map(|s| SessionInfo {
-                current: s.id == caller.claims.sid,
-                device: Device::parse(&s.device_info).label(),
-                place: place_label(s.city.as_deref(), s.country.as_deref()),
-                ip: s.ip_address,
-                created_at: s.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                last_used_at: s.last_used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                id: s.id,
-            })
+            .map(|s| session_info(s, Some(&caller.claims.sid)))
             .collect();
         sessions.sort_by_key(|s| !s.current);
         Ok(sessions)
@@ -199,6 +195,113 @@ impl Backend for WebBackend {
             .map_err(app_error)
     }
 
+    async fn live_activity(&self, head: &Parts) -> Result<Vec<Activity>, AppError> {
+        let caller = self.caller(head).await?;
+        let events = self
+            .state
+            .auth
+            .admin_recent_activity(&caller, LIVE_HISTORY)
+            .await
+            .map_err(app_error)?;
+        Ok(events.into_iter().map(Activity::from).collect())
+    }
+
+    async fn review_event(&self, head: &Parts, id: i64) -> Result<EventReview, AppError> {
+        let caller = self.caller(head).await?;
+        let review = self
+            .state
+            .auth
+            .admin_review_event(&caller, id)
+            .await
+            .map_err(app_error)?;
+        Ok(EventReview {
+            event: Activity::from(review.event),
+            user: review.user.as_ref().map(admin_user),
+            history: review.history.into_iter().map(Activity::from).collect(),
+            sessions: review.sessions.into_iter().map(|s| session_info(s, None)).collect(),
+        })
+    }
+
+    async fn admin_end_session(&self, head: &Parts, user_id: i64, session_id: &str) -> Result<(), AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .admin_end_session(&caller, user_id, session_id, &client)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn admin_end_sessions(&self, head: &Parts, user_id: i64) -> Result<u64, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .admin_revoke_sessions(&caller, user_id, &client)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn admin_users(&self, head: &Parts, search: &str) -> Result<Vec<AdminUser>, AppError> {
+        let caller = self.caller(head).await?;
+        let search = Some(search).filter(|s| !s.is_empty());
+        let users = self
+            .state
+            .auth
+            .admin_users(&caller, search, None, USERS_PAGE)
+            .await
+            .map_err(app_error)?;
+        Ok(users.iter().map(admin_user).collect())
+    }
+
+    async fn admin_create_user(
+        &self,
+        head: &Parts,
+        username: &str,
+        email: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<AdminUser, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        let new = (username, email, SecretString::from(password.to_owned()), is_admin);
+        let user = self
+            .state
+            .auth
+            .admin_create_user(&caller, new, &client)
+            .await
+            .map_err(app_error)?;
+        Ok(admin_user(&user))
+    }
+
+    async fn admin_update_user(
+        &self,
+        head: &Parts,
+        user_id: i64,
+        is_active: Option<bool>,
+        is_admin: Option<bool>,
+    ) -> Result<AdminUser, AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        let user = self
+            .state
+            .auth
+            .admin_update_user(&caller, user_id, is_active, is_admin, &client)
+            .await
+            .map_err(app_error)?;
+        Ok(admin_user(&user))
+    }
+
+    async fn admin_reset_password(&self, head: &Parts, user_id: i64, password: &str) -> Result<(), AppError> {
+        let caller = self.caller(head).await?;
+        let client = client_info(head, &self.state);
+        self.state
+            .auth
+            .admin_reset_password(&caller, user_id, SecretString::from(password.to_owned()), &client)
+            .await
+            .map_err(app_error)
+    }
+
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {
         match self.caller(head).await {
             Ok(principal) => Ok(Some(me(&principal.user, principal.claims.exp))),
@@ -206,6 +309,38 @@ impl Backend for WebBackend {
             Err(AppError::NotSignedIn) => Ok(None),
             Err(other) => Err(other),
         }
+    }
+}
+
+/// Events the live page starts with.
+const LIVE_HISTORY: i64 = 200;
+/// Accounts the console lists at once.
+const USERS_PAGE: i64 = 200;
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn session_info(s: SessionRecord, current: Option<&str>) -> SessionInfo {
+    SessionInfo {
+        current: current == Some(s.id.as_str()),
+        device: Device::parse(&s.device_info).label(),
+        place: place_label(s.city.as_deref(), s.country.as_deref()),
+        ip: s.ip_address,
+        created_at: rfc3339(s.created_at),
+        last_used_at: rfc3339(s.last_used_at),
+        id: s.id,
+    }
+}
+
+fn admin_user(user: &User) -> AdminUser {
+    AdminUser {
+        id: user.id,
+        username: user.username.clone(),
+        email: user.email.clone(),
+        is_active: user.is_active,
+        is_admin: user.is_admin,
+        created_at: rfc3339(user.created_at),
     }
 }
 

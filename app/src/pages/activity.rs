@@ -114,7 +114,7 @@ pub fn AdminActivityPage() -> impl IntoView {
     }
 }
 
-const EVENT_TYPES: [&str; 10] = [
+pub(crate) const EVENT_TYPES: [&str; 10] = [
     "login_succeeded",
     "login_failed",
     "refresh",
@@ -318,7 +318,7 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
     }
 }
 
-fn event_label(event_type: &str) -> &'static str {
+pub(crate) fn event_label(event_type: &str) -> &'static str {
     match event_type {
         "login_succeeded" => "Signed in",
         "login_failed" => "Failed sign-in",

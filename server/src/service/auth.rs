@@ -1,5 +1,9 @@
 //! Signing in and out, and recognising a signed-in caller.
 
+mod admin;
+
+pub use admin::EventReview;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};

@@ -8,7 +8,7 @@ mod liveness;
 mod maintenance;
 pub(crate) mod risk;
 
-pub use auth::{AuthError, AuthParts, AuthService, EventVerdict, Principal, SessionPolicy, SignedIn};
+pub use auth::{AuthError, AuthParts, AuthService, EventReview, EventVerdict, Principal, SessionPolicy, SignedIn};
 pub use feed::ActivityFeed;
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
 pub use maintenance::Maintenance;

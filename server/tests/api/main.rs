@@ -3,6 +3,7 @@
 //! `FIN_TEST_POSTGRES_URL`); `make test` runs the suite once per backend.
 
 mod activity_log;
+mod admin_console;
 mod admin_users;
 mod auth_api;
 mod cli;
