@@ -21,7 +21,7 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools geoip geoip-fetch risk-eval e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
+.PHONY: help run build test tools geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -137,6 +137,21 @@ e2e: e2e-deps
 risk-eval: geoip ## Replay ../shared/risk/dev-corpus.csv.gz through the risk engine (release build)
 	cargo build --release -p server --bin fin-intelli
 	target/release/fin-intelli risk-eval --corpus $(or $(CORPUS),../shared/risk/dev-corpus.csv.gz)
+
+# A release server on a fresh SQLite database at 127.0.0.1:$(LOAD_PORT), $(SUBSCRIBERS) stream
+# subscribers, 30 sign-ins; prints delivery delays and the server's memory.
+LOAD_PORT   ?= 8020
+SUBSCRIBERS ?= 1000
+stream-load: geoip ## Load check: 1,000 live-stream subscribers on one instance (127.0.0.1 only)
+	cargo build --release -p server --bin fin-intelli --example stream_load
+	@dir="$$(mktemp -d)"; db="sqlite:$$dir/load.db"; bin=target/release/fin-intelli; pid=; \
+	  trap '[ -n "$$pid" ] && kill $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	  ulimit -n 8192; \
+	  echo "load check admin passphrase" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username loadadmin --email loadadmin@example.com --admin --password-stdin; \
+	  echo "load check walker passphrase" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username walker --email walker@example.com --password-stdin; \
+	  DATABASE_URL=$$db LEPTOS_SITE_ADDR=127.0.0.1:$(LOAD_PORT) RUST_LOG=warn $$bin serve > "$$dir/server.log" 2>&1 & pid=$$!; \
+	  for i in $$(seq 150); do curl -sf http://127.0.0.1:$(LOAD_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
+	  target/release/examples/stream_load http://127.0.0.1:$(LOAD_PORT) $$pid $(SUBSCRIBERS) 30
 
 sizes: ## Print the release WASM bundle size (raw and gzip)
 	@f=target/site/pkg/fin_intelli.wasm; [ -f $$f ] || { echo "no $$f: run make build"; exit 1; }; \

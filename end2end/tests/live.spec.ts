@@ -56,7 +56,7 @@ test("the live page shows sign-ins as they happen, flags impossible travel, and 
   await expect(travellerSignIns).toHaveCount(2);
   const sydneyRow = travellerSignIns.first();
   await expect(sydneyRow).toContainText("Sydney, AU");
-  await expect(sydneyRow).toHaveClass(/risky/);
+  await expect(sydneyRow).toHaveClass(/flagged/);
   await expect(sydneyRow.getByTestId("reasons")).toContainText("impossible travel");
   // On the map: the places as dots, and the journey as a line.
   const map = admin.page.getByTestId("live-map");

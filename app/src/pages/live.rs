@@ -355,12 +355,15 @@ fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<i64>>) -> i
                     let risk = e.risk_score.clamp(0.0, 1.0);
                     let band = if risk >= 0.8 { "high" } else if risk >= RISKY { "medium" } else { "low" };
                     let reasons = e.risk_reasons.iter().take(3).map(|r| r.replace('_', " ")).collect::<Vec<_>>().join(", ");
+                    // Flagged: the engine named something unusual, whatever the score came to.
+                    let flagged = !e.risk_reasons.is_empty();
                     view! {
                         <tr
                             data-testid="live-row"
                             data-event=e.event_type.clone()
                             data-user=e.username.clone().unwrap_or_default()
                             class:risky={ risk >= RISKY }
+                            class:flagged=flagged
                             class:selected=move || selected.get() == Some(id)
                             on:click=move |_| selected.set(Some(id))
                         >
@@ -376,7 +379,10 @@ fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<i64>>) -> i
                                 <span class="small">{format!("{risk:.2}")}</span>
                             </td>
                             <td><span class="badge">{e.decision.clone()}</span></td>
-                            <td class="small" data-testid="reasons">{reasons}</td>
+                            <td class="small" data-testid="reasons">
+                                {flagged.then(|| view! { <span class="flag" aria-label="flagged">"⚑ "</span> })}
+                                {reasons}
+                            </td>
                             <td>
                                 <button type="button" class="secondary small" aria-label=format!("Details of event {id}")
                                     on:click=move |ev| { ev.stop_propagation(); selected.set(Some(id)); }>
