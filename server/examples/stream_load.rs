@@ -10,6 +10,9 @@
 //! of each sign-in request to its event reaching the last subscriber (p50, p99, max), the
 //! sign-in's own latency, and the server's resident memory before, during and after.
 
+// A report for a person at a terminal: printing is the point.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
