@@ -356,7 +356,12 @@ fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<i64>>) -> i
                     let band = if risk >= 0.8 { "high" } else if risk >= RISKY { "medium" } else { "low" };
                     let reasons = e.risk_reasons.iter().take(3).map(|r| r.replace('_', " ")).collect::<Vec<_>>().join(", ");
                     // Flagged: the engine named something unusual, whatever the score came to.
-                    let flagged = !e.risk_reasons.is_empty();
+                    // (Account changes carry notes such as who made them, not risk.)
+                    let judged = matches!(
+                        e.event_type.as_str(),
+                        "login_succeeded" | "login_failed" | "refresh" | "refresh_reused" | "step_up_required" | "login_blocked"
+                    );
+                    let flagged = judged && !e.risk_reasons.is_empty();
                     view! {
                         <tr
                             data-testid="live-row"
