@@ -21,12 +21,12 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
+.PHONY: help run build test tools deps geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: tools geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+run: tools deps geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
 
@@ -35,7 +35,7 @@ build: tools ## Release build: target/release/fin-intelli plus the site in targe
 	cargo leptos build --release
 	@$(MAKE) sizes
 
-test: tools geoip e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+test: tools deps geoip e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
 	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests site e2e
 	@$(call step,all tests passed)
 
@@ -57,6 +57,13 @@ tools: ## Install the WASM target, wasm-bindgen, cargo-leptos and wasm-opt if mi
 	  if dpkg -s binaryen >/dev/null 2>&1; then $(SUDO) apt-get remove -y -q binaryen; fi; \
 	  command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }; \
 	  $(SUDO) npm install -g --no-audit --no-fund binaryen@$(BINARYEN_VERSION); fi
+
+# Every crate in Cargo.lock, for every platform: `cargo leptos` reads `cargo metadata`, which
+# needs the manifests of platform-specific crates that no Linux or WASM build downloads. One
+# fetch here, so a later step never needs the network. Quick when everything is cached.
+deps: ## Download every crate Cargo.lock names
+	@$(call step,fetching crates (cargo fetch --locked))
+	cargo fetch --locked
 
 # The stamp names the versions, so bumping a pin fetches again; a half-finished fetch
 # leaves no stamp and is redone. Files are moved into place whole.
