@@ -39,6 +39,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const RECHECK: Duration = Duration::from_secs(15);
 /// The most events a reconnecting client is sent from the log.
 pub const MAX_REPLAY: i64 = 10_000;
+/// Ids a subscriber remembers after reading from the log: what the live channel (1,024
+/// events) and one page (500) can still repeat.
+const REPLAY_MEMORY: usize = 2048;
 /// The reconnect delay suggested to `EventSource`.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -79,7 +82,9 @@ pub async fn admin_stream(
         rx,
         stopping: state.feed.stopping(),
         replay_from,
-        sent: Delivered::after(resume.unwrap_or(0)),
+        replayed: None,
+        replayed_up_to: 0,
+        last_sent: resume.unwrap_or(0),
         queue: VecDeque::new(),
         recheck_at: Instant::now() + RECHECK,
         greeting: start,
@@ -141,9 +146,14 @@ struct Subscription {
     stopping: watch::Receiver<bool>,
     /// Read the log after this id before going live.
     replay_from: Option<i64>,
-    /// What this client was sent, so an event both read from the log and received live
-    /// goes out once.
-    sent: Delivered,
+    /// After reading from the log: what was sent since, so an event both read from the
+    /// log and still in the live channel goes out once. Dropped once the live events have
+    /// moved past everything read, so an up-to-date subscriber holds no such memory.
+    replayed: Option<Delivered>,
+    /// The newest event read from the log.
+    replayed_up_to: i64,
+    /// The newest event sent.
+    last_sent: i64,
     /// Events ready to go out, at most one page.
     queue: VecDeque<Arc<Published>>,
     recheck_at: Instant,
@@ -181,9 +191,15 @@ impl Subscription {
                 self.recheck_at = Instant::now() + RECHECK;
             }
             if let Some(published) = self.queue.pop_front() {
-                if !self.sent.insert(published.record.id) {
+                let id = published.record.id;
+                if id > self.replayed_up_to {
+                    self.replayed = None;
+                } else if let Some(replayed) = self.replayed.as_mut()
+                    && !replayed.insert(id)
+                {
                     continue;
                 }
+                self.last_sent = self.last_sent.max(id);
                 match published.encoded(encode) {
                     Some(data) => {
                         let event = Event::default()
@@ -206,6 +222,11 @@ impl Subscription {
                 };
                 let full = rows.len() as i64 == feed::PAGE;
                 self.replay_from = rows.last().map(|r| r.id).filter(|_| full);
+                if let Some(newest) = rows.last().map(|r| r.id) {
+                    self.replayed_up_to = self.replayed_up_to.max(newest);
+                    self.replayed
+                        .get_or_insert_with(|| Delivered::after(after, REPLAY_MEMORY));
+                }
                 self.queue
                     .extend(rows.into_iter().map(|row| Arc::new(Published::new(row))));
                 continue;
@@ -214,7 +235,7 @@ impl Subscription {
                 received = self.rx.recv() => match received {
                     Ok(published) => self.queue.push_back(published),
                     // Behind by more than the channel holds: read the rest from the log.
-                    Err(RecvError::Lagged(_)) => self.replay_from = Some(self.sent.newest()),
+                    Err(RecvError::Lagged(_)) => self.replay_from = Some(self.last_sent),
                     Err(RecvError::Closed) => return Next::End,
                 },
                 _ = self.stopping.changed() => return Next::End,

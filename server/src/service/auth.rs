@@ -750,7 +750,8 @@ impl AuthService {
                 "not_me",
                 &caller.user.username,
                 now,
-                Some((caller.user.id, Some(&caller.claims.sid), &event)),
+                &event,
+                Some((caller.user.id, Some(&caller.claims.sid))),
             )
             .await?;
         self.live_sessions.forget_user(caller.user.id);
@@ -772,15 +773,24 @@ impl AuthService {
         let now = self.clock.now();
         match verdict {
             EventVerdict::Legitimate => {
+                let mut audit = self.event(EventType::UserUpdated, Some(user_id), None, client, now);
+                audit.risk_reasons = vec![
+                    format!("marked_legitimate:{event_id}"),
+                    format!("by:{}", caller.user.username),
+                ];
                 self.store
-                    .set_verdict(event_id, "legitimate", &caller.user.username, now, None)
+                    .set_verdict(event_id, "legitimate", &caller.user.username, now, &audit, None)
                     .await?;
                 self.risk.learn_verified(user_id, &record).await;
                 Ok(0)
             }
             EventVerdict::Compromised => {
                 let mut event = self.event(EventType::SessionRevoked, Some(user_id), None, client, now);
-                event.risk_reasons = vec!["admin_compromised".to_owned()];
+                event.risk_reasons = vec![
+                    "admin_compromised".to_owned(),
+                    format!("event:{event_id}"),
+                    format!("by:{}", caller.user.username),
+                ];
                 let ended = self
                     .store
                     .set_verdict(
@@ -788,7 +798,8 @@ impl AuthService {
                         "compromised",
                         &caller.user.username,
                         now,
-                        Some((user_id, None, &event)),
+                        &event,
+                        Some((user_id, None)),
                     )
                     .await?;
                 self.live_sessions.forget_user(user_id);

@@ -101,7 +101,7 @@ impl ActivityFeed {
                 }
             }
         };
-        let mut delivered = Delivered::after(start);
+        let mut delivered = Delivered::after(start, REMEMBERED);
         loop {
             let wakeup = tokio::select! {
                 wakeup = wakeups.next() => wakeup,
@@ -173,17 +173,20 @@ pub struct Delivered {
     /// The largest id forgotten: anything at or below it counts as delivered. A row
     /// would have to commit after 8,192 newer ones to be wrongly skipped.
     forgotten: i64,
+    capacity: usize,
     order: VecDeque<i64>,
     set: HashSet<i64>,
 }
 
 impl Delivered {
-    pub fn after(newest: i64) -> Self {
+    /// Remembers the last `capacity` ids; everything up to `newest` counts as delivered.
+    pub fn after(newest: i64, capacity: usize) -> Self {
         Self {
             newest,
             forgotten: newest,
-            order: VecDeque::with_capacity(REMEMBERED),
-            set: HashSet::with_capacity(REMEMBERED),
+            capacity,
+            order: VecDeque::new(),
+            set: HashSet::new(),
         }
     }
 
@@ -201,7 +204,7 @@ impl Delivered {
         if self.contains(id) {
             return false;
         }
-        if self.order.len() == REMEMBERED
+        if self.order.len() >= self.capacity
             && let Some(old) = self.order.pop_front()
         {
             self.set.remove(&old);
@@ -220,14 +223,14 @@ mod tests {
 
     #[test]
     fn rows_before_the_start_are_history() {
-        let mut delivered = Delivered::after(10);
+        let mut delivered = Delivered::after(10, REMEMBERED);
         assert!(!delivered.insert(10));
         assert!(!delivered.insert(3));
     }
 
     #[test]
     fn an_id_goes_out_once_even_when_announced_and_swept() {
-        let mut delivered = Delivered::after(10);
+        let mut delivered = Delivered::after(10, REMEMBERED);
         assert!(delivered.insert(12));
         assert!(!delivered.insert(12));
         assert_eq!(delivered.newest(), 12);
@@ -239,7 +242,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let mut delivered = Delivered::after(0);
+        let mut delivered = Delivered::after(0, REMEMBERED);
         for id in 1..=(REMEMBERED as i64 * 3) {
             assert!(delivered.insert(id));
         }

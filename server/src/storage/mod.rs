@@ -170,16 +170,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One activity event.
     async fn activity_event(&self, id: i64) -> Result<Option<ActivityRecord>, StoreError>;
 
-    /// Records a verdict on an event ("not_me", "legitimate", "compromised") and, for the
-    /// ones that mean someone else got in, revokes the user's sessions (but `except`) and
-    /// records `event`, in one transaction. Returns how many sessions ended.
+    /// Records a verdict on an event ("not_me", "legitimate", "compromised") and `audit`
+    /// (the activity event saying who judged it), and, for the verdicts that mean someone
+    /// else got in, revokes the user's sessions (but `except`), in one transaction. Returns
+    /// how many sessions ended.
     async fn set_verdict(
         &self,
         id: i64,
         verdict: &str,
         by: &str,
         now: DateTime<Utc>,
-        revoke_user: Option<(i64, Option<&str>, &NewActivity)>,
+        audit: &NewActivity,
+        revoke_user: Option<(i64, Option<&str>)>,
     ) -> Result<u64, StoreError>;
 
     /// The user's authenticator, confirmed or pending.

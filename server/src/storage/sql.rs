@@ -714,7 +714,8 @@ macro_rules! sql_store {
                 verdict: &str,
                 by: &str,
                 now: DateTime<Utc>,
-                revoke_user: Option<(i64, Option<&str>, &NewActivity)>,
+                audit: &NewActivity,
+                revoke_user: Option<(i64, Option<&str>)>,
             ) -> Result<u64, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("update user_activity_logs set verdict = $2, verdict_by = $3, verdict_at = $4 where id = $1")
@@ -725,10 +726,10 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 let mut ended = 0;
-                if let Some((user_id, except, event)) = revoke_user {
+                if let Some((user_id, except)) = revoke_user {
                     ended = Self::revoke_user_families(&mut tx, user_id, except, now, verdict).await?;
-                    Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
                 }
+                Self::insert_activity(&mut *tx, audit, audit.user_id).await?;
                 tx.commit().await?;
                 self.signal.committed();
                 Ok(ended)

@@ -202,3 +202,41 @@ async fn an_admin_resets_a_password_under_the_policy_and_the_old_sessions_end() 
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn verdicts_are_audited_in_the_activity_log() {
+    let app = TestApp::spawn().await;
+    app.create_user("root", true).await;
+    app.create_user("uma", false).await;
+    let (access, _) = app.login_tokens("root").await;
+    let (umas, _) = app.login_tokens("uma").await;
+    let event = newest_event(&app, "uma", "login_succeeded").await.id.to_string();
+
+    let (status, body) = call(
+        &app,
+        "admin/activity/verdict",
+        &access,
+        &[("id", &event), ("verdict", "legitimate")],
+    )
+    .await;
+    assert_eq!((status, body), (200, json!(0)));
+    let audit = newest_event(&app, "uma", "user_updated").await;
+    assert_eq!(
+        audit.reasons(),
+        [format!("marked_legitimate:{event}"), "by:root".to_owned()]
+    );
+    assert_eq!(app.get_me(&umas).await.status(), 200, "legitimate ends nothing");
+
+    let (status, body) = call(
+        &app,
+        "admin/activity/verdict",
+        &access,
+        &[("id", &event), ("verdict", "compromised")],
+    )
+    .await;
+    assert_eq!((status, body), (200, json!(1)));
+    let audit = newest_event(&app, "uma", "session_revoked").await;
+    assert!(audit.reasons().contains(&"by:root".to_owned()), "{:?}", audit.reasons());
+    assert_eq!(app.get_me(&umas).await.status(), 401);
+    app.stop().await;
+}
