@@ -319,8 +319,9 @@ fn LiveMap(visible: Memo<Vec<Activity>>) -> impl IntoView {
                     let from = located[i + 1..].iter().find(|o| o.user_id == e.user_id && o.user_id.is_some())?;
                     let ((x1, y1), (x2, y2)) = (project(from), project(e));
                     let title = format!("{} → {}", from.place(), e.place());
+                    let user = e.username.clone().unwrap_or_default();
                     Some(view! {
-                        <line x1=format!("{x1:.1}") y1=format!("{y1:.1}") x2=format!("{x2:.1}") y2=format!("{y2:.1}") class="travel" data-testid="travel-line">
+                        <line x1=format!("{x1:.1}") y1=format!("{y1:.1}") x2=format!("{x2:.1}") y2=format!("{y2:.1}") class="travel" data-testid="travel-line" data-user=user>
                             <title>{title}</title>
                         </line>
                     })
