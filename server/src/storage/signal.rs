@@ -2,7 +2,7 @@
 //!
 //! Inside one process a store tells its listeners through a watch channel right after each
 //! commit that wrote activity. Across processes, PostgreSQL announces every committed row
-//! with `NOTIFY fin_activity, '<id>'` (a trigger, migration 0007); SQLite has a single
+//! with `NOTIFY fin_activity, '<schema>:<id>'` (a trigger, migration 0007); SQLite has a single
 //! writing process, so the in-process signal is all it needs.
 
 use std::sync::Arc;
@@ -75,12 +75,14 @@ impl ActivityWakeups {
     }
 
     pub(super) async fn postgres(signal: &ActivitySignal, pool: &PgPool) -> Result<Self, StoreError> {
+        // Announcements name the schema of the row: only our own are news.
+        let schema: String = sqlx::query_scalar("select current_schema()").fetch_one(pool).await?;
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         // A few batches in flight at most: when the feed is behind, the listener waits,
         // and PostgreSQL queues announcements for it (up to 8 GB by default).
         let (tx, rx) = mpsc::channel(4);
-        let task = tokio::spawn(read_announcements(listener, tx));
+        let task = tokio::spawn(read_announcements(listener, schema, tx));
         Ok(Self {
             local: signal.subscribe(),
             remote: Some((rx, AbortOnDrop(task))),
@@ -109,16 +111,26 @@ impl ActivityWakeups {
 /// Forwards PostgreSQL's announcements in batches. A lost connection is re-made by sqlx;
 /// what was announced meanwhile is lost, so the feed is told to look for newer rows (and
 /// it also looks on a timer).
-async fn read_announcements(mut listener: PgListener, tx: mpsc::Sender<Wakeup>) {
+async fn read_announcements(mut listener: PgListener, schema: String, tx: mpsc::Sender<Wakeup>) {
+    let ours = |payload: &str| {
+        payload
+            .rsplit_once(':')
+            .filter(|(s, _)| *s == schema)
+            .and_then(|(_, id)| id.parse::<i64>().ok())
+    };
     loop {
         let wakeup = match listener.try_recv().await {
             Ok(Some(first)) => {
-                let mut ids: Vec<i64> = first.payload().parse().into_iter().collect();
+                let mut ids: Vec<i64> = ours(first.payload()).into_iter().collect();
                 while ids.len() < MAX_BATCH {
                     match listener.next_buffered() {
-                        Some(more) => ids.extend(more.payload().parse::<i64>()),
+                        Some(more) => ids.extend(ours(more.payload())),
                         None => break,
                     }
+                }
+                if ids.is_empty() {
+                    // Another deployment's row.
+                    continue;
                 }
                 Wakeup::Ids(ids)
             }
