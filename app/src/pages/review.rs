@@ -44,6 +44,13 @@ pub fn ReviewPanel(id: i64, on_close: impl Fn() + Send + Sync + Copy + 'static) 
         move || judge.version().get() + end_all.version().get() + end_one.version().get() + update.version().get();
     let review = Resource::new(move || (id, version()), |(id, _)| review_event(id));
     let pending = RwSignal::new(None::<Pending>);
+    // The panel opens below the table: bring it into view.
+    let panel = NodeRef::<leptos::html::Aside>::new();
+    Effect::new(move |_| {
+        if let Some(panel) = panel.get() {
+            panel.scroll_into_view();
+        }
+    });
 
     // What the last action did, or why it failed.
     let outcome = move || {
@@ -117,7 +124,7 @@ pub fn ReviewPanel(id: i64, on_close: impl Fn() + Send + Sync + Copy + 'static) 
     };
 
     view! {
-        <aside class="review card" data-testid="details" aria-label="Event details">
+        <aside class="review card" data-testid="details" aria-label="Event details" node_ref=panel>
             <header class="review-head">
                 <h2>"Event " {id}</h2>
                 <button type="button" class="secondary small" on:click=move |_| on_close() aria-label="Close the details">"Close"</button>
