@@ -317,18 +317,14 @@ const LIVE_HISTORY: i64 = 200;
 /// Accounts the console lists at once.
 const USERS_PAGE: i64 = 200;
 
-fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn session_info(s: SessionRecord, current: Option<&str>) -> SessionInfo {
     SessionInfo {
         current: current == Some(s.id.as_str()),
         device: Device::parse(&s.device_info).label(),
         place: place_label(s.city.as_deref(), s.country.as_deref()),
         ip: s.ip_address,
-        created_at: rfc3339(s.created_at),
-        last_used_at: rfc3339(s.last_used_at),
+        created_at: activity::rfc3339(s.created_at),
+        last_used_at: activity::rfc3339(s.last_used_at),
         id: s.id,
     }
 }
@@ -340,7 +336,7 @@ fn admin_user(user: &User) -> AdminUser {
         email: user.email.clone(),
         is_active: user.is_active,
         is_admin: user.is_admin,
-        created_at: rfc3339(user.created_at),
+        created_at: activity::rfc3339(user.created_at),
     }
 }
 

@@ -81,7 +81,8 @@ fn device_label(event: &ActivityRecord) -> String {
     }
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+/// The API's time format: RFC 3339, UTC, whole seconds.
+pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

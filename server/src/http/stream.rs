@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use app::api::Activity;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
@@ -28,6 +28,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
+use super::extract::bearer_token;
 use super::{ApiError, AppState};
 use crate::service::feed::{self, Delivered, Published};
 use crate::service::{AuthError, AuthService};
@@ -56,7 +57,7 @@ pub async fn admin_stream(
     parts: Parts,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&parts)
+    let token = bearer_token(&parts.headers)
         .or_else(|| state.cookies.read_access(&parts.headers))
         .ok_or_else(ApiError::invalid_token)?
         .to_owned();
@@ -99,17 +100,6 @@ pub async fn admin_stream(
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
 }
 
 /// Where to resume: the `Last-Event-ID` header (an `EventSource` reconnecting by itself)
