@@ -98,21 +98,29 @@ pub fn App() -> impl IntoView {
 /// server refuses non-admins whatever the page shows.
 #[component]
 fn AdminLinks() -> impl IntoView {
+    // Asked by the browser after each navigation, never during the server render: a
+    // resource here could hold the server's render waiting (seen in tests), and links are
+    // no security boundary. Effects run only in the browser; asking again on navigation
+    // shows the links right after an in-app sign-in and hides them after a sign-out.
+    let admin = RwSignal::new(false);
     let location = leptos_router::hooks::use_location();
-    let me = Resource::new(move || location.pathname.get(), |_| api::whoami());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let admin = matches!(me.await, Ok(Some(ref m)) if m.role == api::Role::Admin);
-                admin.then(|| view! {
-                    <span class="nav-admin" data-testid="admin-links">
-                        <a href="/admin/live">"Live"</a>
-                        <a href="/admin/activity">"Search"</a>
-                        <a href="/admin/users">"Users"</a>
-                    </span>
-                })
-            })}
-        </Transition>
+    Effect::new(move |_| {
+        location.pathname.track();
+        leptos::task::spawn_local(async move {
+            let is_admin = matches!(api::whoami().await, Ok(Some(me)) if me.role == api::Role::Admin);
+            admin.set(is_admin);
+        });
+    });
+    move || {
+        admin.get().then(|| {
+            view! {
+                <span class="nav-admin" data-testid="admin-links">
+                    <a href="/admin/live">"Live"</a>
+                    <a href="/admin/activity">"Search"</a>
+                    <a href="/admin/users">"Users"</a>
+                </span>
+            }
+        })
     }
 }
 
