@@ -56,6 +56,9 @@ pub struct Config {
     pub activity_retention: Option<Duration>,
     /// Risk thresholds and what a step-up means for a user without a second factor.
     pub risk: RiskPolicy,
+    /// Set by `cargo leptos watch` (`LEPTOS_WATCH`): pages carry its reload script, which the
+    /// Content-Security-Policy must then let open a WebSocket.
+    pub live_reload: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +219,7 @@ impl Config {
             },
             activity_retention: (retention_days > 0).then(|| Duration::days(retention_days)),
             risk: RiskPolicy { thresholds, no_factor },
+            live_reload: lookup("LEPTOS_WATCH").is_some(),
         })
     }
 }
@@ -238,6 +242,7 @@ impl fmt::Debug for Config {
             .field("bootstrap_admin", &self.bootstrap_admin)
             .field("insecure_dev_cookies", &self.insecure_dev_cookies)
             .field("geoip", &self.geoip)
+            .field("live_reload", &self.live_reload)
             .field(
                 "activity_retention_days",
                 &self.activity_retention.map(|d| d.num_days()),

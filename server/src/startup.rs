@@ -92,6 +92,9 @@ pub async fn build_with_geo(
         feed,
         cookies: Cookies::new(!config.insecure_dev_cookies),
         trusted_proxies: config.trusted_proxies.clone().into(),
+        security: http::headers::SecurityHeaders {
+            live_reload: config.live_reload,
+        },
         leptos,
     })
 }

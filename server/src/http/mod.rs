@@ -8,6 +8,7 @@ mod auth;
 pub mod cookies;
 mod error;
 mod extract;
+pub mod headers;
 mod health;
 mod me;
 mod origin;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub feed: ActivityFeed,
     pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
+    pub security: headers::SecurityHeaders,
     pub leptos: LeptosOptions,
 }
 
@@ -88,6 +90,7 @@ pub fn router(state: AppState) -> Router {
     let backend: app::backend::SharedBackend = Arc::new(WebBackend::new(state.clone()));
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
+    let context = move || page_context(&backend);
 
     Router::new()
         .merge(api)
@@ -96,29 +99,30 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            move || app::shell(leptos_options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
         .layer(axum::middleware::from_fn(server_fn::bad_arguments_are_400))
         .layer(axum::middleware::from_fn(origin::refuse_cross_site))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::harden))
         .with_state(state)
+}
+
+/// What every page render and server function gets: the backend, and this response's
+/// Content-Security-Policy nonce (made by [`headers::harden`]) in place of the one Leptos
+/// would make up, so the inline scripts carry the nonce the header names.
+fn page_context(backend: &app::backend::SharedBackend) {
+    provide_context(backend.clone());
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<headers::CspNonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.value()));
+    }
 }
 
 async fn api_not_found() -> ApiError {

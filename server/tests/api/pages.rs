@@ -165,3 +165,105 @@ async fn malformed_server_function_calls_are_400_json() {
     }
     app.stop().await;
 }
+
+/// The `nonce="…"` values of the page's inline scripts.
+fn script_nonces(html: &str) -> Vec<String> {
+    html.split("<script")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>')?];
+            let start = tag.find("nonce=\"")? + "nonce=\"".len();
+            Some(tag[start..][..tag[start..].find('"')?].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_carry_a_fresh_nonce_policy_and_everything_else_a_closed_one() {
+    let app = TestApp::spawn().await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let response = page(&app, "/login").send().await.unwrap();
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        assert!(
+            response.headers().get("strict-transport-security").is_none(),
+            "plain HTTP: no HSTS"
+        );
+        let html = response.text().await.unwrap();
+        let nonces = script_nonces(&html);
+        assert!(!nonces.is_empty(), "the hydration script carries a nonce: {html}");
+        assert!(nonces.iter().all(|n| n == &nonces[0]), "one nonce per page: {nonces:?}");
+        assert!(
+            policy.contains(&format!("script-src 'self' 'nonce-{}' 'wasm-unsafe-eval';", nonces[0])),
+            "{policy}"
+        );
+        assert!(
+            policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"),
+            "{policy}"
+        );
+        seen.push(nonces[0].clone());
+    }
+    assert_ne!(seen[0], seen[1], "each response has its own nonce");
+
+    // A page the router does not know is rendered too, under the same kind of policy.
+    let missing = page(&app, "/no/such/page").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let policy = missing.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonces = script_nonces(&missing.text().await.unwrap());
+    assert!(policy.contains(&format!("'nonce-{}'", nonces[0])), "{policy}");
+
+    for path in ["/api/me", "/healthz", "/.well-known/jwks.json"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hsts_only_when_a_trusted_proxy_says_the_request_came_over_tls() {
+    let trusting = TestApp::spawn_with(&[("FIN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let over_tls = trusting
+        .client
+        .get(trusting.url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        over_tls.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let plain = trusting
+        .client
+        .get(trusting.url("/healthz"))
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("strict-transport-security").is_none());
+    trusting.stop().await;
+
+    // Anyone else's word is not enough.
+    let app = TestApp::spawn().await;
+    let claimed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(claimed.headers().get("strict-transport-security").is_none());
+    app.stop().await;
+}

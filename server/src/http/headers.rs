@@ -1,0 +1,148 @@
+//! Browser hardening headers on every response: a Content-Security-Policy with a fresh nonce
+//! per page, framing refused, no MIME sniffing, no referrer, and HSTS when the request came
+//! over TLS.
+//!
+//! The nonce is made here, before the page renders, and handed to Leptos through the request
+//! extensions ([`CspNonce`]); the render context reads it back (see `http::page_context`), so
+//! the hydration and resource scripts Leptos writes inline carry the nonce this header names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use rand::RngCore;
+
+use super::AppState;
+
+/// What the policy must allow beyond the app itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecurityHeaders {
+    /// `cargo leptos watch` injects a reload script that opens a WebSocket to another port;
+    /// only then may pages connect to `ws:`/`wss:` anywhere.
+    pub live_reload: bool,
+}
+
+/// The nonce of one response's Content-Security-Policy: 128 random bits, base64.
+#[derive(Clone, Debug)]
+pub struct CspNonce(Arc<str>);
+
+impl CspNonce {
+    fn fresh() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::STANDARD.encode(bytes).into())
+    }
+
+    pub fn value(&self) -> Arc<str> {
+        self.0.clone()
+    }
+}
+
+/// HSTS for two years, subdomains included (the cookies are `__Host-`/`__Secure-` anyway).
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Everything but HTML: nothing may load, run or frame it.
+const NON_PAGE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+impl SecurityHeaders {
+    /// The policy for a page whose inline scripts carry `nonce`. Styles come from the
+    /// stylesheet; `style` attributes (the risk bars' widths, the QR code's SVG) are allowed,
+    /// `<style>` elements are not. WebAssembly needs `'wasm-unsafe-eval'`, nothing else is
+    /// evaluated.
+    pub fn page_policy(&self, nonce: &str) -> String {
+        let connect = if self.live_reload { "'self' ws: wss:" } else { "'self'" };
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
+             connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'"
+        )
+    }
+}
+
+/// Middleware: makes the nonce, runs the request, then sets the headers on whatever came back.
+pub async fn harden(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let nonce = CspNonce::fresh();
+    let over_tls = came_over_tls(&request, &state);
+    request.extensions_mut().insert(nonce.clone());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let policy = if is_html(headers) {
+        state.security.page_policy(&nonce.0)
+    } else {
+        NON_PAGE_POLICY.to_owned()
+    };
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Older browsers ignore `frame-ancestors`; this says the same to them.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if over_tls {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
+    response
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
+}
+
+/// The server speaks plain HTTP behind a TLS-terminating proxy, so TLS is what a trusted
+/// proxy says (`X-Forwarded-Proto: https`); anyone else's word is ignored.
+fn came_over_tls(request: &Request, state: &AppState) -> bool {
+    let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return false;
+    };
+    let peer = crate::domain::client::canonical(peer.ip());
+    if !state.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+        return false;
+    }
+    request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_fresh_and_long_enough() {
+        let (a, b) = (CspNonce::fresh(), CspNonce::fresh());
+        assert_ne!(a.value(), b.value());
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(&*a.value())
+                .unwrap()
+                .len(),
+            16
+        );
+    }
+
+    #[test]
+    fn the_page_policy_names_the_nonce_and_allows_no_inline_script_otherwise() {
+        let policy = SecurityHeaders::default().page_policy("abc");
+        let script = policy
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap();
+        assert_eq!(script, "script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'");
+        assert!(policy.contains("frame-ancestors 'none'"));
+        assert!(policy.contains("connect-src 'self';"));
+        let dev = SecurityHeaders { live_reload: true }.page_policy("abc");
+        assert!(dev.contains("connect-src 'self' ws: wss:;"));
+    }
+}
