@@ -59,6 +59,8 @@ pub struct Config {
     /// Set by `cargo leptos watch` (`LEPTOS_WATCH`): pages carry its reload script, which the
     /// Content-Security-Policy must then let open a WebSocket.
     pub live_reload: bool,
+    /// A request without a response head after this long is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +222,7 @@ impl Config {
             activity_retention: (retention_days > 0).then(|| Duration::days(retention_days)),
             risk: RiskPolicy { thresholds, no_factor },
             live_reload: lookup("LEPTOS_WATCH").is_some(),
+            request_timeout: std::time::Duration::from_secs(number("FIN_REQUEST_TIMEOUT_SECS", 20, 1, 600)? as u64),
         })
     }
 }
@@ -243,6 +246,7 @@ impl fmt::Debug for Config {
             .field("insecure_dev_cookies", &self.insecure_dev_cookies)
             .field("geoip", &self.geoip)
             .field("live_reload", &self.live_reload)
+            .field("request_timeout_secs", &self.request_timeout.as_secs())
             .field(
                 "activity_retention_days",
                 &self.activity_retention.map(|d| d.num_days()),

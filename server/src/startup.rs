@@ -95,6 +95,7 @@ pub async fn build_with_geo(
         security: http::headers::SecurityHeaders {
             live_reload: config.live_reload,
         },
+        request_timeout: config.request_timeout,
         leptos,
     })
 }

@@ -6,6 +6,7 @@ mod admin;
 mod assets;
 mod auth;
 pub mod cookies;
+mod deadline;
 mod error;
 mod extract;
 pub mod headers;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
     pub security: headers::SecurityHeaders,
+    /// How long a request may take to get its response head (see `deadline`).
+    pub request_timeout: std::time::Duration,
     pub leptos: LeptosOptions,
 }
 
@@ -109,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(server_fn::bad_arguments_are_400))
         .layer(axum::middleware::from_fn(origin::refuse_cross_site))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline::bounded))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::harden))
         .with_state(state)
 }

@@ -210,6 +210,24 @@ impl TestApp {
         }
     }
 
+    /// Opens a transaction on another connection that holds the database's write lock (and,
+    /// on PostgreSQL, an exclusive lock on `users`) until [`HeldLock::release`]: requests that
+    /// need them wait, as they would behind a stuck or stopped database.
+    pub async fn hold_write_lock(&self) -> HeldLock {
+        if self.db.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql("begin immediate").execute(&mut conn).await.unwrap();
+            HeldLock::Sqlite(conn)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql("begin; lock table users in access exclusive mode")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            HeldLock::Postgres(conn)
+        }
+    }
+
     /// Signs in from `ip`, as seen through a trusted proxy (the app must trust 127.0.0.1).
     pub async fn login_from(&self, username: &str, password: &str, ip: &str) -> reqwest::Response {
         self.client
@@ -444,4 +462,23 @@ pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     let body: serde_json::Value = response.json().await.expect("JSON error body");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body["error"].as_str().expect("error code").to_owned()
+}
+
+/// A lock another connection holds on the test database (see [`TestApp::hold_write_lock`]).
+pub enum HeldLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl HeldLock {
+    pub async fn release(self) {
+        match self {
+            HeldLock::Sqlite(mut conn) => {
+                sqlx::raw_sql("rollback").execute(&mut conn).await.unwrap();
+            }
+            HeldLock::Postgres(mut conn) => {
+                sqlx::raw_sql("rollback").execute(&mut conn).await.unwrap();
+            }
+        }
+    }
 }
