@@ -41,12 +41,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
+    // Who is signed in, as the browser last heard: filled by the session keeper, read by
+    // the admin links. Nobody on the server render, so both renders agree.
+    let signed_in = RwSignal::new(None::<api::Me>);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/fin_intelli.css" />
         <Title formatter=|page: String| format!("{page} · fin_intelli") />
         <Router>
-            <session::SessionKeeper />
+            <session::SessionKeeper signed_in />
             <header class="topbar">
                 <a class="brand" href="/">"fin_intelli"</a>
                 <nav class="nav" aria-label="Main">
@@ -55,7 +58,7 @@ pub fn App() -> impl IntoView {
                     <a href="/devices">"Devices"</a>
                     <a href="/password">"Password"</a>
                     <a href="/security">"Security"</a>
-                    <AdminLinks />
+                    <AdminLinks signed_in />
                 </nav>
             </header>
             <main>
@@ -97,22 +100,13 @@ pub fn App() -> impl IntoView {
 /// The admin pages' links, shown to administrators only. Hiding them is a courtesy: the
 /// server refuses non-admins whatever the page shows.
 #[component]
-fn AdminLinks() -> impl IntoView {
-    // Asked by the browser after each navigation, never during the server render: a
-    // resource here could hold the server's render waiting (seen in tests), and links are
-    // no security boundary. Effects run only in the browser; asking again on navigation
-    // shows the links right after an in-app sign-in and hides them after a sign-out.
-    let admin = RwSignal::new(false);
-    let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        leptos::task::spawn_local(async move {
-            let is_admin = matches!(api::whoami().await, Ok(Some(me)) if me.role == api::Role::Admin);
-            admin.set(is_admin);
-        });
-    });
+fn AdminLinks(signed_in: RwSignal<Option<api::Me>>) -> impl IntoView {
+    // The links follow the session keeper's answer, asked in the browser after each
+    // navigation: a resource here could hold the server's render waiting (seen in tests),
+    // and links are no security boundary.
+    let admin = move || signed_in.with(|me| me.as_ref().is_some_and(|me| me.role == api::Role::Admin));
     move || {
-        admin.get().then(|| {
+        admin().then(|| {
             view! {
                 <span class="nav-admin" data-testid="admin-links">
                     <a href="/admin/live">"Live"</a>

@@ -9,12 +9,14 @@
 
 use leptos::prelude::*;
 
-/// Watches who is signed in (once per navigation, in the browser only) and keeps one timer
-/// that refreshes the session in time.
+/// Watches who is signed in (once per navigation, in the browser only, never during the
+/// server render), tells `signed_in`, and keeps one timer that refreshes the session in time.
 #[component]
-pub fn SessionKeeper() -> impl IntoView {
+pub fn SessionKeeper(signed_in: RwSignal<Option<crate::api::Me>>) -> impl IntoView {
     #[cfg(feature = "hydrate")]
-    browser::run();
+    browser::run(signed_in);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = signed_in;
 }
 
 #[cfg(feature = "hydrate")]
@@ -25,7 +27,7 @@ mod browser {
     use serde::Deserialize;
     use std::time::Duration;
 
-    use crate::api::whoami;
+    use crate::api::{Me, whoami};
 
     /// localStorage keys: the shared expiry (Unix seconds) and a tab's claim (Unix ms).
     const EXPIRES_AT: &str = "fin.session.expires_at";
@@ -38,7 +40,7 @@ mod browser {
         expires_in: i64,
     }
 
-    pub fn run() {
+    pub fn run(signed_in: RwSignal<Option<Me>>) {
         let location = leptos_router::hooks::use_location();
         let me = LocalResource::new(move || {
             location.pathname.track();
@@ -46,9 +48,12 @@ mod browser {
         });
         let timer = StoredValue::new_local(None::<TimeoutHandle>);
         Effect::new(move |_| {
-            if let Some(Ok(Some(me))) = me.get() {
+            let Some(answer) = me.get() else { return };
+            let me = answer.ok().flatten();
+            if let Some(me) = &me {
                 schedule(timer, me.access_expires_at);
             }
+            signed_in.set(me);
         });
     }
 

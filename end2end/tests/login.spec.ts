@@ -18,6 +18,8 @@ test("the admin signs in with the password printed on first start, and signs out
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("username")).toHaveText("admin");
   await expect(page.getByTestId("role")).toHaveText("admin");
+  // The admin's links show right after the in-app sign-in, without a reload.
+  await expect(page.getByTestId("admin-links")).toBeVisible();
 
   // A full reload renders signed in on the server: the session lives in cookies, not in JS.
   await page.reload();

@@ -58,7 +58,7 @@ impl ClientInfo {
 /// Right-most, not left-most: every hop appends, so only the entries our own proxies added
 /// can be believed; anything to their left is whatever the client chose to send.
 pub fn client_ip<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     if !is_trusted(&peer) {
         return canonical(peer);
     }
@@ -77,6 +77,11 @@ pub fn client_ip<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a s
         }
     }
     client
+}
+
+/// Whether `ip` is one of the configured proxies, whose forwarding headers are believed.
+pub fn is_trusted_proxy(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&canonical(ip)))
 }
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port or brackets.

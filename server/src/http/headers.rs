@@ -17,6 +17,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use super::AppState;
+use crate::domain::client::is_trusted_proxy;
 
 /// What the policy must allow beyond the app itself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -72,11 +73,12 @@ pub async fn harden(State(state): State<AppState>, mut request: Request, next: N
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let policy = if is_html(headers) {
-        state.security.page_policy(&nonce.0)
+        // The nonce is base64, so the policy is always a valid header value.
+        HeaderValue::from_str(&state.security.page_policy(&nonce.0)).ok()
     } else {
-        NON_PAGE_POLICY.to_owned()
+        Some(HeaderValue::from_static(NON_PAGE_POLICY))
     };
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
+    if let Some(policy) = policy {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -102,8 +104,7 @@ fn came_over_tls(request: &Request, state: &AppState) -> bool {
     let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
         return false;
     };
-    let peer = crate::domain::client::canonical(peer.ip());
-    if !state.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+    if !is_trusted_proxy(peer.ip(), &state.trusted_proxies) {
         return false;
     }
     request

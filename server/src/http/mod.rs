@@ -75,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/activity", get(activity::admin_search))
         .route("/api/admin/activity/{id}/verdict", post(activity::verdict))
         .route("/api/admin/activity.csv", get(activity::admin_csv))
-        .route("/api/admin/stream", get(stream::admin_stream))
+        .route(stream::PATH, get(stream::admin_stream))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{id}", delete(sessions::revoke))
         .route("/api/me", get(me::me))

@@ -52,6 +52,9 @@ struct StreamQuery {
     last_event_id: Option<String>,
 }
 
+/// Where the stream is served.
+pub const PATH: &str = "/api/admin/stream";
+
 pub async fn admin_stream(
     State(state): State<AppState>,
     parts: Parts,

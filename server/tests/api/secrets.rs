@@ -40,6 +40,17 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+/// `POST /api/auth/refresh` with the token in the body, from the sign-in's address.
+async fn refresh_from_london(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/refresh"))
+        .header("x-forwarded-for", "81.2.69.142")
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
 // One thread runs the test and the server it spawns, so the subscriber set for this thread
 // sees everything the request handlers log.
 #[tokio::test(flavor = "current_thread")]
@@ -72,27 +83,13 @@ async fn no_secret_reaches_the_logs_or_an_error_response() {
     assert_eq!(app.get_me(&access).await.status(), 200);
 
     // A rotation, then a replay of the spent token after the grace window (reuse alarm).
-    let rotated = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("x-forwarded-for", "81.2.69.142")
-        .json(&json!({ "refresh_token": refresh }))
-        .send()
-        .await
-        .unwrap();
+    let rotated = refresh_from_london(&app, &refresh).await;
     assert_eq!(rotated.status(), 200);
     let body: serde_json::Value = rotated.json().await.unwrap();
     secrets.push(body["access_token"].as_str().unwrap().to_owned());
     secrets.push(body["refresh_token"].as_str().unwrap().to_owned());
     app.clock.advance(Duration::seconds(60));
-    let replayed = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("x-forwarded-for", "81.2.69.142")
-        .json(&json!({ "refresh_token": refresh }))
-        .send()
-        .await
-        .unwrap();
+    let replayed = refresh_from_london(&app, &refresh).await;
     assert_eq!(replayed.status(), 401);
     error_bodies.push(replayed.text().await.unwrap());
 
