@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use server::clock::Clock as _;
 
 use crate::helpers::{PASSWORD, TestApp, error_code};
 
@@ -26,10 +27,7 @@ async fn a_request_stuck_behind_the_database_is_answered_503_at_its_deadline() {
     let signed_in = app.login_json(sign_in).await;
     assert_eq!(signed_in.status(), 200);
     assert_eq!(app.count_events("login_succeeded").await, 1);
-    let sessions = app
-        .store()
-        .live_sessions(lee, chrono::Utc::now() + chrono::Duration::seconds(1))
-        .await;
+    let sessions = app.store().live_sessions(lee, app.clock.now()).await;
     assert_eq!(sessions.unwrap().len(), 1, "only the answered sign-in opened a session");
     app.stop().await;
 }
