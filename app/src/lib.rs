@@ -1,5 +1,6 @@
 //! The fin_intelli UI, shared by the server (which renders it) and the WASM bundle (which
-//! hydrates it).
+//! hydrates it), and also built on its own as a client-side-rendered static bundle (`csr`,
+//! see [`csr`]): one `App`, the same pages in every build.
 //!
 //! Everything server-only sits behind the `ssr` feature in [`backend`]: the interface the
 //! server functions call, implemented by the `server` crate over its domain services. That
@@ -8,6 +9,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+#[cfg(feature = "csr")]
+pub mod csr;
 mod pages;
 mod session;
 
@@ -45,8 +48,12 @@ pub fn App() -> impl IntoView {
     // the admin links. Nobody on the server render, so both renders agree.
     let signed_in = RwSignal::new(None::<api::Me>);
 
+    // The server's page links the stylesheet cargo-leptos builds; the static bundle's
+    // index.html links its own copy (Trunk), so the app adds none there.
+    let stylesheet = (!cfg!(feature = "csr")).then(|| view! { <Stylesheet id="leptos" href="/pkg/fin_intelli.css" /> });
+
     view! {
-        <Stylesheet id="leptos" href="/pkg/fin_intelli.css" />
+        {stylesheet}
         <Title formatter=|page: String| format!("{page} · fin_intelli") />
         <Router>
             <session::SessionKeeper signed_in />
@@ -118,8 +125,9 @@ fn AdminLinks(signed_in: RwSignal<Option<api::Me>>) -> impl IntoView {
     }
 }
 
-/// Sets `data-hydrated` on `<body>` once the WASM app has taken over, so browser tests (and
-/// curious humans) can tell a hydrated page from a merely server-rendered one.
+/// Sets `data-hydrated` on `<body>` once the WASM app has taken over (hydrated the server's
+/// page, or in the static bundle rendered it), so browser tests (and curious humans) can
+/// tell a live page from a merely server-rendered one.
 fn mark_hydrated() {
     Effect::new(move |_| {
         if let Some(body) = document().body() {

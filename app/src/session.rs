@@ -13,13 +13,13 @@ use leptos::prelude::*;
 /// server render), tells `signed_in`, and keeps one timer that refreshes the session in time.
 #[component]
 pub fn SessionKeeper(signed_in: RwSignal<Option<crate::api::Me>>) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     browser::run(signed_in);
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = signed_in;
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod browser {
     use gloo_net::http::Request;
     use leptos::prelude::*;
@@ -103,7 +103,12 @@ mod browser {
         }
         write(CLAIMED_AT, now_ms());
         spawn_local(async move {
-            match Request::post("/api/auth/refresh").send().await {
+            // With credentials: a static bundle on another origin of the same site sends the
+            // refresh cookie too (on the same origin this changes nothing).
+            let refresh = Request::post(&crate::api::url("/api/auth/refresh"))
+                .credentials(web_sys::RequestCredentials::Include)
+                .send();
+            match refresh.await {
                 Ok(response) if response.ok() => {
                     let lifetime = response.json::<Refreshed>().await.map_or(60, |r| r.expires_in);
                     let expires_at = (now_ms() / 1000.0) as i64 + lifetime;

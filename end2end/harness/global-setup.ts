@@ -7,6 +7,11 @@
 //   FIN_E2E_SITE_ROOT     the built site with /pkg (default ../target/site)
 //   FIN_E2E_DATABASE_URL  the database (default: a new SQLite file in a temp directory)
 //   FIN_E2E_PORT          the port (default 8010)
+//   FIN_E2E_DIST          the static bundle Trunk built (default ../dist, `make csr`)
+//   FIN_E2E_BUNDLE_PORT, FIN_E2E_CROSS_BUNDLE_PORT
+//                         where harness/static-site.mjs serves it: with the API proxied on
+//                         the same origin (default 8011), and alone on another origin of the
+//                         same site (default 8012, listed in the server's FIN_CORS_ORIGINS)
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -24,9 +29,17 @@ export default async function globalSetup(): Promise<void> {
   process.env.FIN_E2E_BASE_URL = baseURL;
   for (const required of [bin, path.join(siteRoot, "pkg")]) {
     if (!fs.existsSync(required)) {
-      throw new Error(`${required} is missing: run \`cargo leptos build\` first (make e2e does)`);
+      throw new Error(`${required} is missing: run \`make site\` first (make test does)`);
     }
   }
+  const dist = process.env.FIN_E2E_DIST ?? path.join(root, "dist");
+  if (!fs.existsSync(path.join(dist, "index.html"))) {
+    throw new Error(`${dist}/index.html is missing: run \`make csr\` first (make test does)`);
+  }
+  const bundlePort = process.env.FIN_E2E_BUNDLE_PORT ?? "8011";
+  const crossBundlePort = process.env.FIN_E2E_CROSS_BUNDLE_PORT ?? "8012";
+  const bundleURL = `http://127.0.0.1:${bundlePort}`;
+  const crossBundleURL = `http://127.0.0.1:${crossBundlePort}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fin-e2e-"));
   const databaseUrl = process.env.FIN_E2E_DATABASE_URL ?? `sqlite:${path.join(tmp, "e2e.db")}`;
 
@@ -48,6 +61,8 @@ export default async function globalSetup(): Promise<void> {
       // does not reach the production step-up threshold; a low one exercises the flow.
       // Accounts without a second factor are let through (the default policy).
       FIN_RISK_STEP_UP: "0.001",
+      // The static bundle served alone on another port: another origin of the same site.
+      FIN_CORS_ORIGINS: crossBundleURL,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -73,7 +88,37 @@ export default async function globalSetup(): Promise<void> {
   await waitUntilHealthy(baseURL, 30_000);
   await createUser(bin, databaseUrl, STEPPER.username, STEPPER.password);
   await waitForGeolocation(baseURL, 60_000);
-  const state: E2eState = { pid: server.pid ?? 0, baseURL, adminPassword, tmp };
+
+  const bundle = spawn(process.execPath, [path.join(__dirname, "static-site.mjs")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      FIN_E2E_DIST: dist,
+      FIN_E2E_API: baseURL,
+      FIN_E2E_BUNDLE_PORT: bundlePort,
+      FIN_E2E_CROSS_BUNDLE_PORT: crossBundlePort,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  try {
+    await waitUntilServing(`${bundleURL}/healthz`, 10_000);
+    await waitUntilServing(crossBundleURL, 10_000);
+  } catch (error) {
+    bundle.kill();
+    server.kill();
+    throw error;
+  }
+  bundle.unref();
+
+  const state: E2eState = {
+    pid: server.pid ?? 0,
+    baseURL,
+    adminPassword,
+    tmp,
+    bundlePid: bundle.pid ?? 0,
+    bundleURL,
+    crossBundleURL,
+  };
   fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
   fs.writeFileSync(STATE_FILE, JSON.stringify(state), { mode: 0o600 });
   server.unref();
@@ -105,6 +150,20 @@ async function waitForGeolocation(baseURL: string, timeoutMs: number): Promise<v
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`geolocation data still loading after ${timeoutMs} ms`);
+}
+
+// A URL answering 200: the bundle's server, through its proxy or not.
+async function waitUntilServing(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
 async function waitUntilHealthy(baseURL: string, timeoutMs: number): Promise<void> {

@@ -5,10 +5,12 @@ import { STATE_FILE, readState } from "./state";
 export default async function globalTeardown(): Promise<void> {
   if (!fs.existsSync(STATE_FILE)) return;
   const state = readState();
-  try {
-    process.kill(state.pid, "SIGTERM");
-  } catch {
-    // already gone
+  for (const pid of [state.bundlePid, state.pid]) {
+    try {
+      if (pid) process.kill(pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
   }
   fs.rmSync(state.tmp, { recursive: true, force: true });
   fs.rmSync(STATE_FILE, { force: true });

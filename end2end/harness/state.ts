@@ -9,6 +9,11 @@ export interface E2eState {
   baseURL: string;
   adminPassword: string;
   tmp: string;
+  // The static bundle (Trunk's dist/): its server's pid, the bundle with the API on its own
+  // origin (proxied), and the bundle alone on another origin of the same site.
+  bundlePid: number;
+  bundleURL: string;
+  crossBundleURL: string;
 }
 
 // A second, ordinary account the step-up test enrols a second factor for (the admin's

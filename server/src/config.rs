@@ -44,6 +44,10 @@ pub struct Config {
     /// successor (concurrent tabs, retries) before it counts as reuse.
     pub refresh_grace: Duration,
     pub trusted_proxies: Vec<IpNet>,
+    /// Origins of the static bundle (Trunk's `dist/` served from another origin of the same
+    /// site) that may call the API with the session cookies: CORS with credentials, and past
+    /// the cross-site refusal. Exact, normalised (`https://app.example.com`); empty by default.
+    pub cors_origins: Vec<String>,
     pub argon2: Argon2Settings,
     /// Development over plain HTTP on a host other than localhost: cookies without `Secure`.
     /// Never in production; the server warns loudly at start.
@@ -139,6 +143,12 @@ impl Config {
                 problem,
             })?;
 
+        let cors_origins =
+            parse_origins(&get("FIN_CORS_ORIGINS").unwrap_or_default()).map_err(|problem| ConfigError {
+                name: "FIN_CORS_ORIGINS",
+                problem,
+            })?;
+
         // A comma-separated list of paths; "off" means none.
         let paths = |name: &str, default: &str| -> Vec<std::path::PathBuf> {
             let raw = get(name).unwrap_or_else(|| default.to_owned());
@@ -198,6 +208,7 @@ impl Config {
             session_idle: Duration::days(number("FIN_SESSION_IDLE_DAYS", 7, 1, 365)?),
             refresh_grace: Duration::seconds(number("FIN_REFRESH_GRACE_SECS", 10, 0, 120)?),
             trusted_proxies,
+            cors_origins,
             argon2: Argon2Settings {
                 memory_kib: number(
                     "FIN_ARGON2_MEMORY_KIB",
@@ -227,6 +238,66 @@ impl Config {
     }
 }
 
+/// `https://app.example.com,http://127.0.0.1:8080`: origins exactly as browsers send them in
+/// `Origin` (scheme, host, and a port unless it is the scheme's default), lowercased.
+fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(parse_origin)
+        .collect()
+}
+
+fn parse_origin(raw: &str) -> Result<String, String> {
+    if raw == "*" || raw.eq_ignore_ascii_case("null") {
+        return Err(format!("{raw} cannot be trusted with credentials: list each origin"));
+    }
+    let bad = || format!("{raw:?} is not an origin like https://app.example.com (no path)");
+    let lower = raw.to_ascii_lowercase();
+    let (scheme, authority) = lower.split_once("://").ok_or_else(bad)?;
+    let default_port = match scheme {
+        "https" => "443",
+        "http" => "80",
+        _ => return Err(bad()),
+    };
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    // `[::1]:8080` or `host:8080`; the host is a name or an address, the port a number.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (address, after) = v6.split_once(']').ok_or_else(bad)?;
+            if address.is_empty() || !address.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+                return Err(bad());
+            }
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(bad)?),
+            };
+            (format!("[{address}]"), port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                return Err(bad());
+            }
+            (host.to_owned(), port)
+        }
+    };
+    match port {
+        None => Ok(format!("{scheme}://{host}")),
+        Some(port) if port.parse::<u16>().is_ok_and(|p| p > 0) && !port.starts_with('0') => {
+            if port == default_port {
+                Ok(format!("{scheme}://{host}"))
+            } else {
+                Ok(format!("{scheme}://{host}:{port}"))
+            }
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -241,6 +312,7 @@ impl fmt::Debug for Config {
             .field("session_idle_days", &self.session_idle.num_days())
             .field("refresh_grace_secs", &self.refresh_grace.num_seconds())
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
             .field("argon2", &self.argon2)
             .field("bootstrap_admin", &self.bootstrap_admin)
             .field("insecure_dev_cookies", &self.insecure_dev_cookies)
@@ -273,6 +345,7 @@ mod tests {
         assert_eq!(c.refresh_ttl, Duration::days(30));
         assert_eq!(c.argon2, Argon2Settings::OWASP);
         assert!(c.trusted_proxies.is_empty());
+        assert!(c.cors_origins.is_empty());
         assert!(c.bootstrap_admin);
         assert_eq!(c.geoip.city.len(), 2);
         assert_eq!(c.activity_retention, Some(Duration::days(365)));
@@ -303,6 +376,43 @@ mod tests {
             config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")]).unwrap_err().name,
             "FIN_BOOTSTRAP_ADMIN"
         );
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let c = config(&[(
+            "FIN_CORS_ORIGINS",
+            " https://App.Example.com/ , http://127.0.0.1:8080,https://a.example:443,http://[::1]:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            [
+                "https://app.example.com",
+                "http://127.0.0.1:8080",
+                "https://a.example",
+                "http://[::1]:3000"
+            ]
+        );
+        for bad in [
+            "*",
+            "null",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://app.example.com/path",
+            "https://user@app.example.com",
+            "https://app.example.com:0",
+            "https://app.example.com:99999",
+            "https://app.example.com:80a",
+            "https://",
+            "https://[::1",
+        ] {
+            assert_eq!(
+                config(&[("FIN_CORS_ORIGINS", bad)]).unwrap_err().name,
+                "FIN_CORS_ORIGINS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

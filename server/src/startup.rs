@@ -15,7 +15,9 @@ use crate::domain::password::{PasswordError, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::http::cookies::Cookies;
 use crate::http::{self, AppState};
-use crate::service::{ActivityFeed, AuthParts, AuthService, Maintenance, SessionPolicy, load_keys, load_successor_key};
+use crate::service::{
+    ActivityFeed, AuthParts, AuthService, DatabaseGate, Maintenance, SessionPolicy, load_keys, load_successor_key,
+};
 
 /// How often old activity and throttle counters are pruned.
 const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -87,11 +89,14 @@ pub async fn build_with_geo(
         risk: config.risk,
     });
     Ok(AppState {
+        database: DatabaseGate::new(auth.store().clone()),
+        metrics: http::metrics::Metrics::default(),
         auth: Arc::new(auth),
         maintenance,
         feed,
         cookies: Cookies::new(!config.insecure_dev_cookies),
         trusted_proxies: config.trusted_proxies.clone().into(),
+        allowed_origins: http::cors::AllowedOrigins::new(&config.cors_origins),
         security: http::headers::SecurityHeaders {
             live_reload: config.live_reload,
         },

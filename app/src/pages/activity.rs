@@ -97,7 +97,7 @@ pub fn AdminActivityPage() -> impl IntoView {
                     let current = filters();
                     match page.await {
                         Ok(page) => {
-                            let csv = format!("/admin/activity.csv{}", query_string(&ActivityFilters { before: String::new(), ..current.clone() }));
+                            let csv = format!("{}{}", crate::api::url("/admin/activity.csv"), query_string(&ActivityFilters { before: String::new(), ..current.clone() }));
                             let base = format!("/admin/activity{}", query_string(&ActivityFilters { before: String::new(), ..current }));
                             view! {
                                 <p><a class="button secondary small" href=csv download="fin-intelli-activity.csv">"Export CSV"</a></p>

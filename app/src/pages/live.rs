@@ -45,7 +45,7 @@ pub fn LivePage() -> impl IntoView {
 /// The state of the connection to the stream, as the badge shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 // Only the browser connects; the server renders "Connecting…".
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
 pub(crate) enum Connection {
     Connecting,
     Live,
@@ -76,7 +76,7 @@ pub(crate) struct Feed {
 }
 
 // The stream's half runs in the browser only.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
 impl Feed {
     /// A new event from the stream.
     pub fn arrive(&self, event: Activity) {
@@ -127,7 +127,7 @@ fn LiveView(initial: Vec<Activity>) -> impl IntoView {
         paused: RwSignal::new(false),
         connection: RwSignal::new(Connection::Connecting),
     };
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     stream::go_live(feed);
 
     let min_risk = RwSignal::new(0.0_f64);
@@ -437,11 +437,11 @@ pub(crate) fn epoch_seconds(rfc3339: &str) -> Option<i64> {
 
 /// Now, in Unix seconds: the browser's clock, or the server's while rendering.
 pub(crate) fn now_seconds() -> i64 {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         (js_sys::Date::now() / 1000.0) as i64
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -449,7 +449,7 @@ pub(crate) fn now_seconds() -> i64 {
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod stream {
     //! The page's end of `GET /api/admin/stream`.
 
@@ -457,11 +457,13 @@ mod stream {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use futures::StreamExt;
+    use futures::channel::mpsc;
     use futures::future::{Either, select};
-    use gloo_net::eventsource::State;
-    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::MessageEvent;
 
     use super::{Connection, Feed, now_seconds};
     use crate::api::{Activity, live_activity};
@@ -476,6 +478,56 @@ mod stream {
         let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
 
+    /// An `EventSource` opened `withCredentials`, so the access cookie goes along when the
+    /// API is on another origin of the same site (the static bundle; gloo's cannot ask for
+    /// it), delivering its `activity` and `reset` events to a channel.
+    struct Source {
+        source: web_sys::EventSource,
+        listeners: Vec<(&'static str, Listener)>,
+    }
+
+    type Listener = Closure<dyn FnMut(MessageEvent)>;
+
+    impl Source {
+        fn open(url: &str) -> Option<(Self, mpsc::UnboundedReceiver<(&'static str, MessageEvent)>)> {
+            let init = web_sys::EventSourceInit::new();
+            init.set_with_credentials(true);
+            let source = web_sys::EventSource::new_with_event_source_init_dict(url, &init).ok()?;
+            let (tx, rx) = mpsc::unbounded();
+            let mut opened = Self {
+                source,
+                listeners: Vec::new(),
+            };
+            for kind in ["activity", "reset"] {
+                let tx = tx.clone();
+                let listener = Listener::new(move |message: MessageEvent| {
+                    let _ = tx.unbounded_send((kind, message));
+                });
+                opened
+                    .source
+                    .add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())
+                    .ok()?;
+                opened.listeners.push((kind, listener));
+            }
+            Some((opened, rx))
+        }
+
+        fn ready_state(&self) -> u16 {
+            self.source.ready_state()
+        }
+    }
+
+    impl Drop for Source {
+        fn drop(&mut self) {
+            self.source.close();
+            for (kind, listener) in &self.listeners {
+                let _ = self
+                    .source
+                    .remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+            }
+        }
+    }
+
     /// Subscribes until the page goes away, reconnecting after every loss. The browser's
     /// own `EventSource` retries resume with `Last-Event-ID`; when it gives up (the server
     /// refused, say because the access token expired and the session keeper has since
@@ -488,20 +540,15 @@ mod stream {
         });
         spawn_local(async move {
             while alive.load(Ordering::Relaxed) {
-                let url = format!("/api/admin/stream?last_event_id={}", feed.newest_id());
-                let Ok(mut source) = EventSource::new(&url) else {
+                let url = crate::api::url(&format!("/api/admin/stream?last_event_id={}", feed.newest_id()));
+                let Some((source, mut messages)) = Source::open(&url) else {
                     sleep(3000).await;
                     continue;
                 };
-                let (Ok(activity), Ok(reset)) = (source.subscribe("activity"), source.subscribe("reset")) else {
-                    sleep(3000).await;
-                    continue;
-                };
-                let mut messages = futures::stream::select(activity, reset);
                 loop {
                     let tick = Box::pin(sleep(1000));
                     match select(messages.next(), tick).await {
-                        Either::Left((Some(Ok((kind, message))), _)) => {
+                        Either::Left((Some((kind, message)), _)) => {
                             feed.connection.set(Connection::Live);
                             if kind == "reset" {
                                 // Too far behind to replay: start again from the newest events.
@@ -524,16 +571,15 @@ mod stream {
                                 break;
                             }
                             feed.now.set(now_seconds());
-                            match source.state() {
-                                State::Open => feed.connection.set(Connection::Live),
-                                State::Connecting => feed.connection.set(Connection::Reconnecting),
-                                State::Closed => break,
+                            match source.ready_state() {
+                                web_sys::EventSource::OPEN => feed.connection.set(Connection::Live),
+                                web_sys::EventSource::CONNECTING => feed.connection.set(Connection::Reconnecting),
+                                _ => break,
                             }
                         }
                     }
                 }
-                drop(messages);
-                source.close();
+                drop(source);
                 if alive.load(Ordering::Relaxed) {
                     feed.connection.set(Connection::Reconnecting);
                     sleep(2000).await;

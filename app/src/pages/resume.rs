@@ -6,12 +6,29 @@ use leptos::prelude::*;
 /// resume endpoint is not a page of this app.
 #[component]
 pub fn ResumeSession(#[prop(into)] next: String) -> impl IntoView {
-    let target = format!("/api/auth/resume?next={}", encode_path(&next));
+    let target = format!(
+        "{}?next={}",
+        crate::api::url("/api/auth/resume"),
+        encode_path(&return_to(next))
+    );
     #[cfg(feature = "ssr")]
     leptos_axum::redirect(&target);
     #[cfg(not(feature = "ssr"))]
     let _ = window().location().set_href(&target);
     view! { <p class="muted">"Restoring your session…"</p> }
+}
+
+/// Where the resume endpoint sends the browser back: a path on the server's own site, or,
+/// for a static bundle on another origin than the API, the page's full address there (the
+/// server accepts only origins in its `FIN_CORS_ORIGINS`).
+fn return_to(next: String) -> String {
+    #[cfg(feature = "csr")]
+    if !leptos::server_fn::client::get_server_url().is_empty()
+        && let Ok(origin) = window().location().origin()
+    {
+        return format!("{origin}{next}");
+    }
+    next
 }
 
 /// Percent-encodes a path for a query value (no dependency needed for this little).

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,6 +36,9 @@ pub struct AccessClaims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// "Not before": never issued by us, but a token carrying one is held to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
 }
 
@@ -216,10 +219,19 @@ pub struct AccessTokens {
     algorithm: Algorithm,
     encoding: EncodingKey,
     verifiers: RwLock<HashMap<String, Verifier>>,
+    /// Tokens whose signature and claims already checked out, by the SHA-256 of their bytes.
+    /// An Ed25519 verification costs tens of microseconds, a lookup well under one, and a
+    /// page or client presents the same token many times in its fifteen minutes. Only the
+    /// signature work is saved: expiry and "not before" are checked on every call.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
     issuer: String,
     audience: String,
     ttl: Duration,
 }
+
+/// Beyond this many remembered tokens, expired ones are dropped, then all of them. (Small
+/// in unit tests, which fill it.)
+const MAX_VERIFIED: usize = if cfg!(test) { 64 } else { 10_000 };
 
 impl fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -249,6 +261,7 @@ impl AccessTokens {
             algorithm: signing.algorithm(),
             encoding: signing.encoding_key(),
             verifiers: RwLock::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -263,6 +276,8 @@ impl AccessTokens {
         for key in keys {
             verifiers.insert(key.kid.clone(), self.verifier(key));
         }
+        // What a replaced key verified is verified again under the new one.
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn verifier(&self, key: &SigningKey) -> Verifier {
@@ -302,6 +317,7 @@ impl AccessTokens {
             aud: self.audience.clone(),
             iat: now.timestamp(),
             exp: (now + self.ttl).timestamp(),
+            nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
         };
         let mut header = Header::new(self.algorithm);
@@ -319,24 +335,50 @@ impl AccessTokens {
         if token.len() > MAX_ACCESS_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let claims = {
-            let verifiers = self.verifiers.read().unwrap_or_else(|p| p.into_inner());
-            let verifier = verifiers.get(&kid).ok_or(TokenError::UnknownKey)?;
-            jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
-                .map_err(|_| TokenError::Invalid)?
-                .claims
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+            .cloned();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token)?;
+                let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+                if verified.len() >= MAX_VERIFIED {
+                    let now = now.timestamp();
+                    verified.retain(|_, c| c.exp > now);
+                    if verified.len() >= MAX_VERIFIED {
+                        verified.clear();
+                    }
+                }
+                verified.insert(digest, claims.clone());
+                claims
+            }
         };
         let now = now.timestamp();
-        // A token "issued" in the future by more than clock skew did not come from us.
-        if claims.iat > now + 60 || claims.user_id().is_none() {
+        // A token "issued" in the future by more than clock skew did not come from us; one
+        // not valid yet is not valid.
+        if claims.iat > now + 60 || claims.nbf.is_some_and(|nbf| nbf > now) || claims.user_id().is_none() {
             return Err(TokenError::Invalid);
         }
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
         Ok(claims)
+    }
+
+    /// The signature, algorithm, key and required claims: everything but the clock.
+    fn verify_signature(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let verifiers = self.verifiers.read().unwrap_or_else(|p| p.into_inner());
+        let verifier = verifiers.get(&kid).ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &verifier.validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenError::Invalid)
     }
 
     /// The public verification keys as a JWK Set (RFC 7517).
@@ -465,6 +507,155 @@ mod tests {
             Err(TokenError::Invalid)
         );
         assert_eq!(tokens.verify(&"a".repeat(5000), now()), Err(TokenError::Invalid));
+    }
+
+    /// The attacks of the JWT literature (RFC 8725, PortSwigger's JWT labs), each by name.
+    #[test]
+    fn attacks_from_the_jwt_literature_are_refused() {
+        let key = SigningKey::generate_ed25519();
+        let tokens = tokens_with(&key);
+        let kid = key.kid();
+        let issued = tokens.issue(1, "a", "user", "s", now());
+        let token = issued.token.expose_secret();
+        let parts: Vec<&str> = token.split('.').collect();
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let sign = |header: Value, claims: &Value, with: &SigningKey| {
+            let header: Header = serde_json::from_value(header).unwrap();
+            jsonwebtoken::encode(&header, claims, &with.encoding_key()).unwrap()
+        };
+        let attacker = SigningKey::ed25519("attacker", &[3u8; 32]).unwrap();
+
+        // Embedded key (CVE-2018-0114): the attacker's own public key in a `jwk` header,
+        // under the attacker's kid and under ours.
+        let jwk = attacker.public_jwk().unwrap();
+        for claimed_kid in ["attacker", kid] {
+            let forged = sign(
+                json!({"alg": "EdDSA", "kid": claimed_kid, "jwk": jwk}),
+                &claims,
+                &attacker,
+            );
+            assert!(
+                tokens.verify(&forged, now()).is_err(),
+                "jwk header under kid {claimed_kid}"
+            );
+        }
+        // A remote key set (`jku`, `x5u`) is never fetched: the signature still has to be ours.
+        for header in [
+            json!({"alg": "EdDSA", "kid": kid, "jku": "https://evil.example/jwks.json"}),
+            json!({"alg": "EdDSA", "kid": kid, "x5u": "https://evil.example/cert.pem"}),
+        ] {
+            assert_eq!(
+                tokens.verify(&sign(header, &claims, &attacker), now()),
+                Err(TokenError::Invalid)
+            );
+        }
+        // RS256/HS256 confusion: the header names RSA or HMAC, keyed with the public key.
+        let public = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
+        for alg in ["RS256", "HS256", "HS512", "ES256", "PS256"] {
+            let confused = forge(
+                &format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#),
+                &claims.to_string(),
+                &public,
+            );
+            assert_eq!(tokens.verify(&confused, now()), Err(TokenError::Invalid), "{alg}");
+        }
+        // EdDSA/HS confusion the other way: a service keyed with an HMAC secret is handed
+        // EdDSA and `none` tokens under its kid.
+        let hmac = SigningKey::hs256("hs-1", vec![7u8; 32]).unwrap();
+        let shared = tokens_with(&hmac);
+        let eddsa = sign(json!({"alg": "EdDSA", "kid": "hs-1"}), &claims, &attacker);
+        assert_eq!(shared.verify(&eddsa, now()), Err(TokenError::Invalid));
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"hs-1"}"#),
+            parts[1]
+        );
+        assert_eq!(shared.verify(&none, now()), Err(TokenError::Invalid));
+
+        // Our own key, but claims that make the token not (yet) valid.
+        let with = |change: &dyn Fn(&mut Value)| {
+            let mut claims = claims.clone();
+            change(&mut claims);
+            sign(json!({"alg": "EdDSA", "kid": kid}), &claims, &key)
+        };
+        let later = now().timestamp() + 600;
+        let not_yet = with(&|c| c["nbf"] = json!(later));
+        assert_eq!(
+            tokens.verify(&not_yet, now()),
+            Err(TokenError::Invalid),
+            "nbf in the future"
+        );
+        assert!(
+            tokens.verify(&not_yet, now() + Duration::seconds(601)).is_ok(),
+            "nbf reached"
+        );
+        let from_the_future = with(&|c| c["iat"] = json!(later));
+        assert_eq!(
+            tokens.verify(&from_the_future, now()),
+            Err(TokenError::Invalid),
+            "iat in the future"
+        );
+        let expired = with(&|c| c["exp"] = json!(now().timestamp() - 1));
+        assert_eq!(tokens.verify(&expired, now()), Err(TokenError::Expired));
+        for (claim, value) in [
+            ("iss", "someone-else"),
+            ("aud", "another-service"),
+            ("sub", "not-a-number"),
+        ] {
+            let token = with(&|c| c[claim] = json!(value));
+            assert_eq!(tokens.verify(&token, now()), Err(TokenError::Invalid), "{claim}");
+        }
+        for claim in ["exp", "iat", "sub", "iss", "aud"] {
+            let token = with(&|c| {
+                c.as_object_mut().unwrap().remove(claim);
+            });
+            assert_eq!(
+                tokens.verify(&token, now()),
+                Err(TokenError::Invalid),
+                "without {claim}"
+            );
+        }
+        // Oversized: a token padded with a huge claim is refused before it is parsed, even
+        // with a valid signature.
+        let oversized = with(&|c| c["padding"] = json!("x".repeat(MAX_ACCESS_TOKEN_BYTES)));
+        assert_eq!(tokens.verify(&oversized, now()), Err(TokenError::Invalid));
+        // Signature stripped, or moved onto another token's claims.
+        assert_eq!(
+            tokens.verify(&format!("{}.{}", parts[0], parts[1]), now()),
+            Err(TokenError::Invalid)
+        );
+        let other = tokens.issue(2, "b", "admin", "s2", now());
+        let other_parts: Vec<&str> = other.token.expose_secret().split('.').collect();
+        let spliced = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
+        assert_eq!(tokens.verify(&spliced, now()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_held_to_the_clock_and_forgeries_are_not_remembered() {
+        let key = SigningKey::generate_ed25519();
+        let tokens = tokens_with(&key);
+        let issued = tokens.issue(1, "a", "user", "s", now());
+        let token = issued.token.expose_secret();
+        assert!(tokens.verify(token, now()).is_ok());
+        assert!(tokens.verify(token, now()).is_ok(), "from memory");
+        assert_eq!(
+            tokens.verify(token, now() + Duration::minutes(15)),
+            Err(TokenError::Expired)
+        );
+        // A changed byte is a different token: checked, and refused.
+        let mut tampered = token.to_owned().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            tokens.verify(std::str::from_utf8(&tampered).unwrap(), now()),
+            Err(TokenError::Invalid)
+        );
+        // Memory is bounded.
+        for i in 0..(MAX_VERIFIED + 10) {
+            let t = tokens.issue(i as i64 + 1, "a", "user", "s", now());
+            assert!(tokens.verify(t.token.expose_secret(), now()).is_ok());
+        }
+        assert!(tokens.verified.lock().unwrap().len() <= MAX_VERIFIED);
     }
 
     #[test]

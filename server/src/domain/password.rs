@@ -45,6 +45,9 @@ pub enum PasswordError {
     Hashing(String),
     #[error("the hashing task did not finish")]
     Task(#[from] tokio::task::JoinError),
+    /// The hashing pool was closed; it never is while the service runs.
+    #[error("the hashing pool is closed")]
+    Closed(#[from] tokio::sync::AcquireError),
 }
 
 /// Checks a new password against the policy: length only, as NIST advises (no composition
@@ -67,6 +70,10 @@ pub struct Passwords {
 
 struct Inner {
     argon2: Argon2<'static>,
+    /// One permit per core: hashes beyond that wait here, asynchronously, instead of piling
+    /// onto the blocking pool where each would hold a thread and ~19 MiB while competing for
+    /// the same cores (a login flood would otherwise starve everything else).
+    permits: tokio::sync::Semaphore,
     /// A hash of a random password, verified when the user does not exist.
     dummy_hash: String,
 }
@@ -84,14 +91,20 @@ impl Passwords {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy = crate::domain::token::random_urlsafe(32);
         let dummy_hash = hash_with(&argon2, &dummy)?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Ok(Self {
-            inner: Arc::new(Inner { argon2, dummy_hash }),
+            inner: Arc::new(Inner {
+                argon2,
+                dummy_hash,
+                permits: tokio::sync::Semaphore::new(cores),
+            }),
         })
     }
 
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`), off the async runtime.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
+        let _permit = self.inner.permits.acquire().await?;
         tokio::task::spawn_blocking(move || hash_with(&inner.argon2, password.expose_secret())).await?
     }
 
@@ -102,6 +115,7 @@ impl Passwords {
             return Ok(false);
         }
         let inner = self.inner.clone();
+        let _permit = self.inner.permits.acquire().await?;
         tokio::task::spawn_blocking(move || {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| inner.dummy_hash.clone());

@@ -95,10 +95,19 @@ impl Email {
 }
 
 /// How a sign-in names its account: trimmed and lowercased, the way identities are stored.
-/// Anything longer than an e-mail address can be is refused before it reaches the database.
+/// Anything longer than an e-mail address can be, or holding a control character (which no
+/// username or e-mail address has, and PostgreSQL cannot store: NUL), is refused before it
+/// reaches the database.
 pub fn normalise_login(raw: &str) -> Option<String> {
     let login = raw.trim().to_lowercase();
-    (!login.is_empty() && login.len() <= 254).then_some(login)
+    (!login.is_empty() && login.len() <= 254 && !has_control_character(&login)).then_some(login)
+}
+
+/// Whether a name or search term holds a control character: no username or e-mail address
+/// does, so it can match nothing, and PostgreSQL cannot even compare a NUL (an error, not an
+/// answer), so it must not reach the database.
+pub fn has_control_character(term: &str) -> bool {
+    term.chars().any(char::is_control)
 }
 
 /// A user about to be stored.
@@ -156,6 +165,7 @@ mod tests {
         assert_eq!(normalise_login(" Admin ").as_deref(), Some("admin"));
         assert_eq!(normalise_login("   "), None);
         assert_eq!(normalise_login(&"x".repeat(255)), None);
+        assert_eq!(normalise_login("ad\u{0}min"), None);
     }
 
     #[test]

@@ -10,7 +10,6 @@
 use app::api::{Activity, ActivityPage};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::Path;
 use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,7 +22,7 @@ use serde::Deserialize;
 use crate::domain::client::ClientInfo;
 use crate::service::EventVerdict;
 
-use super::extract::{SessionsEnded, json_body, path_id};
+use super::extract::{PathSegment, SessionsEnded, json_body, path_id};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::device::Device;
 use crate::service::Principal;
@@ -253,7 +252,7 @@ pub async fn not_me(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let sessions_ended = state
         .auth
@@ -273,7 +272,7 @@ pub async fn verdict(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     body: Result<Json<VerdictBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let body = json_body(body)?;

@@ -4,14 +4,14 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::SecondsFormat;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::activity::parse_cursor;
-use super::extract::{SessionsEnded, json_body, path_id};
+use super::extract::{PathSegment, SessionsEnded, json_body, path_id};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::domain::user::User;
@@ -138,7 +138,7 @@ pub async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     body: Result<Json<UpdateUserBody>, JsonRejection>,
 ) -> Result<Json<UserView>, ApiError> {
     let body = json_body(body)?;
@@ -157,7 +157,7 @@ pub async fn revoke_sessions(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let sessions_ended = state
         .auth

@@ -5,7 +5,7 @@ use std::fmt;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -13,15 +13,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::cookies::Cookies;
+use super::cors::AllowedOrigins;
+use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::service::{AuthError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
-struct LoginRequest {
-    username: String,
-    password: String,
+pub(super) struct LoginRequest {
+    pub(super) username: String,
+    pub(super) password: String,
     grant_type: Option<String>,
     refresh_delivery: Option<String>,
 }
@@ -111,7 +113,7 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) ->
 /// The body of refresh and logout: the refresh token, for clients that keep it themselves
 /// (body delivery); browsers send the cookie and an empty body.
 #[derive(Deserialize, Default)]
-struct TokenBody {
+pub(super) struct TokenBody {
     refresh_token: Option<String>,
 }
 
@@ -178,25 +180,48 @@ pub struct ResumeQuery {
 /// `GET /api/auth/resume?next=/page`: a page request whose access cookie has expired comes
 /// here (the refresh cookie's path), is refreshed, and goes back to `next` signed in; with
 /// no usable refresh token it goes to the sign-in page. A GET that rotates is safe here:
-/// SameSite=Strict keeps the refresh cookie off every cross-site navigation.
+/// SameSite=Strict keeps the refresh cookie off every cross-site navigation. The static
+/// bundle on another origin (`FIN_CORS_ORIGINS`) passes its full address as `next` and is
+/// sent back there, to `next` or to its own sign-in page.
 pub async fn resume(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
-    Query(query): Query<ResumeQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let next = query.next.as_deref().filter(|n| is_local_path(n)).unwrap_or("/");
+    // Parsed here: axum's `Query` rejection (`next` given twice) is plain text.
+    let query: ResumeQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
+    let (site, next) = return_address(query.next.as_deref(), &state.allowed_origins);
     let token = state.cookies.read_refresh(&headers);
     let (location, set_cookies) = match state.auth.refresh(token, &client).await {
-        Ok(refreshed) => (next.to_owned(), state.cookies.session(&refreshed)),
+        Ok(refreshed) => (format!("{site}{next}"), state.cookies.session(&refreshed)),
         Err(AuthError::Store(e)) => return Err(AuthError::Store(e).into()),
-        Err(_) => ("/login".to_owned(), state.cookies.clear_all()),
+        Err(_) => (format!("{site}/login"), state.cookies.clear_all()),
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     for cookie in set_cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Splits `next` into the site to go back to ("" for this one) and a path there: a local
+/// path, or the full address of a page on a listed origin; anything else is "/" here.
+fn return_address<'a>(next: Option<&'a str>, allowed: &AllowedOrigins) -> (&'a str, &'a str) {
+    let Some(next) = next else { return ("", "/") };
+    if is_local_path(next) {
+        return ("", next);
+    }
+    let listed = next
+        .find("://")
+        .and_then(|scheme| {
+            next[scheme + 3..]
+                .find('/')
+                .map(|path| next.split_at(scheme + 3 + path))
+        })
+        .filter(|(origin, path)| allowed.allows_str(origin) && is_local_path(path));
+    listed.unwrap_or(("", "/"))
 }
 
 /// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example` (open redirects).
@@ -238,7 +263,7 @@ pub async fn logout(
 }
 
 /// Like [`parse_body`], but an empty body is the default value (a cookie carries the token).
-fn optional_body<T: DeserializeOwned + Default>(
+pub(super) fn optional_body<T: DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
@@ -254,37 +279,21 @@ pub(super) fn parse_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The request body is too large",
-            )
-        } else {
-            ApiError::bad_request("The request body could not be read")
-        }
-    })?;
+    let body = body.map_err(|rejection| super::extract::unreadable(rejection.status()))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let explain = |error: String| {
-        // serde names missing fields safely; other messages may quote the input.
-        let message = match error.find("missing field") {
-            Some(start) => format!(
-                "Malformed body: {}",
-                error[start..].split(" at line").next().unwrap_or("")
-            ),
-            None => "Malformed body: expected string fields".to_owned(),
-        };
-        ApiError::bad_request(message)
-    };
     match content_type.as_str() {
-        "application/json" => serde_json::from_slice(&body).map_err(|e| explain(e.to_string())),
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body).map_err(|e| explain(e.to_string())),
+        "application/json" => serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => malformed(&e.to_string()),
+            _ => ApiError::bad_request("Malformed body: not valid JSON"),
+        }),
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes(&body).map_err(|e| malformed(&e.to_string()))
+        }
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -345,6 +354,31 @@ mod tests {
         for bad in ["", "//evil.example", "/\\evil.example", "https://evil.example", "/a\nb"] {
             assert!(!is_local_path(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn listed_origins_are_redirect_targets_too() {
+        let allowed = AllowedOrigins::new(&["https://app.example.com".to_owned()]);
+        assert_eq!(return_address(Some("/devices"), &allowed), ("", "/devices"));
+        assert_eq!(
+            return_address(Some("https://app.example.com/devices?x=1"), &allowed),
+            ("https://app.example.com", "/devices?x=1")
+        );
+        for other in [
+            "https://app.example.com",
+            "https://app.example.com//evil.example",
+            "https://app.example.com.evil.example/devices",
+            "https://evil.example/devices",
+            "http://app.example.com/devices",
+            "https://app.example.com@evil.example/",
+        ] {
+            assert_eq!(return_address(Some(other), &allowed), ("", "/"), "{other}");
+        }
+        assert_eq!(
+            return_address(Some("https://app.example.com/devices"), &AllowedOrigins::default()),
+            ("", "/")
+        );
+        assert_eq!(return_address(None, &allowed), ("", "/"));
     }
 
     #[test]

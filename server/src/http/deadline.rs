@@ -5,14 +5,29 @@
 //!
 //! Dropping the handler's future at the deadline rolls back its open transaction, so a
 //! request cut short changes nothing half-way.
+//!
+//! While the database is known to be unreachable ([`crate::service::DatabaseGate`]), every
+//! request that needs it is answered 503 at once, with `Retry-After: 1`.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, DatabaseDown};
+
+/// Requests answered without the database: liveness, metrics, the published keys, static
+/// files.
+fn needs_database(path: &str) -> bool {
+    !(matches!(
+        path,
+        "/healthz" | "/metrics" | "/.well-known/jwks.json" | "/world-map.svg"
+    ) || path.starts_with("/pkg/"))
+}
 
 pub async fn bounded(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.database.is_down() && needs_database(request.uri().path()) {
+        return ApiError::database_unavailable().into_response();
+    }
     // The one route whose response head may legitimately wait: the stream answers only
     // after replaying what a reconnecting admin missed, and then stays open.
     if request.uri().path() == super::stream::PATH {
@@ -21,7 +36,12 @@ pub async fn bounded(State(state): State<AppState>, request: Request, next: Next
     // A cheap clone (shared bytes), kept only to name the request if it times out.
     let uri = request.uri().clone();
     match tokio::time::timeout(state.request_timeout, next.run(request)).await {
-        Ok(response) => response,
+        Ok(response) => {
+            if response.extensions().get::<DatabaseDown>().is_some() {
+                state.database.report_down();
+            }
+            response
+        }
         Err(_) => {
             tracing::warn!(
                 path = uri.path(),

@@ -18,7 +18,14 @@ pub struct ApiError {
     pub retry_after: Option<i64>,
     /// The challenge to answer (401 `step_up_required`).
     pub challenge_id: Option<String>,
+    /// The database could not be reached: the response tells the availability gate.
+    pub database_down: bool,
 }
+
+/// Marks a response whose request found the database unreachable (see
+/// [`crate::service::DatabaseGate`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseDown;
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -36,6 +43,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             challenge_id: None,
+            database_down: false,
         }
     }
 
@@ -73,6 +81,15 @@ impl ApiError {
             "service_unavailable",
             "The service is temporarily unavailable",
         )
+    }
+
+    /// 503 because the database is unreachable; worth retrying in a second.
+    pub fn database_unavailable() -> Self {
+        Self {
+            retry_after: Some(1),
+            database_down: true,
+            ..Self::unavailable()
+        }
     }
 
     pub fn internal() -> Self {
@@ -155,7 +172,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Store(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "database unavailable");
-                ApiError::unavailable()
+                ApiError::database_unavailable()
             }
             AuthError::Store(e) => {
                 tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "storage failure");
@@ -188,6 +205,9 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if self.database_down {
+            response.extensions_mut().insert(DatabaseDown);
         }
         if self.code == "invalid_token" || self.code == "token_expired" {
             // RFC 6750 section 3.

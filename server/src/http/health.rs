@@ -16,7 +16,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            Err(ApiError::unavailable())
+            Err(ApiError::database_unavailable())
         }
     }
 }

@@ -34,7 +34,7 @@ pub async fn me(Authenticated(principal): Authenticated) -> Json<MeResponse> {
 }
 
 #[derive(Deserialize)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     current_password: String,
     new_password: String,
 }

@@ -6,12 +6,17 @@ mod admin;
 mod assets;
 mod auth;
 pub mod cookies;
+pub mod cors;
 mod deadline;
 mod error;
 mod extract;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod headers;
 mod health;
 mod me;
+pub mod metrics;
+mod openapi;
 mod origin;
 mod server_fn;
 mod sessions;
@@ -29,10 +34,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use activity::{cursor, parse_cursor};
-pub use error::ApiError;
+pub use error::{ApiError, DatabaseDown};
 pub use extract::{Authenticated, client_info};
 
-use crate::service::{ActivityFeed, AuthService, Maintenance};
+use crate::service::{ActivityFeed, AuthService, DatabaseGate, Maintenance};
 use crate::web::WebBackend;
 
 /// Largest request body accepted anywhere. Sign-in forms are tiny; this bounds the memory a
@@ -44,9 +49,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub maintenance: Maintenance,
+    /// Answers 503 at once while the database is known to be unreachable.
+    pub database: DatabaseGate,
+    /// Request counters and latencies for `GET /metrics`.
+    pub metrics: metrics::Metrics,
     pub feed: ActivityFeed,
     pub cookies: cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
+    /// The static bundle's origins (`FIN_CORS_ORIGINS`): CORS with credentials, and past the
+    /// cross-site refusal.
+    pub allowed_origins: cors::AllowedOrigins,
     pub security: headers::SecurityHeaders,
     /// How long a request may take to get its response head (see `deadline`).
     pub request_timeout: std::time::Duration,
@@ -83,7 +95,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me/totp", post(me::begin_totp))
         .route("/api/me/totp/confirm", post(me::confirm_totp))
         .route("/api/auth/step-up", post(auth::step_up))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api", any(api_not_found))
+        .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(SetResponseHeaderLayer::overriding(
@@ -101,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/activity.csv", get(activity::admin_csv_from_browser))
         .route("/world-map.svg", get(assets::world_map))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
@@ -111,10 +126,19 @@ pub fn router(state: AppState) -> Router {
             app::shell,
         ))
         .layer(axum::middleware::from_fn(server_fn::bad_arguments_are_400))
-        .layer(axum::middleware::from_fn(origin::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.allowed_origins.clone(),
+            origin::refuse_cross_site,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline::bounded))
+        // Outside the deadline, so its 503 is readable by a listed origin too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.allowed_origins.clone(),
+            cors::allow_listed,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::harden))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .with_state(state)
 }
 

@@ -1,11 +1,12 @@
 //! `GET /api/sessions` and `DELETE /api/sessions/{id}`: the caller's own sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use super::extract::PathSegment;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::domain::device::Device;
@@ -53,7 +54,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<StatusCode, ApiError> {
     state.auth.end_session(&caller, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)

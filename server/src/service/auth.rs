@@ -22,7 +22,7 @@ use crate::domain::throttle::ThrottleKey;
 use crate::domain::throttle::{Scope, ThrottlePolicy, Verdict, known_network};
 use crate::domain::token::{NewRefreshToken, SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::domain::totp;
-use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, normalise_login};
+use crate::domain::user::{Email, InvalidIdentity, NewUser, User, Username, has_control_character, normalise_login};
 use crate::storage::Challenge;
 use crate::storage::{
     ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RotateOutcome, Rotation,
@@ -326,6 +326,16 @@ impl AuthService {
     /// sign-in completes as if the risk had been low, logged with its score and reasons.
     pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
         const MAX_ATTEMPTS: i64 = 5;
+        // Challenge ids are base64url; anything else names no challenge (and a NUL would be
+        // a database error on PostgreSQL, not an answer).
+        let well_formed = !challenge_id.is_empty()
+            && challenge_id.len() <= 64
+            && challenge_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(AuthError::InvalidCode);
+        }
         let now = self.clock.now();
         let challenge = self
             .store
@@ -601,6 +611,9 @@ impl AuthService {
         limit: i64,
     ) -> Result<Vec<User>, AuthError> {
         Self::require_admin(caller)?;
+        if search.is_some_and(has_control_character) {
+            return Ok(Vec::new());
+        }
         Ok(self.store.list_users(search, before, limit).await?)
     }
 
@@ -816,6 +829,9 @@ impl AuthService {
         limit: i64,
     ) -> Result<Vec<ActivityRecord>, AuthError> {
         Self::require_admin(caller)?;
+        if filter.username.as_deref().is_some_and(has_control_character) {
+            return Ok(Vec::new());
+        }
         Ok(self.store.search_activity(filter, limit).await?)
     }
 

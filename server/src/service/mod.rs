@@ -2,6 +2,7 @@
 //! behave the same.
 
 mod auth;
+mod availability;
 pub mod feed;
 mod keys;
 mod liveness;
@@ -9,6 +10,7 @@ mod maintenance;
 pub(crate) mod risk;
 
 pub use auth::{AuthError, AuthParts, AuthService, EventReview, EventVerdict, Principal, SessionPolicy, SignedIn};
+pub use availability::DatabaseGate;
 pub use feed::ActivityFeed;
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
 pub use maintenance::Maintenance;

@@ -388,6 +388,35 @@ async fn health_and_readiness() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn metrics_count_requests_by_group_and_status_class() {
+    let app = TestApp::spawn().await;
+    app.create_user("mia", false).await;
+    app.login_tokens("mia").await;
+    let wrong = app
+        .login_json(json!({"username": "mia", "password": "not the password at all"}))
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "fin_http_requests_total{group=\"login\",status=\"2xx\"} 1",
+        "fin_http_requests_total{group=\"login\",status=\"4xx\"} 1",
+        "fin_http_request_duration_seconds_count{group=\"login\"} 2",
+        "fin_database_up 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    // Nothing secret, and no label a client chose.
+    assert!(!text.contains("mia") && !text.contains(PASSWORD));
+    app.stop().await;
+}
+
 /// Signs in with the given `X-Forwarded-For` and returns the address the log recorded.
 async fn logged_ip(app: &TestApp, forwarded_for: &str) -> String {
     app.create_user("kim", false).await;

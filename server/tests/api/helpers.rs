@@ -96,6 +96,15 @@ impl TestDb {
         }
     }
 
+    /// A database someone else made and will remove (such as a private PostgreSQL cluster).
+    pub fn external(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            postgres_schema: None,
+            sqlite_dir: None,
+        }
+    }
+
     /// Opens a transaction on another connection that holds the database's write lock (and,
     /// on PostgreSQL, an exclusive lock on `users`) until [`HeldLock::release`]: requests that
     /// need them wait, as they would behind a stuck or stopped database.
@@ -145,7 +154,11 @@ impl TestApp {
 
     /// Spawns the app with extra configuration variables (as the environment would set them).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
-        let db = TestDb::new().await;
+        Self::spawn_on(TestDb::new().await, vars).await
+    }
+
+    /// [`Self::spawn_with`] on a given database.
+    pub async fn spawn_on(db: TestDb, vars: &[(&str, &str)]) -> Self {
         let mut env: Vec<(String, String)> = vec![("DATABASE_URL".into(), db.url.clone())];
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))

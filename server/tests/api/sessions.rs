@@ -173,6 +173,78 @@ async fn the_cookie_delivery_rotates_the_cookie() {
     app.stop().await;
 }
 
+/// The subject and session an access token names.
+fn subject_and_session(access: &str) -> (String, String) {
+    use base64::Engine as _;
+    let payload = access.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    (
+        claims["sub"].as_str().unwrap().to_owned(),
+        claims["sid"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn refresh_tokens_cannot_be_guessed_truncated_or_carried_across_users_and_sessions() {
+    let app = TestApp::spawn().await;
+    let bea = app.create_user("bea", false).await;
+    let cal = app.create_user("cal", false).await;
+    let (bea_access, bea_1) = app.login_tokens("bea").await;
+    let (_, bea_2) = app.login_tokens("bea").await;
+    let (cal_access, cal_1) = app.login_tokens("cal").await;
+
+    // Guessed (well-formed random tokens), truncated, one character changed, extended.
+    let mut attempts: Vec<String> = (0..20)
+        .map(|_| {
+            use base64::Engine as _;
+            let bytes: [u8; 32] = rand::random();
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        })
+        .collect();
+    attempts.push(bea_1[..bea_1.len() - 1].to_owned());
+    attempts.push(bea_1[..bea_1.len() / 2].to_owned());
+    let mut flipped = bea_1.clone().into_bytes();
+    flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+    attempts.push(String::from_utf8(flipped).unwrap());
+    attempts.push(format!("{bea_1}A"));
+    attempts.push(format!("{bea_1}{cal_1}"));
+    for token in &attempts {
+        assert_eq!(
+            error_code(refresh(&app, token).await, 401).await,
+            "invalid_refresh_token"
+        );
+    }
+
+    // A token only ever yields its own user and its own session.
+    let (cal_access_2, cal_2) = rotate(&app, &cal_1).await;
+    assert_eq!(subject_and_session(&cal_access_2), subject_and_session(&cal_access));
+    assert_eq!(subject_and_session(&cal_access).0, cal.to_string());
+    let (bea_access_2, bea_1b) = rotate(&app, &bea_1).await;
+    assert_eq!(subject_and_session(&bea_access_2), subject_and_session(&bea_access));
+    assert_eq!(subject_and_session(&bea_access).0, bea.to_string());
+
+    // Replaying Bea's spent token ends that one session only: her other session and Cal's
+    // carry on.
+    app.clock.advance(Duration::seconds(11));
+    assert_eq!(
+        error_code(refresh(&app, &bea_1).await, 401).await,
+        "refresh_token_reused"
+    );
+    assert_eq!(
+        error_code(refresh(&app, &bea_1b).await, 401).await,
+        "invalid_refresh_token"
+    );
+    rotate(&app, &bea_2).await;
+    rotate(&app, &cal_2).await;
+
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_refresh_tokens_are_refused_cleanly() {
     let app = TestApp::spawn().await;

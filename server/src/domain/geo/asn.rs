@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::GeoLoadError;
 
 pub enum AsnTable {
-    Mmdb(Reader<Vec<u8>>),
+    Mmdb(Reader<maxminddb::Mmap>),
     /// Sorted, non-overlapping ranges; looked up by binary search.
     Ranges(Ranges),
 }
@@ -35,7 +35,7 @@ struct AsnRecord {
 impl AsnTable {
     pub fn open(path: &Path) -> Result<Self, GeoLoadError> {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mmdb")) {
-            let reader = Reader::open_readfile(path)?;
+            let reader = super::map(path)?;
             super::probe(&reader)?;
             return Ok(AsnTable::Mmdb(reader));
         }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{GeoLoadError, Place};
 
 pub struct CityDb {
-    reader: Reader<Vec<u8>>,
+    reader: Reader<maxminddb::Mmap>,
 }
 
 /// The fields of both schemas; a record fills in one set.
@@ -50,7 +50,7 @@ struct Location {
 
 impl CityDb {
     pub fn open(path: &Path) -> Result<Self, GeoLoadError> {
-        let reader = Reader::open_readfile(path)?;
+        let reader = super::map(path)?;
         super::probe(&reader)?;
         Ok(Self { reader })
     }

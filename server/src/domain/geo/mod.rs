@@ -206,10 +206,22 @@ pub enum GeoLoadError {
     Empty,
 }
 
+/// Maps a database file instead of reading it into the heap: the city files are over
+/// 100 MB, of which a lookup touches a few pages, so the kernel keeps only what lookups use
+/// resident and can drop it again under pressure.
+#[allow(unsafe_code)]
+fn map(path: &std::path::Path) -> Result<maxminddb::Reader<maxminddb::Mmap>, GeoLoadError> {
+    // SAFETY: the mapping is read-only, and database files are replaced, never written in
+    // place: `make geoip` moves a complete new file over the old path, which leaves this
+    // mapping on the old file. (A file truncated in place while mapped would fault on the
+    // next lookup; README's geolocation section says to replace files, never edit them.)
+    Ok(unsafe { maxminddb::Reader::open_mmap(path) }?)
+}
+
 /// A cheap check that a database's search tree can be walked, so a garbled file fails at
 /// start rather than on some lookup later. (`Reader::verify` would be thorough but refuses
 /// valid files with sparse metadata, such as ip-location-db's.)
-fn probe(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), GeoLoadError> {
+fn probe(reader: &maxminddb::Reader<maxminddb::Mmap>) -> Result<(), GeoLoadError> {
     let probe: IpAddr = if reader.metadata.ip_version == 4 {
         IpAddr::from([1, 1, 1, 1])
     } else {
