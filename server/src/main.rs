@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
+/// See the `mimalloc` line in Cargo.toml: memory that bursts of Argon2 hashing free goes back
+/// to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth saying.
