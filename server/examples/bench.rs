@@ -229,7 +229,7 @@ fn machine_busy_secs() -> f64 {
         .filter(|(i, _)| *i != 3 && *i != 4)
         .map(|(_, v)| v)
         .sum();
-    busy / clock_ticks()
+    busy / CLOCK_TICKS
 }
 
 /// This process's own CPU time (the load generator's), in seconds.
@@ -239,13 +239,11 @@ fn own_cpu_secs() -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<f64> = rest.split_whitespace().filter_map(|f| f.parse().ok()).collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) / clock_ticks()
+    (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) / CLOCK_TICKS
 }
 
-fn clock_ticks() -> f64 {
-    // USER_HZ is 100 on every Linux this runs on.
-    100.0
-}
+/// USER_HZ, the unit of /proc's CPU times: 100 on every Linux this runs on.
+const CLOCK_TICKS: f64 = 100.0;
 
 // ------------------------------------------------------------------ HTTP helpers
 

@@ -90,10 +90,13 @@ pub fn hash_refresh_token(secret: &str) -> String {
 /// Whether a presented string can be a refresh token at all; lets garbage fail without a
 /// database round trip.
 pub fn looks_like_refresh_token(presented: &str) -> bool {
-    presented.len() == REFRESH_TOKEN_CHARS
-        && presented
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    presented.len() == REFRESH_TOKEN_CHARS && is_urlsafe(presented)
+}
+
+/// Whether `text` uses only the unpadded base64url alphabet [`random_urlsafe`] writes.
+pub fn is_urlsafe(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -328,11 +328,8 @@ impl AuthService {
         const MAX_ATTEMPTS: i64 = 5;
         // Challenge ids are base64url; anything else names no challenge (and a NUL would be
         // a database error on PostgreSQL, not an answer).
-        let well_formed = !challenge_id.is_empty()
-            && challenge_id.len() <= 64
-            && challenge_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let well_formed =
+            !challenge_id.is_empty() && challenge_id.len() <= 64 && crate::domain::token::is_urlsafe(challenge_id);
         if !well_formed {
             return Err(AuthError::InvalidCode);
         }

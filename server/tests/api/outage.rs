@@ -411,7 +411,7 @@ async fn a_database_outage_under_load_fails_fast_recovers_and_loses_nothing() {
     outage_times.sort();
     eprintln!(
         "outage: {} requests in all, {} during the outage {:?}, answered in {:?} (median); slowest answer {:?}; \
-         recovered {:?} after the database was up ({:?} after it was restarted); {} rows checked ({} spent \
+         recovered {:?} after the database was up (starting it took {:?}); {} rows checked ({} spent \
          refresh tokens)",
         answers.len(),
         during.len(),
