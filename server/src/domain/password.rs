@@ -1,7 +1,7 @@
 //! Password hashing with Argon2id at the OWASP parameters.
 //!
-//! Hashing costs tens of milliseconds of CPU, so it runs on the blocking pool, never on the
-//! async workers. An unknown user is verified against a dummy hash so that "no such user"
+//! Hashing costs tens of milliseconds of CPU, so it runs on a few threads of its own at a
+//! lower priority (one per core), never on the async workers. An unknown user is verified against a dummy hash so that "no such user"
 //! and "wrong password" take the same time.
 
 use std::sync::Arc;
@@ -48,6 +48,9 @@ pub enum PasswordError {
     /// The hashing pool was closed; it never is while the service runs.
     #[error("the hashing pool is closed")]
     Closed(#[from] tokio::sync::AcquireError),
+    /// A hashing thread went away with the job (it panicked, or the pool is shutting down).
+    #[error("the hashing thread did not finish")]
+    Lost,
 }
 
 /// Checks a new password against the policy: length only, as NIST advises (no composition
@@ -70,10 +73,10 @@ pub struct Passwords {
 
 struct Inner {
     argon2: Argon2<'static>,
-    /// One permit per core: hashes beyond that wait here, asynchronously, instead of piling
-    /// onto the blocking pool where each would hold a thread and ~19 MiB while competing for
-    /// the same cores (a login flood would otherwise starve everything else).
+    /// One permit per hashing thread: hashes beyond that wait here, asynchronously, so a
+    /// login flood queues instead of holding threads and ~19 MiB each.
     permits: tokio::sync::Semaphore,
+    pool: HashingPool,
     /// A hash of a random password, verified when the user does not exist.
     dummy_hash: String,
 }
@@ -91,12 +94,13 @@ impl Passwords {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy = crate::domain::token::random_urlsafe(32);
         let dummy_hash = hash_with(&argon2, &dummy)?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Ok(Self {
             inner: Arc::new(Inner {
                 argon2,
                 dummy_hash,
-                permits: tokio::sync::Semaphore::new(cores),
+                permits: tokio::sync::Semaphore::new(threads),
+                pool: HashingPool::start(threads)?,
             }),
         })
     }
@@ -104,8 +108,8 @@ impl Passwords {
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`), off the async runtime.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
-        let _permit = self.inner.permits.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_with(&inner.argon2, password.expose_secret())).await?
+        self.run(move || hash_with(&inner.argon2, password.expose_secret()))
+            .await?
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when there is no
@@ -115,8 +119,7 @@ impl Passwords {
             return Ok(false);
         }
         let inner = self.inner.clone();
-        let _permit = self.inner.permits.acquire().await?;
-        tokio::task::spawn_blocking(move || {
+        self.run(move || {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| inner.dummy_hash.clone());
             let Ok(parsed) = PasswordHash::new(&stored) else {
@@ -132,7 +135,81 @@ impl Passwords {
             known && matches
         })
         .await
-        .map_err(PasswordError::from)
+    }
+
+    /// Runs `work` on a hashing thread once one is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+        let _permit = self.inner.permits.acquire().await?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.inner.pool.submit(Box::new(move || {
+            // The caller may have gone (a client hung up): the result is simply dropped.
+            let _ = done.send(work());
+        }))?;
+        result.await.map_err(|_| PasswordError::Lost)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash, one per core, each at a lower scheduling priority than the
+/// async workers: under a login flood Argon2 gets every cycle the rest of the service does
+/// not want, and a `GET /api/me` arriving mid-flood preempts it instead of queueing behind
+/// it. The threads end when the pool is dropped.
+struct HashingPool {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Nice value of the hashing threads (0 is the default, 19 the lowest priority): enough
+/// for the scheduler to favour the request workers about tenfold, not so much that hashing
+/// starves while the machine is busy with other work.
+const HASHING_NICENESS: i32 = 10;
+
+impl HashingPool {
+    fn start(threads: usize) -> Result<Self, PasswordError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for index in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| PasswordError::Hashing(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    fn submit(&self, job: Job) -> Result<(), PasswordError> {
+        self.jobs.send(job).map_err(|_| PasswordError::Lost)
+    }
+}
+
+/// Lowers the calling thread's priority by [`HASHING_NICENESS`], relative to the
+/// process's own (a server started under `nice` keeps the same spacing). Best effort: a
+/// failure leaves the thread where it was, where hashing still works, only with less
+/// regard for latency.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let thread = rustix::thread::gettid();
+        let lowered = getpriority_process(Some(thread))
+            .and_then(|now| setpriority_process(Some(thread), (now + HASHING_NICENESS).min(19)));
+        if let Err(error) = lowered {
+            tracing::warn!(%error, "cannot lower the hashing thread's priority");
+        }
     }
 }
 
@@ -190,6 +267,30 @@ mod tests {
                 .verify(secret("same password"), Some("not a hash".into()))
                 .await
                 .unwrap()
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_below_the_request_workers_priority() {
+        let passwords = Passwords::new(FAST).unwrap();
+        let own = rustix::process::getpriority_process(None).unwrap();
+        let hashing = passwords
+            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(hashing, (own + HASHING_NICENESS).min(19));
+    }
+
+    #[tokio::test]
+    async fn concurrent_hashes_all_finish_on_the_bounded_pool() {
+        let passwords = Passwords::new(FAST).unwrap();
+        let hashes = futures::future::join_all((0..16).map(|i| passwords.hash(secret(&format!("password {i}"))))).await;
+        assert!(
+            hashes
+                .iter()
+                .all(|h| h.as_ref().is_ok_and(|h| h.starts_with("$argon2id$")))
         );
     }
 

@@ -82,12 +82,14 @@ pub async fn admin_stream(
         }
         Some(after) => (Some(after), Some(Event::default().retry(RETRY).comment("live"))),
     };
+    // A client resuming from an id has everything up to it: an older event the live
+    // channel still brings (published after this subscription began) is not sent again.
     let subscription = Subscription {
         rx,
         stopping: state.feed.stopping(),
         replay_from,
-        replayed: None,
-        replayed_up_to: 0,
+        replayed: resume.map(|after| Delivered::after(after, REPLAY_MEMORY)),
+        replayed_up_to: resume.unwrap_or(0),
         last_sent: resume.unwrap_or(0),
         queue: VecDeque::new(),
         recheck_at: Instant::now() + RECHECK,

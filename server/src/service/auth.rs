@@ -473,32 +473,34 @@ impl AuthService {
         let presented_hash = hash_refresh_token(presented);
         // Judge the refresh against its session before spending the token: a thief's
         // refresh ends the session instead of extending it.
+        let context = self.store.refresh_context(&presented_hash).await?;
         let mut learning = None;
-        if let Some((session_id, user_id, Some(baseline))) = self
-            .store
-            .session_baseline(&presented_hash)
-            .await?
-            .map(|(s, u, b)| (s, u, parse_baseline(b.as_deref())))
+        let mut risk_baseline = None;
+        if let Some(context) = &context
+            && let Some(baseline) = parse_baseline(context.risk_baseline.as_deref())
         {
-            let memory = self.risk.memory(user_id, client, &event.place).await?;
-            let judgement = {
-                let obs = observation(client, &event.place, &event.device, now);
-                self.risk.judge_refresh(&memory, &baseline, &obs)
-            };
+            let (session_id, user_id) = (&context.session_id, context.user.id);
+            let obs = observation(client, &event.place, &event.device, now);
+            let (judgement, memory) = self.risk.judge_refresh(user_id, client, &baseline, &obs).await?;
             event.risk_score = judgement.assessment.score;
             event.risk_reasons = judgement.assessment.reasons.clone();
-            if judgement.response == Response::Block && self.store.session_is_live(&session_id, now).await? {
+            if judgement.response == Response::Block && self.store.session_is_live(session_id, now).await? {
                 let mut alarm = event.clone();
                 alarm.user_id = Some(user_id);
                 alarm.decision = Decision::Block;
                 self.store
-                    .revoke_session(&session_id, now, "risk_blocked", &alarm)
+                    .revoke_session(session_id, now, "risk_blocked", &alarm)
                     .await?;
-                self.live_sessions.forget_session(&session_id);
+                self.live_sessions.forget_session(session_id);
                 tracing::warn!(user_id, session = %session_id, ip = %client.ip, score = alarm.risk_score, reasons = ?alarm.risk_reasons, "refresh blocked by the risk policy: session revoked");
                 return Err(AuthError::RefreshBlocked);
             }
-            learning = Some((session_id, user_id, memory, baseline));
+            match memory {
+                // A refresh that moved teaches the user's history, after the rotation.
+                Some(memory) => learning = Some((session_id.clone(), user_id, memory, baseline)),
+                // Any other only moves the session's baseline, in the rotation's own write.
+                None => risk_baseline = self.risk.followed_baseline(&baseline, &obs),
+            }
         }
         let rotation = Rotation {
             presented_hash,
@@ -509,6 +511,7 @@ impl AuthService {
             ip_address: client.ip.to_string(),
             country: event.place.country.clone(),
             city: event.place.city.clone(),
+            risk_baseline,
         };
         let (user_id, session_id) = match self.store.rotate_refresh_token(&rotation, &event).await? {
             RotateOutcome::Rotated { user_id, session_id } => {
@@ -546,7 +549,13 @@ impl AuthService {
                 (spent.user_id, spent.session_id)
             }
         };
-        let user = match self.store.find_user(user_id).await? {
+        // The user as read with the session: a deactivation revokes the sessions, which
+        // the rotation's own condition sees, so this read cannot hand out a dead user.
+        let user = match context.map(|c| c.user).filter(|u| u.id == user_id) {
+            Some(user) => Some(user),
+            None => self.store.find_user(user_id).await?,
+        };
+        let user = match user {
             Some(user) if user.is_active => user,
             _ => return Err(AuthError::InvalidRefreshToken),
         };

@@ -110,8 +110,35 @@ impl RiskGate {
         self.judge(risk::score_login(&memory.profile, &memory.global, obs, signals))
     }
 
-    pub fn judge_refresh(&self, memory: &Memory, session: &SessionBaseline, obs: &Observation<'_>) -> Judgement {
-        self.judge(risk::score_refresh(&memory.profile, &memory.global, session, obs))
+    /// Judges a refresh against its session. The user's history is loaded, and returned
+    /// for [`Self::learn_refresh`], only when the refresh moved to another address: most
+    /// refreshes do not, and cost no reads beyond the session's.
+    pub async fn judge_refresh(
+        &self,
+        user_id: i64,
+        client: &ClientInfo,
+        session: &SessionBaseline,
+        obs: &Observation<'_>,
+    ) -> Result<(Judgement, Option<Memory>), StoreError> {
+        if !risk::refresh_moved(session, obs) {
+            // The scorer reads no history for a refresh that stayed put.
+            let unread = (UserProfile::default(), GlobalStats::default());
+            let judgement = self.judge(risk::score_refresh(&unread.0, &unread.1, session, obs));
+            return Ok((judgement, None));
+        }
+        let memory = self.memory(user_id, client, obs.place).await?;
+        let judgement = self.judge(risk::score_refresh(&memory.profile, &memory.global, session, obs));
+        Ok((judgement, Some(memory)))
+    }
+
+    /// The baseline a refresh that did not move leaves its session with, as stored (JSON):
+    /// written with the rotation itself, so such a refresh costs no learning transaction.
+    pub fn followed_baseline(&self, session: &SessionBaseline, obs: &Observation<'_>) -> Option<String> {
+        let mut session = session.clone();
+        risk::follow_session(&mut session, obs);
+        serde_json::to_string(&session)
+            .inspect_err(|error| tracing::error!(%error, "cannot serialise a session baseline"))
+            .ok()
     }
 
     /// Learns an accepted sign-in and stores the session's first baseline. A device

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
-    ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RiskLearning, RotateOutcome,
-    Rotation, SessionRecord, SpentToken, StoredSigningKey,
+    ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RefreshContext, RiskLearning,
+    RotateOutcome, Rotation, SessionRecord, SpentToken, StoredSigningKey,
 };
 pub use models::{Challenge, TotpFactor};
 pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
@@ -232,8 +232,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// profile, increments to population counts, and the session's baseline.
     async fn save_risk(&self, learned: &RiskLearning) -> Result<(), StoreError>;
 
-    /// The session a refresh token belongs to, its user and its risk baseline (JSON).
-    async fn session_baseline(&self, token_hash: &str) -> Result<Option<(String, i64, Option<String>)>, StoreError>;
+    /// What a refresh is judged by, in one read: the session the token belongs to (spent
+    /// or not), its risk baseline (JSON) and its user.
+    async fn refresh_context(&self, token_hash: &str) -> Result<Option<RefreshContext>, StoreError>;
 
     /// Failed sign-ins from `ip` since `since`: how many distinct other names failed, and
     /// how many failures named `username` since `account_since`.

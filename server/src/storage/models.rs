@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::device::Device;
 use crate::domain::geo::Place;
+use crate::domain::user::User;
 
 /// What an activity event records. Stored as its snake_case name (../shared/API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +249,18 @@ pub struct Rotation {
     pub ip_address: String,
     pub country: Option<String>,
     pub city: Option<String>,
+    /// The session's new risk baseline (JSON), written with the rotation when the refresh
+    /// taught the engine nothing else; `None` leaves the stored one.
+    pub risk_baseline: Option<String>,
+}
+
+/// The session a refresh token belongs to, and its user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshContext {
+    pub session_id: String,
+    pub risk_baseline: Option<String>,
+    #[sqlx(flatten)]
+    pub user: User,
 }
 
 /// What became of a rotation attempt.

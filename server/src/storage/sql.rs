@@ -16,8 +16,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ActivityFilter, ActivityRecord, NewActivity, NewSession, RiskLearning, RotateOutcome, Rotation, SessionRecord,
-    SpentToken, Store, StoreError, StoredSigningKey,
+    ActivityFilter, ActivityRecord, NewActivity, NewSession, RefreshContext, RiskLearning, RotateOutcome, Rotation,
+    SessionRecord, SpentToken, Store, StoreError, StoredSigningKey,
 };
 use super::{ActivitySignal, ActivityWakeups, Challenge, TotpFactor};
 use crate::domain::throttle::{Counter, ThrottleKey, Verdict};
@@ -114,9 +114,38 @@ struct TokenRow<'a> {
     expires_at: DateTime<Utc>,
 }
 
+/// Rows the time-range search reads by primary key before it turns to the time index.
+const SEARCH_WINDOW: i64 = 2000;
+
 macro_rules! sql_store {
     ($store:ty, $db:ty, $migrator:expr) => {
         impl $store {
+            /// The activity search's conditions, `and …` each, for whichever filters are set;
+            /// `before` is the keyset cursor (an id).
+            fn push_activity_conditions(query: &mut sqlx::QueryBuilder<'_, $db>, filter: &ActivityFilter, before: Option<i64>) {
+                if let Some(user_id) = filter.user_id {
+                    query.push(" and user_id = ").push_bind(user_id);
+                }
+                if let Some(username) = &filter.username {
+                    query.push(" and username = ").push_bind(username.clone());
+                }
+                if let Some(event_type) = filter.event_type {
+                    query.push(" and event_type = ").push_bind(event_type.as_str());
+                }
+                if let Some(min_risk) = filter.min_risk {
+                    query.push(" and risk_score >= ").push_bind(min_risk);
+                }
+                if let Some(since) = filter.since {
+                    query.push(" and created_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    query.push(" and created_at < ").push_bind(until);
+                }
+                if let Some(before) = before {
+                    query.push(" and id < ").push_bind(before);
+                }
+            }
+
             async fn insert_token<'e, E>(executor: E, token: &TokenRow<'_>) -> Result<(), StoreError>
             where
                 E: sqlx::Executor<'e, Database = $db>,
@@ -463,7 +492,8 @@ macro_rules! sql_store {
                     return Ok(RotateOutcome::NotRotated(self.spent_token(&rotation.presented_hash, now).await?));
                 };
                 let session_expires: DateTime<Utc> = sqlx::query_scalar(
-                    "update sessions set last_used_at = $2, ip_address = $3, country = $4, city = $5 \
+                    "update sessions set last_used_at = $2, ip_address = $3, country = $4, city = $5, \
+                            risk_baseline = coalesce($6, risk_baseline) \
                      where id = $1 returning expires_at",
                 )
                 .bind(&session_id)
@@ -471,6 +501,7 @@ macro_rules! sql_store {
                 .bind(&rotation.ip_address)
                 .bind(rotation.country.as_deref())
                 .bind(rotation.city.as_deref())
+                .bind(rotation.risk_baseline.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let expires_at = session_expires.min(now + rotation.idle_timeout);
@@ -604,30 +635,57 @@ macro_rules! sql_store {
                 // Only the filters present become conditions, so each query can use the index
                 // that fits it. Keyset pagination on the primary key: stable under concurrent
                 // inserts and as cheap on page 1,000 as on page 1.
-                let mut query = sqlx::QueryBuilder::<$db>::new(format!("select {ACTIVITY_COLUMNS} from user_activity_logs where 1 = 1"));
-                if let Some(user_id) = filter.user_id {
-                    query.push(" and user_id = ").push_bind(user_id);
+                let limit = limit.clamp(1, 1000);
+                let timed = filter.since.is_some() || filter.until.is_some();
+                if !timed || filter.user_id.is_some() || filter.username.is_some() {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(format!("select {ACTIVITY_COLUMNS} from user_activity_logs where 1 = 1"));
+                    Self::push_activity_conditions(&mut query, filter, filter.before);
+                    query.push(" order by id desc limit ").push_bind(limit);
+                    return Ok(query.build_query_as().fetch_all(&self.pool).await?);
                 }
-                if let Some(username) = &filter.username {
-                    query.push(" and username = ").push_bind(username.clone());
-                }
-                if let Some(event_type) = filter.event_type {
-                    query.push(" and event_type = ").push_bind(event_type.as_str());
-                }
-                if let Some(min_risk) = filter.min_risk {
-                    query.push(" and risk_score >= ").push_bind(min_risk);
-                }
-                if let Some(since) = filter.since {
-                    query.push(" and created_at >= ").push_bind(since);
-                }
-                if let Some(until) = filter.until {
-                    query.push(" and created_at < ").push_bind(until);
-                }
+                // A time range without a user: ids grow with time, which the planners do not
+                // know, so walking the primary key down to a range far in the past would pass
+                // every newer row first. First the newest rows by id, a bounded window (a
+                // range that reaches the present is found there)...
+                let mut window = sqlx::QueryBuilder::<$db>::new(format!(
+                    "select {ACTIVITY_COLUMNS} from (select {ACTIVITY_COLUMNS} from user_activity_logs where 1 = 1"
+                ));
                 if let Some(before) = filter.before {
-                    query.push(" and id < ").push_bind(before);
+                    window.push(" and id < ").push_bind(before);
                 }
-                query.push(" order by id desc limit ").push_bind(limit.clamp(1, 1000));
-                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+                window.push(" order by id desc limit ").push_bind(SEARCH_WINDOW);
+                window.push(") newest where 1 = 1");
+                Self::push_activity_conditions(&mut window, filter, None);
+                window.push(" order by id desc limit ").push_bind(limit);
+                let mut found: Vec<ActivityRecord> = window.build_query_as().fetch_all(&self.pool).await?;
+                if found.len() as i64 == limit {
+                    return Ok(found);
+                }
+                // ...then the rest below the window through the (created_at, id) index: the
+                // range's ids, newest first (`id + 0` keeps the planner off the primary key).
+                let below: Option<i64> = {
+                    let mut lowest = sqlx::QueryBuilder::<$db>::new(
+                        "select min(id) from (select id from user_activity_logs where 1 = 1",
+                    );
+                    if let Some(before) = filter.before {
+                        lowest.push(" and id < ").push_bind(before);
+                    }
+                    lowest.push(" order by id desc limit ").push_bind(SEARCH_WINDOW);
+                    lowest.push(") newest");
+                    lowest.build_query_scalar().fetch_one(&self.pool).await?
+                };
+                let Some(below) = below else {
+                    return Ok(found);
+                };
+                let mut rest = sqlx::QueryBuilder::<$db>::new(format!(
+                    "select {ACTIVITY_COLUMNS} from user_activity_logs where id in \
+                     (select id from user_activity_logs where 1 = 1"
+                ));
+                Self::push_activity_conditions(&mut rest, filter, Some(below));
+                rest.push(" order by id + 0 desc limit ").push_bind(limit - found.len() as i64);
+                rest.push(") order by id desc");
+                found.extend(rest.build_query_as::<ActivityRecord>().fetch_all(&self.pool).await?);
+                Ok(found)
             }
 
             async fn prune_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
@@ -895,9 +953,11 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn session_baseline(&self, token_hash: &str) -> Result<Option<(String, i64, Option<String>)>, StoreError> {
+            async fn refresh_context(&self, token_hash: &str) -> Result<Option<RefreshContext>, StoreError> {
                 Ok(sqlx::query_as(
-                    "select s.id, s.user_id, s.risk_baseline from refresh_tokens t join sessions s on s.id = t.session_id \
+                    "select s.id as session_id, s.risk_baseline, \
+                            u.id, u.username, u.email, u.hashed_password, u.is_active, u.is_admin, u.created_at \
+                     from refresh_tokens t join sessions s on s.id = t.session_id join users u on u.id = s.user_id \
                      where t.token_hash = $1",
                 )
                 .bind(token_hash)

@@ -312,3 +312,80 @@ async fn old_activity_is_pruned_by_the_retention_pass() {
     assert_eq!(app.count_events("login_succeeded").await, 1);
     app.stop().await;
 }
+
+/// Every page of a store search, newest first, following the keyset cursor.
+async fn search_all(
+    app: &TestApp,
+    filter: &server::storage::ActivityFilter,
+    page: i64,
+) -> Vec<server::storage::ActivityRecord> {
+    let mut filter = filter.clone();
+    let mut found = Vec::new();
+    loop {
+        let rows = app.store().search_activity(&filter, page).await.unwrap();
+        let full = rows.len() as i64 == page;
+        filter.before = rows.last().map(|r| r.id);
+        found.extend(rows);
+        if !full {
+            return found;
+        }
+    }
+}
+
+#[tokio::test]
+async fn time_range_searches_find_every_row_far_below_the_newest_and_late_commits() {
+    use chrono::{TimeZone as _, Utc};
+    use server::storage::{ActivityFilter, EventType};
+    let app = TestApp::spawn().await;
+    // 3,000 events a minute apart, ids in time order as the log grows, so a range in the
+    // past lies below thousands of newer rows; then five written late with old times (a
+    // slow commit, another instance's clock), so ids and times disagree.
+    let bulk = |rows: u32, minutes: &str| {
+        format!(
+            "with recursive n(i) as (select 1 union all select i + 1 from n where i < {rows}) \
+             insert into user_activity_logs (username, event_type, ip_address, device_info, risk_score, risk_reasons, decision, created_at) \
+             select 'bulk', case when i % 3 = 0 then 'login_failed' else 'refresh' end, '10.0.0.1', 'bulk loader', 0.1, '[]', 'allow', {{at}} from n"
+        )
+        .replace("{at}", minutes)
+    };
+    let sqlite_at = |expr: &str| format!("strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01', '+' || ({expr}) || ' minutes')");
+    let postgres_at = |expr: &str| format!("timestamptz '2026-01-01Z' + ({expr}) * interval '1 minute'");
+    app.exec_sql(&bulk(3000, &sqlite_at("i")), &bulk(3000, &postgres_at("i")))
+        .await;
+    app.exec_sql(&bulk(5, &sqlite_at("i * 97")), &bulk(5, &postgres_at("i * 97")))
+        .await;
+
+    let all = search_all(&app, &ActivityFilter::default(), 1000).await;
+    assert_eq!(all.len(), 3005);
+    let minute = |m: i64| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(m);
+    for (since, until, event_type) in [
+        (Some(10), Some(400), None),
+        (Some(10), Some(400), Some(EventType::LoginFailed)),
+        (None, Some(120), None),
+        (Some(2_950), None, None),
+        (Some(900), Some(2_990), None),
+        (Some(5_000), None, None),
+    ] {
+        let filter = ActivityFilter {
+            since: since.map(minute),
+            until: until.map(minute),
+            event_type,
+            ..Default::default()
+        };
+        let want: Vec<i64> = all
+            .iter()
+            .filter(|r| filter.since.is_none_or(|s| r.created_at >= s))
+            .filter(|r| filter.until.is_none_or(|u| r.created_at < u))
+            .filter(|r| event_type.is_none_or(|t| r.event_type == t.as_str()))
+            .map(|r| r.id)
+            .collect();
+        for page in [50, 7, 1000] {
+            let got: Vec<i64> = search_all(&app, &filter, page).await.iter().map(|r| r.id).collect();
+            assert_eq!(
+                got, want,
+                "since {since:?} until {until:?} {event_type:?}, pages of {page}"
+            );
+        }
+    }
+    app.stop().await;
+}

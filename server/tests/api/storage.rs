@@ -226,6 +226,7 @@ async fn the_store_keeps_its_contract() {
         ip_address: "198.51.100.1".into(),
         country: None,
         city: None,
+        risk_baseline: None,
     };
     let refresh = event(EventType::Refresh, None, now);
     assert_eq!(

@@ -183,8 +183,10 @@ async fn a_stalled_subscriber_neither_blocks_others_nor_loses_events() {
 
     // One subscriber reads nothing while far more events arrive than the server buffers
     // (1,024 events) plus what the sockets hold (megabytes on loopback).
-    let mut stalled = subscribe(&app.client, &app.url("/api/admin/stream"), &access, None).await;
-    let mut reader = subscribe(&app.client, &app.url("/api/admin/stream"), &access, None).await;
+    // Both start after root's own sign-in, which the feed may still be publishing.
+    let before = app.store().latest_activity_id().await.unwrap().to_string();
+    let mut stalled = subscribe(&app.client, &app.url("/api/admin/stream"), &access, Some(&before)).await;
+    let mut reader = subscribe(&app.client, &app.url("/api/admin/stream"), &access, Some(&before)).await;
     const EVENTS: usize = 20_000;
     let bulk = format!(
         "with recursive n(i) as (select 1 union all select i + 1 from n where i < {EVENTS}) \

@@ -440,7 +440,16 @@ impl SessionBaseline {
 /// How long two networks using one session count as "at once".
 const CONCURRENT_WINDOW_SECS: i64 = 15 * 60;
 
-/// Scores a refresh against its session, and its network against the user's history.
+/// Whether a refresh comes from another address than its session's last. Only such a
+/// refresh is scored against, or teaches, the user's history and the population; any
+/// other is judged and learned from the session's baseline alone, so the service need
+/// not load or store the history for it (most refreshes: a session stays on one network).
+pub fn refresh_moved(session: &SessionBaseline, obs: &Observation) -> bool {
+    obs.ip != session.last_ip
+}
+
+/// Scores a refresh against its session, and its network against the user's history
+/// (read only when [`refresh_moved`]).
 pub fn score_refresh(
     profile: &UserProfile,
     global: &GlobalStats,
@@ -473,7 +482,7 @@ pub fn score_refresh(
         reason: "session_browser_changed",
         value: agent,
     });
-    if obs.ip != session.last_ip {
+    if refresh_moved(session, obs) {
         // How unusual the new network is for this user at all...
         terms.extend(network_terms(profile, global, obs));
         // ...and that it changed under a live session.
@@ -502,21 +511,28 @@ pub fn score_refresh(
     assessment(terms)
 }
 
-/// Learns an accepted refresh: the network into the user's profile, the session's latest
-/// place into its baseline.
+/// Learns an accepted refresh: the network into the user's profile (only when
+/// [`refresh_moved`]: the profile is left alone otherwise, which its decay allows, as
+/// decaying twice equals decaying once over the sum), the session's latest place into its
+/// baseline.
 pub fn learn_refresh(
     profile: &mut UserProfile,
     global: &mut GlobalStats,
     session: &mut SessionBaseline,
     obs: &Observation,
 ) {
-    profile.decay_to(obs.at);
-    if obs.ip != session.last_ip {
+    if refresh_moved(session, obs) {
+        profile.decay_to(obs.at);
         learn_place(profile, global, obs);
         if obs.place.asn != session.last_asn {
             session.previous_asn = Some((session.last_asn, obs.at));
         }
     }
+    follow_session(session, obs);
+}
+
+/// Moves the session's baseline to the refresh just accepted: its part of [`learn_refresh`].
+pub fn follow_session(session: &mut SessionBaseline, obs: &Observation) {
     if session.device_cookie.is_none() {
         session.device_cookie = obs.device_cookie.map(str::to_owned);
     }
