@@ -24,7 +24,7 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
+.PHONY: help run build test tools leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -189,6 +189,24 @@ site:
 	@cp style/main.css $(SITE_PKG).new/fin_intelli.css
 	@rm -rf $(SITE_PKG) && mv $(SITE_PKG).new $(SITE_PKG)
 
+# The release site `make bench` serves, built the same way with the bundle's release
+# profile (wasm-release: size over speed), wasm-opt -Oz as cargo-leptos runs it, and a
+# gzip copy of each file beside it (the server sends those to browsers that accept gzip).
+SITE_RELEASE := target/site-release
+WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue
+site-release: wasm-opt
+	@$(call step,building the release site (WASM: wasm-release profile, wasm-opt -Oz))
+	cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features hydrate
+	@rm -rf $(SITE_RELEASE).new && mkdir -p $(SITE_RELEASE).new/pkg
+	wasm-bindgen --target web --out-name fin_intelli --out-dir $(SITE_RELEASE).new/pkg target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+	wasm-opt -Oz $(WASM_FEATURES) -o $(SITE_RELEASE).new/pkg/fin_intelli.wasm $(SITE_RELEASE).new/pkg/fin_intelli_bg.wasm
+	@rm $(SITE_RELEASE).new/pkg/fin_intelli_bg.wasm
+	@cp style/main.css $(SITE_RELEASE).new/pkg/fin_intelli.css
+	@gzip -9 -k $(SITE_RELEASE).new/pkg/*
+	@rm -rf $(SITE_RELEASE) && mv $(SITE_RELEASE).new $(SITE_RELEASE)
+	@f=$(SITE_RELEASE)/pkg/fin_intelli.wasm; printf 'hydrate bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(stat -c %s $$f.gz)"
+
 # The static bundle: the same app rendered in the browser alone, built by Trunk (Trunk.toml,
 # frontend/index.html) into dist/, offline, with the release profile the hydrate bundle
 # uses. The browser suite serves it with the API proxied (end2end/harness/static-site.mjs).
@@ -290,11 +308,12 @@ api-fuzz: schemathesis ## Schemathesis against GET /api/openapi.json on a debug 
 BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 BENCH_SECS         ?= 10
 PG_BIN             := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
-bench: geoip ## Benchmarks on PostgreSQL and SQLite (127.0.0.1 only); writes BENCHMARKS.md
+bench: geoip e2e-deps site-release ## Benchmarks on PostgreSQL and SQLite (127.0.0.1 only); writes BENCHMARKS.md
 	@command -v wrk >/dev/null || { $(call step,installing Debian's wrk); $(SUDO) apt-get install -y -q wrk; }
 	cargo build --release --locked -p server --bin fin-intelli --example bench --example stream_load
 	@ulimit -n 8192; PATH="$(PG_BIN):$$PATH" target/release/examples/bench --bin target/release/fin-intelli \
-	  --postgres "$(BENCH_POSTGRES_URL)" --secs $(BENCH_SECS) --stream-load target/release/examples/stream_load
+	  --postgres "$(BENCH_POSTGRES_URL)" --secs $(BENCH_SECS) --stream-load target/release/examples/stream_load \
+	  --site $(SITE_RELEASE) --interactive end2end/bench/interactive.mjs
 
 sizes: ## Print the release WASM bundle sizes (raw and gzip): hydrate (make build), static (make csr)
 	@f=target/site/pkg/fin_intelli.wasm; [ -f $$f ] || { echo "no $$f: run make build"; exit 1; }; \

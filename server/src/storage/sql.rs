@@ -115,7 +115,7 @@ struct TokenRow<'a> {
 }
 
 /// Rows the time-range search reads by primary key before it turns to the time index.
-const SEARCH_WINDOW: i64 = 2000;
+const SEARCH_WINDOW: i64 = 500;
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $migrator:expr) => {
@@ -471,57 +471,15 @@ macro_rules! sql_store {
             }
 
             async fn rotate_refresh_token(&self, rotation: &Rotation, event: &NewActivity) -> Result<RotateOutcome, StoreError> {
-                let now = rotation.now;
-                let mut tx = self.pool.begin().await?;
-                // The spend is one conditional write: the row changes only if it is still
-                // unspent, so concurrent refreshes of one token serialise on the row lock
-                // and exactly one of them sees it change. Never read-then-write.
-                let spent: Option<(i64, String)> = sqlx::query_as(
-                    "update refresh_tokens set spent_at = $2, successor_hash = $3 \
-                     where token_hash = $1 and spent_at is null and is_revoked = false and expires_at > $2 \
-                       and session_id in (select id from sessions where revoked_at is null and expires_at > $2) \
-                     returning user_id, session_id",
-                )
-                .bind(&rotation.presented_hash)
-                .bind(now)
-                .bind(&rotation.successor_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((user_id, session_id)) = spent else {
-                    drop(tx);
-                    return Ok(RotateOutcome::NotRotated(self.spent_token(&rotation.presented_hash, now).await?));
-                };
-                let session_expires: DateTime<Utc> = sqlx::query_scalar(
-                    "update sessions set last_used_at = $2, ip_address = $3, country = $4, city = $5, \
-                            risk_baseline = coalesce($6, risk_baseline) \
-                     where id = $1 returning expires_at",
-                )
-                .bind(&session_id)
-                .bind(now)
-                .bind(&rotation.ip_address)
-                .bind(rotation.country.as_deref())
-                .bind(rotation.city.as_deref())
-                .bind(rotation.risk_baseline.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
-                let expires_at = session_expires.min(now + rotation.idle_timeout);
-                Self::insert_token(
-                    &mut *tx,
-                    &TokenRow {
-                        user_id,
-                        session_id: &session_id,
-                        token_hash: &rotation.successor_hash,
-                        device_info: &rotation.device_info,
-                        ip_address: &rotation.ip_address,
-                        created_at: now,
-                        expires_at,
-                    },
-                )
-                .await?;
-                Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
-                tx.commit().await?;
-                self.signal.committed();
-                Ok(RotateOutcome::Rotated { user_id, session_id })
+                match self.spend_and_rotate(rotation, event).await? {
+                    Some((user_id, session_id)) => {
+                        self.signal.committed();
+                        Ok(RotateOutcome::Rotated { user_id, session_id })
+                    }
+                    None => Ok(RotateOutcome::NotRotated(
+                        self.spent_token(&rotation.presented_hash, rotation.now).await?,
+                    )),
+                }
             }
 
             async fn revoke_session(&self, session_id: &str, now: DateTime<Utc>, reason: &str, event: &NewActivity) -> Result<bool, StoreError> {
@@ -1039,3 +997,130 @@ macro_rules! sql_store {
 
 sql_store!(PgStore, sqlx::Postgres, PG_MIGRATIONS);
 sql_store!(SqliteStore, sqlx::Sqlite, SQLITE_MIGRATIONS);
+
+impl SqliteStore {
+    /// The rotation as one transaction: the spend is one conditional write, so concurrent
+    /// refreshes of one token serialise on the database's write lock and exactly one of
+    /// them sees it change. Never read-then-write. `None` when the token was not live.
+    async fn spend_and_rotate(
+        &self,
+        rotation: &Rotation,
+        event: &NewActivity,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let now = rotation.now;
+        let mut tx = self.pool.begin().await?;
+        let spent: Option<(i64, String)> = sqlx::query_as(SPEND_SQL)
+            .bind(&rotation.presented_hash)
+            .bind(now)
+            .bind(&rotation.successor_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((user_id, session_id)) = spent else {
+            return Ok(None);
+        };
+        let session_expires: DateTime<Utc> = sqlx::query_scalar(
+            "update sessions set last_used_at = $2, ip_address = $3, country = $4, city = $5, \
+                    risk_baseline = coalesce($6, risk_baseline) \
+             where id = $1 returning expires_at",
+        )
+        .bind(&session_id)
+        .bind(now)
+        .bind(&rotation.ip_address)
+        .bind(rotation.country.as_deref())
+        .bind(rotation.city.as_deref())
+        .bind(rotation.risk_baseline.as_deref())
+        .fetch_one(&mut *tx)
+        .await?;
+        Self::insert_token(
+            &mut *tx,
+            &TokenRow {
+                user_id,
+                session_id: &session_id,
+                token_hash: &rotation.successor_hash,
+                device_info: &rotation.device_info,
+                ip_address: &rotation.ip_address,
+                created_at: now,
+                expires_at: session_expires.min(now + rotation.idle_timeout),
+            },
+        )
+        .await?;
+        Self::insert_activity(&mut *tx, event, Some(user_id)).await?;
+        tx.commit().await?;
+        Ok(Some((user_id, session_id)))
+    }
+}
+
+impl PgStore {
+    /// The rotation as one statement, the same writes as SQLite's transaction (spend,
+    /// session, successor, activity row) in data-modifying CTEs: one round trip and one
+    /// implicit transaction instead of six statements. The spend is still the one
+    /// conditional write concurrent refreshes of a token serialise on.
+    async fn spend_and_rotate(
+        &self,
+        rotation: &Rotation,
+        event: &NewActivity,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let sql = format!(
+            "with spent as ({SPEND_SQL}), \
+             touched as ( \
+               update sessions set last_used_at = $2, ip_address = $4, country = $5, city = $6, \
+                      risk_baseline = coalesce($7, sessions.risk_baseline) \
+               from spent where sessions.id = spent.session_id \
+               returning sessions.id, spent.user_id, sessions.expires_at), \
+             successor as ( \
+               insert into refresh_tokens \
+                 (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
+               select user_id, id, $3, $8, $4, $2, least(expires_at, $9), false from touched), \
+             logged as ( \
+               insert into user_activity_logs \
+                 (user_id, username, event_type, ip_address, device_info, device_browser, device_os, device_type, \
+                  risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, longitude, \
+                  accuracy_radius_km, asn, asn_org, created_at) \
+               select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
+                      $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 \
+               from touched) \
+             select user_id, id from touched"
+        );
+        let now = rotation.now;
+        let place = &event.place;
+        let reasons = serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned());
+        Ok(sqlx::query_as(&sql)
+            .bind(&rotation.presented_hash)
+            .bind(now)
+            .bind(&rotation.successor_hash)
+            .bind(&rotation.ip_address)
+            .bind(rotation.country.as_deref())
+            .bind(rotation.city.as_deref())
+            .bind(rotation.risk_baseline.as_deref())
+            .bind(&rotation.device_info)
+            .bind(now + rotation.idle_timeout)
+            .bind(event.username.as_deref())
+            .bind(event.event_type.as_str())
+            .bind(event.ip_address.as_str())
+            .bind(event.device_info.as_str())
+            .bind(event.device.browser)
+            .bind(event.device.os)
+            .bind(event.device.kind)
+            .bind(event.risk_score)
+            .bind(reasons)
+            .bind(event.decision.as_str())
+            .bind(place.country.as_deref())
+            .bind(place.city.as_deref())
+            .bind(place.latitude)
+            .bind(place.longitude)
+            .bind(place.accuracy_radius_km.map(i32::from))
+            .bind(place.asn.map(i64::from))
+            .bind(place.asn_org.as_deref())
+            .bind(event.created_at)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+/// Spends a refresh token: the one conditional write of a rotation. The row changes only
+/// if it is still unspent (and its session live), so of concurrent refreshes of one token
+/// exactly one sees it change. $1 the token's hash, $2 now, $3 the successor's hash.
+const SPEND_SQL: &str = "update refresh_tokens set spent_at = $2, successor_hash = $3 \
+     where token_hash = $1 and spent_at is null and is_revoked = false and expires_at > $2 \
+       and session_id in (select id from sessions where revoked_at is null and expires_at > $2) \
+     returning user_id, session_id";
