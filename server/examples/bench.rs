@@ -1293,7 +1293,8 @@ async fn main() -> Result<(), Error> {
             }
             if let (Some((ceiling, sql_cpu)), "refresh rotation") = (rotation, f.scenario.as_str()) {
                 f.ceiling = Some((format!("pgbench {ceiling:.0}/s"), f.rate() / ceiling));
-                f.note.push_str(&format!("; the bare SQL through pgbench: {sql_cpu:.2} ms"));
+                f.note
+                    .push_str(&format!("; the bare SQL through pgbench: {sql_cpu:.2} ms"));
             }
         }
         if let Some((ceiling, sql_cpu)) = rotation {
