@@ -103,6 +103,45 @@ impl SqliteStore {
     }
 }
 
+/// The activity log's columns an insert sets, in the order [`bind_event!`] binds them
+/// after `user_id`.
+/// (A macro, so the plain insert's SQL stays one literal.)
+macro_rules! activity_insert_columns {
+    () => {
+        "user_id, username, event_type, ip_address, device_info, device_browser, device_os, device_type, \
+         risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, longitude, \
+         accuracy_radius_km, asn, asn_org, created_at"
+    };
+}
+
+/// Binds an event's fields, `username` through `created_at` of [`activity_insert_columns!`],
+/// to any sqlx query: the one list both the plain insert and PostgreSQL's rotation use.
+macro_rules! bind_event {
+    ($query:expr, $event:expr) => {{
+        let event: &NewActivity = $event;
+        let place = &event.place;
+        $query
+            .bind(event.username.as_deref())
+            .bind(event.event_type.as_str())
+            .bind(event.ip_address.as_str())
+            .bind(event.device_info.as_str())
+            .bind(event.device.browser)
+            .bind(event.device.os)
+            .bind(event.device.kind)
+            .bind(event.risk_score)
+            .bind(serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned()))
+            .bind(event.decision.as_str())
+            .bind(place.country.as_deref())
+            .bind(place.city.as_deref())
+            .bind(place.latitude)
+            .bind(place.longitude)
+            .bind(place.accuracy_radius_km.map(i32::from))
+            .bind(place.asn.map(i64::from))
+            .bind(place.asn_org.as_deref())
+            .bind(event.created_at)
+    }};
+}
+
 /// One refresh-token row to insert.
 struct TokenRow<'a> {
     user_id: i64,
@@ -249,38 +288,14 @@ macro_rules! sql_store {
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
-                let reasons = serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned());
-                let place = &event.place;
-                let id: i64 = sqlx::query_scalar(
-                    "insert into user_activity_logs \
-                     (user_id, username, event_type, ip_address, device_info, device_browser, device_os, device_type, \
-                      risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, longitude, \
-                      accuracy_radius_km, asn, asn_org, created_at) \
-                     values ($1, coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, \
-                             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-                     returning id",
-                )
-                .bind(user_id)
-                .bind(event.username.as_deref())
-                .bind(event.event_type.as_str())
-                .bind(event.ip_address.as_str())
-                .bind(event.device_info.as_str())
-                .bind(event.device.browser)
-                .bind(event.device.os)
-                .bind(event.device.kind)
-                .bind(event.risk_score)
-                .bind(reasons)
-                .bind(event.decision.as_str())
-                .bind(place.country.as_deref())
-                .bind(place.city.as_deref())
-                .bind(place.latitude)
-                .bind(place.longitude)
-                .bind(place.accuracy_radius_km.map(i32::from))
-                .bind(place.asn.map(i64::from))
-                .bind(place.asn_org.as_deref())
-                .bind(event.created_at)
-                .fetch_one(executor)
-                .await?;
+                let query = sqlx::query_scalar::<_, i64>(concat!(
+                    "insert into user_activity_logs (",
+                    activity_insert_columns!(),
+                    ") values ($1, coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, \
+                     $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) returning id"
+                ))
+                .bind(user_id);
+                let id = bind_event!(query, event).fetch_one(executor).await?;
                 Ok(id)
             }
         }
@@ -1072,19 +1087,15 @@ impl PgStore {
                  (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
                select user_id, id, $3, $8, $4, $2, least(expires_at, $9), false from touched), \
              logged as ( \
-               insert into user_activity_logs \
-                 (user_id, username, event_type, ip_address, device_info, device_browser, device_os, device_type, \
-                  risk_score, risk_reasons, decision, geolocation_country, geolocation_city, latitude, longitude, \
-                  accuracy_radius_km, asn, asn_org, created_at) \
+               insert into user_activity_logs ({columns}) \
                select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
                       $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 \
                from touched) \
-             select user_id, id from touched"
+             select user_id, id from touched",
+            columns = activity_insert_columns!()
         );
         let now = rotation.now;
-        let place = &event.place;
-        let reasons = serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned());
-        Ok(sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(&rotation.presented_hash)
             .bind(now)
             .bind(&rotation.successor_hash)
@@ -1093,27 +1104,8 @@ impl PgStore {
             .bind(rotation.city.as_deref())
             .bind(rotation.risk_baseline.as_deref())
             .bind(&rotation.device_info)
-            .bind(now + rotation.idle_timeout)
-            .bind(event.username.as_deref())
-            .bind(event.event_type.as_str())
-            .bind(event.ip_address.as_str())
-            .bind(event.device_info.as_str())
-            .bind(event.device.browser)
-            .bind(event.device.os)
-            .bind(event.device.kind)
-            .bind(event.risk_score)
-            .bind(reasons)
-            .bind(event.decision.as_str())
-            .bind(place.country.as_deref())
-            .bind(place.city.as_deref())
-            .bind(place.latitude)
-            .bind(place.longitude)
-            .bind(place.accuracy_radius_km.map(i32::from))
-            .bind(place.asn.map(i64::from))
-            .bind(place.asn_org.as_deref())
-            .bind(event.created_at)
-            .fetch_optional(&self.pool)
-            .await?)
+            .bind(now + rotation.idle_timeout);
+        Ok(bind_event!(query, event).fetch_optional(&self.pool).await?)
     }
 }
 
