@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
-# Versions known to build here with the pinned toolchain (see docs/toolchain.md).
+# Versions known to build here with the pinned toolchain (rust-toolchain.toml).
 TOOLCHAIN            := 1.95.0
 CARGO_LEPTOS_VERSION := 0.3.10
 TRUNK_VERSION        := 0.21.14
@@ -163,6 +163,8 @@ wasm-deps:
 	.ci/check-wasm-deps
 
 unit-tests:
+	@$(call step,the UI crate's unit tests)
+	cargo test --locked -p app --features ssr --lib
 	@$(call step,unit and HTTP tests on SQLite)
 	FIN_TEST_DB=sqlite FIN_TEST_REQUIRE_GEOIP=1 cargo test --locked -p server
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::request::Parts;
 
-use crate::api::{
+use crate::wire::{
     Activity, ActivityFilters, ActivityPage, AdminUser, AppError, EventReview, Me, SessionInfo, TotpSetup,
 };
 

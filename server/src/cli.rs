@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::service::NewAccount;
 use crate::startup;
 use crate::storage::{self, RedactedUrl};
 
@@ -124,7 +125,7 @@ async fn serve(config: Config) -> CliResult {
         warn_insecure_cookies();
     }
     if config.bootstrap_admin
-        && let Some(password) = state.auth.bootstrap_admin().await?
+        && let Some(password) = state.services.accounts.bootstrap_admin().await?
     {
         announce_admin_password(&password);
     }
@@ -192,7 +193,13 @@ async fn create_user(config: Config, username: &str, email: &str, admin: bool, p
         .output_name("fin_intelli")
         .build();
     let state = startup::build(&config, leptos, Arc::new(SystemClock)).await?;
-    let user = state.auth.create_user(username, email, password, admin).await?;
+    let account = NewAccount {
+        username: username.to_owned(),
+        email: email.to_owned(),
+        password,
+        is_admin: admin,
+    };
+    let user = state.services.accounts.create_user(account).await?;
     tracing::info!(id = user.id, username = %user.username, role = user.role(), "user created");
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod edge;
 pub mod http;
 pub mod risk_eval;
 pub mod service;

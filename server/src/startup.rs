@@ -13,10 +13,10 @@ use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
 use crate::domain::password::{PasswordError, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
-use crate::http::cookies::Cookies;
+use crate::edge::cookies::Cookies;
 use crate::http::{self, AppState};
 use crate::service::{
-    ActivityFeed, AuthParts, AuthService, DatabaseGate, Maintenance, SessionPolicy, load_keys, load_successor_key,
+    ActivityFeed, DatabaseGate, Maintenance, ServiceParts, Services, SessionPolicy, load_keys, load_successor_key,
 };
 
 /// How often old activity and throttle counters are pruned.
@@ -77,21 +77,23 @@ pub async fn build_with_geo(
         MAINTENANCE_INTERVAL,
     );
     let feed = ActivityFeed::new(store.clone());
-    let auth = AuthService::new(AuthParts {
-        store,
+    let services = Services::new(ServiceParts {
+        store: store.clone(),
         passwords,
         tokens,
         successors,
         clock,
         policy,
-        geo,
+        geo: geo.clone(),
         throttle: ThrottlePolicy::default(),
         risk: config.risk,
     });
     Ok(AppState {
-        database: DatabaseGate::new(auth.store().clone()),
+        database: DatabaseGate::new(store.clone()),
         metrics: http::metrics::Metrics::default(),
-        auth: Arc::new(auth),
+        services,
+        store,
+        geo,
         maintenance,
         feed,
         cookies: Cookies::new(!config.insecure_dev_cookies),

@@ -4,7 +4,7 @@
 
 use http::{HeaderMap, HeaderValue, header};
 use libfuzzer_sys::fuzz_target;
-use server::http::cookies::Cookies;
+use server::edge::cookies::Cookies;
 
 fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();

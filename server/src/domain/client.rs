@@ -47,9 +47,15 @@ impl ClientInfo {
 
     /// The client, recognised by its device cookie (stored and compared only as a hash).
     pub fn with_device_cookie(mut self, cookie: Option<&str>) -> Self {
-        self.device_cookie = cookie.map(crate::domain::token::hash_refresh_token);
+        self.device_cookie = cookie.map(hash_device_cookie);
         self
     }
+}
+
+/// How a device cookie is stored and compared: its hex SHA-256 (the cookie is 256 random
+/// bits, so a plain hash is enough).
+pub fn hash_device_cookie(cookie: &str) -> String {
+    crate::domain::token::sha256_hex(cookie)
 }
 
 /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the

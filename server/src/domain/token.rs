@@ -83,6 +83,12 @@ impl SuccessorKey {
 /// The hex SHA-256 of a refresh token. A plain hash is enough (no salt, no slow hash): the
 /// token has 512 bits of entropy, so there is nothing to brute-force.
 pub fn hash_refresh_token(secret: &str) -> String {
+    sha256_hex(secret)
+}
+
+/// The hex SHA-256 of a high-entropy secret: how refresh tokens, device cookies and
+/// recovery codes are stored, each through its own named function.
+pub(crate) fn sha256_hex(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -147,6 +147,12 @@ pub fn normalise_recovery_code(input: &str) -> String {
         .to_lowercase()
 }
 
+/// How a recovery code is stored and compared: the hex SHA-256 of its normalised form (50
+/// random bits, and each code works once, behind the step-up's attempt limits).
+pub fn hash_recovery_code(input: &str) -> String {
+    crate::domain::token::sha256_hex(&normalise_recovery_code(input))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

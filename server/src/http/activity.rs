@@ -7,16 +7,13 @@
 //! pages stay stable while new events arrive. The CSV export walks the same query a page
 //! at a time and streams it, so its size is not bounded by memory.
 
-use app::api::{Activity, ActivityPage};
+use app::wire::{ActivityFilters, ActivityPage};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
 use crate::domain::client::ClientInfo;
@@ -24,12 +21,10 @@ use crate::service::EventVerdict;
 
 use super::extract::{PathSegment, SessionsEnded, json_body, path_id};
 use super::{ApiError, AppState, Authenticated};
-use crate::domain::device::Device;
+use crate::edge::wire::{self, DEFAULT_LIMIT, Parsed, page, parse_filters};
 use crate::service::Principal;
-use crate::storage::{ActivityFilter, ActivityRecord, EventType};
+use crate::storage::{ActivityFilter, ActivityRecord};
 
-pub(crate) const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
 /// Rows fetched per round trip while streaming a CSV export.
 const CSV_PAGE: i64 = 1000;
 
@@ -47,159 +42,20 @@ struct ActivityQuery {
     until: Option<String>,
 }
 
-impl From<ActivityRecord> for Activity {
-    fn from(event: ActivityRecord) -> Self {
-        Self {
-            risk_reasons: event.reasons(),
-            device: device_label(&event),
-            id: event.id,
-            user_id: event.user_id,
-            username: event.username,
-            event_type: event.event_type,
-            ip: event.ip_address,
-            country: event.geolocation_country,
-            city: event.geolocation_city,
-            latitude: event.latitude,
-            longitude: event.longitude,
-            accuracy_radius_km: event.accuracy_radius_km,
-            asn: event.asn,
-            asn_org: event.asn_org,
-            risk_score: event.risk_score,
-            decision: event.decision,
-            verdict: event.verdict,
-            created_at: rfc3339(event.created_at),
-        }
-    }
-}
-
-/// "Firefox on Windows", from the stored parse when there is one (older rows: parse now).
-fn device_label(event: &ActivityRecord) -> String {
-    match (&event.device_browser, &event.device_os) {
-        (Some(browser), Some(os)) => format!("{browser} on {os}"),
-        _ => Device::parse(&event.device_info).label(),
-    }
-}
-
-/// The API's time format: RFC 3339, UTC, whole seconds.
-pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub fn cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(id.to_string())
-}
-
-/// The id inside a cursor, if it is one.
-pub fn parse_cursor(raw: &str) -> Option<i64> {
-    let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
-    std::str::from_utf8(&bytes)
-        .ok()?
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-}
-
-/// A parsed query: the filter, and the page size asked for (if any).
-pub(crate) struct Parsed {
-    pub filter: ActivityFilter,
-    pub limit: Option<i64>,
-}
-
 /// Reads the query string, with 400s that say what is wrong. `admin`: whether the admin
 /// filters are allowed (the caller's own log takes only `limit` and `before`).
 pub(crate) fn parse_query(raw: Option<&str>, admin: bool) -> Result<Parsed, ApiError> {
     let query: ActivityQuery = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
-    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-    if !admin
-        && [
-            &query.user,
-            &query.event_type,
-            &query.min_risk,
-            &query.since,
-            &query.until,
-        ]
-        .into_iter()
-        .any(|v| present(v).is_some())
-    {
-        return Err(ApiError::bad_request(
-            "Only limit and before apply to your own activity",
-        ));
-    }
-    let limit = match present(&query.limit) {
-        None => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::bad_request(format!("limit must be a whole number from 1 to {MAX_LIMIT}")))?,
-        ),
+    let filters = ActivityFilters {
+        user: query.user.unwrap_or_default(),
+        event_type: query.event_type.unwrap_or_default(),
+        min_risk: query.min_risk.unwrap_or_default(),
+        since: query.since.unwrap_or_default(),
+        until: query.until.unwrap_or_default(),
+        before: query.before.unwrap_or_default(),
     };
-    let before = match present(&query.before) {
-        None => None,
-        Some(raw) => Some(
-            parse_cursor(&raw)
-                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "The cursor is not valid"))?,
-        ),
-    };
-    let event_type = match present(&query.event_type) {
-        None => None,
-        Some(raw) => Some(EventType::parse(&raw).ok_or_else(|| {
-            let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-            ApiError::bad_request(format!("event_type must be one of {}", known.join(", ")))
-        })?),
-    };
-    let min_risk = match present(&query.min_risk) {
-        None => None,
-        Some(raw) => Some(
-            raw.parse::<f64>()
-                .ok()
-                .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| ApiError::bad_request("min_risk must be a number from 0 to 1"))?,
-        ),
-    };
-    let time = |name: &str, raw: Option<String>| -> Result<Option<DateTime<Utc>>, ApiError> {
-        raw.map(|raw| {
-            DateTime::parse_from_rfc3339(&raw)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::bad_request(format!("{name} must be an RFC 3339 time, like 2026-01-31T12:00:00Z"))
-                })
-        })
-        .transpose()
-    };
-    let since = time("since", present(&query.since))?;
-    let until = time("until", present(&query.until))?;
-    if let (Some(since), Some(until)) = (since, until)
-        && since >= until
-    {
-        return Err(ApiError::bad_request("since must be earlier than until"));
-    }
-    Ok(Parsed {
-        filter: ActivityFilter {
-            user_id: None,
-            username: present(&query.user).map(|u| u.to_lowercase()),
-            event_type,
-            min_risk,
-            since,
-            until,
-            before,
-        },
-        limit,
-    })
-}
-
-/// A page of events and the cursor of the next one. One extra row says whether another
-/// page exists.
-pub(crate) fn page(mut events: Vec<ActivityRecord>, limit: i64) -> ActivityPage {
-    let next = (events.len() as i64 > limit).then(|| {
-        events.truncate(limit as usize);
-        events.last().map(|e| cursor(e.id))
-    });
-    ActivityPage {
-        items: events.into_iter().map(Activity::from).collect(),
-        next: next.flatten(),
-    }
+    Ok(parse_filters(&filters, query.limit.as_deref(), admin)?)
 }
 
 pub async fn mine(
@@ -209,7 +65,11 @@ pub async fn mine(
 ) -> Result<Json<ActivityPage>, ApiError> {
     let query = parse_query(raw.as_deref(), false)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let events = state.auth.my_activity(&caller, query.filter.before, limit + 1).await?;
+    let events = state
+        .services
+        .activity
+        .mine(&caller, query.filter.before, limit + 1)
+        .await?;
     Ok(Json(page(events, limit)))
 }
 
@@ -220,7 +80,11 @@ pub async fn admin_search(
 ) -> Result<Json<ActivityPage>, ApiError> {
     let query = parse_query(raw.as_deref(), true)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let events = state.auth.search_activity(&caller, &query.filter, limit + 1).await?;
+    let events = state
+        .services
+        .activity
+        .search(&caller, &query.filter, limit + 1)
+        .await?;
     Ok(Json(page(events, limit)))
 }
 
@@ -243,7 +107,7 @@ pub async fn admin_csv_from_browser(
         .cookies
         .read_access(&parts.headers)
         .ok_or_else(ApiError::invalid_token)?;
-    let caller = state.auth.authenticate(token).await?;
+    let caller = state.services.auth.authenticate(token).await?;
     csv_export(state, caller, raw.as_deref()).await
 }
 
@@ -255,7 +119,8 @@ pub async fn not_me(
     PathSegment(id): PathSegment,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let sessions_ended = state
-        .auth
+        .services
+        .activity
         .report_not_me(&caller, path_id(&id, "event")?, &client)
         .await?;
     Ok(Json(SessionsEnded { sessions_ended }))
@@ -279,8 +144,9 @@ pub async fn verdict(
     let verdict = EventVerdict::parse(&body.verdict)
         .ok_or_else(|| ApiError::bad_request("verdict must be legitimate or compromised"))?;
     let sessions_ended = state
-        .auth
-        .judge_event(&caller, path_id(&id, "event")?, verdict, &client)
+        .services
+        .activity
+        .judge(&caller, path_id(&id, "event")?, verdict, &client)
         .await?;
     Ok(Json(SessionsEnded { sessions_ended }))
 }
@@ -290,8 +156,9 @@ async fn csv_export(state: AppState, caller: Principal, raw: Option<&str>) -> Re
     // The first page is fetched before answering, so a refusal (403) or a database
     // failure is a proper error status rather than a broken download.
     let first = state
-        .auth
-        .search_activity(&caller, &query.filter, CSV_PAGE.min(query.limit.unwrap_or(CSV_PAGE)))
+        .services
+        .activity
+        .search(&caller, &query.filter, CSV_PAGE.min(query.limit.unwrap_or(CSV_PAGE)))
         .await?;
     let budget = query.limit.unwrap_or(i64::MAX);
     let header_row = bytes::Bytes::from_static(CSV_HEADER.as_bytes());
@@ -337,7 +204,13 @@ async fn next_chunk(mut walk: CsvWalk) -> Option<(Result<bytes::Bytes, std::io::
         Some(page) => page,
         None => {
             let size = CSV_PAGE.min(walk.left);
-            match walk.state.auth.search_activity(&walk.caller, &walk.filter, size).await {
+            match walk
+                .state
+                .services
+                .activity
+                .search(&walk.caller, &walk.filter, size)
+                .await
+            {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "activity export failed midway");
@@ -352,7 +225,7 @@ async fn next_chunk(mut walk: CsvWalk) -> Option<(Result<bytes::Bytes, std::io::
     walk.left -= page.len() as i64;
     let mut chunk = String::with_capacity(page.len() * 160);
     for event in page {
-        csv_row(&mut chunk, Activity::from(event));
+        csv_row(&mut chunk, wire::activity(event));
     }
     Some((Ok(bytes::Bytes::from(chunk)), walk))
 }
@@ -360,7 +233,7 @@ async fn next_chunk(mut walk: CsvWalk) -> Option<(Result<bytes::Bytes, std::io::
 const CSV_HEADER: &str = "id,created_at,user_id,username,event_type,decision,risk_score,risk_reasons,ip,device,\
 country,city,latitude,longitude,accuracy_radius_km,asn,asn_org,verdict\r\n";
 
-fn csv_row(out: &mut String, e: Activity) {
+fn csv_row(out: &mut String, e: app::wire::Activity) {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
         e.id.to_string(),
@@ -416,7 +289,13 @@ fn csv_field(out: &mut String, field: &str) {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
+    use crate::edge::wire::{cursor, parse_cursor, rfc3339};
+    use crate::storage::EventType;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

@@ -10,11 +10,12 @@ use chrono::SecondsFormat;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::activity::parse_cursor;
 use super::extract::{PathSegment, SessionsEnded, json_body, path_id};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::domain::user::User;
+use crate::edge::wire::{cursor, parse_cursor};
+use crate::service::{NewAccount, UserUpdate};
 
 const MAX_LIMIT: i64 = 200;
 
@@ -81,10 +82,10 @@ pub async fn list(
         })
         .transpose()?;
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let mut users = state.auth.admin_users(&caller, search, before, limit + 1).await?;
+    let mut users = state.services.admin.users(&caller, search, before, limit + 1).await?;
     let next = (users.len() as i64 > limit).then(|| {
         users.truncate(limit as usize);
-        users.last().map(|u| super::activity::cursor(u.id))
+        users.last().map(|u| cursor(u.id))
     });
     Ok(Json(UserPage {
         items: users.into_iter().map(UserView::from).collect(),
@@ -111,15 +112,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let body = json_body(body)?;
     let user = state
-        .auth
-        .admin_create_user(
+        .services
+        .admin
+        .create_user(
             &caller,
-            (
-                &body.username,
-                &body.email,
-                SecretString::from(body.password),
-                body.is_admin,
-            ),
+            NewAccount {
+                username: body.username,
+                email: body.email,
+                password: SecretString::from(body.password),
+                is_admin: body.is_admin,
+            },
             &client,
         )
         .await?;
@@ -146,8 +148,17 @@ pub async fn update(
         return Err(ApiError::bad_request("Give is_active, is_admin or both"));
     }
     let user = state
-        .auth
-        .admin_update_user(&caller, path_id(&id, "user")?, body.is_active, body.is_admin, &client)
+        .services
+        .admin
+        .update_user(
+            &caller,
+            path_id(&id, "user")?,
+            UserUpdate {
+                is_active: body.is_active,
+                is_admin: body.is_admin,
+            },
+            &client,
+        )
         .await?;
     Ok(Json(user.into()))
 }
@@ -160,8 +171,9 @@ pub async fn revoke_sessions(
     PathSegment(id): PathSegment,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let sessions_ended = state
-        .auth
-        .admin_revoke_sessions(&caller, path_id(&id, "user")?, &client)
+        .services
+        .admin
+        .revoke_sessions(&caller, path_id(&id, "user")?, &client)
         .await?;
     Ok(Json(SessionsEnded { sessions_ended }))
 }

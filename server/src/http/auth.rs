@@ -12,11 +12,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::cookies::Cookies;
 use super::cors::AllowedOrigins;
 use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
+use crate::edge::cookies::Cookies;
 use crate::service::{AuthError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
@@ -81,7 +81,8 @@ pub async fn login(
 
     let client = client.taking_cookies(delivery == Delivery::Cookie);
     let signed_in = state
-        .auth
+        .services
+        .sign_in
         .sign_in(&request.username, SecretString::from(request.password), &client)
         .await?;
     Ok(token_response(&signed_in, delivery, state.cookies))
@@ -138,7 +139,8 @@ pub async fn step_up(
     let delivery = Delivery::parse(request.refresh_delivery.as_deref())?;
     let client = client.taking_cookies(delivery == Delivery::Cookie);
     let signed_in = state
-        .auth
+        .services
+        .sign_in
         .step_up(&request.challenge_id, &request.code, &client)
         .await?;
     Ok(token_response(&signed_in, delivery, state.cookies))
@@ -158,7 +160,7 @@ pub async fn refresh(
             Delivery::Cookie,
         ),
     };
-    match state.auth.refresh(token.as_deref(), &client).await {
+    match state.services.sessions.refresh(token.as_deref(), &client).await {
         Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies)),
         Err(error) if delivery == Delivery::Cookie => {
             // The cookie holds a dead token: drop it so the browser stops sending it.
@@ -194,7 +196,7 @@ pub async fn resume(
         .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
     let (site, next) = return_address(query.next.as_deref(), &state.allowed_origins);
     let token = state.cookies.read_refresh(&headers);
-    let (location, set_cookies) = match state.auth.refresh(token, &client).await {
+    let (location, set_cookies) = match state.services.sessions.refresh(token, &client).await {
         Ok(refreshed) => (format!("{site}{next}"), state.cookies.session(&refreshed)),
         Err(AuthError::Store(e)) => return Err(AuthError::Store(e).into()),
         Err(_) => (format!("{site}/login"), state.cookies.clear_all()),
@@ -235,7 +237,7 @@ pub async fn logout_all(
     Authenticated(caller): Authenticated,
     client: ClientInfo,
 ) -> Result<Response, ApiError> {
-    state.auth.sign_out_everywhere(&caller, &client).await?;
+    state.services.sessions.sign_out_everywhere(&caller, &client).await?;
     Ok(cleared(StatusCode::NO_CONTENT, state.cookies))
 }
 
@@ -258,7 +260,7 @@ pub async fn logout(
         .refresh_token
         .as_deref()
         .or_else(|| state.cookies.read_refresh(&headers));
-    state.auth.sign_out(token, &client).await?;
+    state.services.sessions.sign_out(token, &client).await?;
     Ok(cleared(StatusCode::NO_CONTENT, state.cookies))
 }
 

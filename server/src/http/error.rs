@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::access::TokenError;
+use crate::edge::failure::{SELF_LOCKOUT, log_internal};
+use crate::edge::wire::{FilterError, FilterErrorKind};
 use crate::service::AuthError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +105,7 @@ impl ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
+        log_internal(&error);
         match error {
             AuthError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -128,11 +131,7 @@ impl From<AuthError> for ApiError {
                 )
             },
             AuthError::Forbidden => ApiError::forbidden(),
-            AuthError::SelfLockout => ApiError::new(
-                StatusCode::CONFLICT,
-                "self_lockout",
-                "You cannot deactivate or demote yourself; ask another administrator",
-            ),
+            AuthError::SelfLockout => ApiError::new(StatusCode::CONFLICT, "self_lockout", SELF_LOCKOUT),
             AuthError::StepUpRequired { challenge_id } => ApiError {
                 challenge_id: Some(challenge_id),
                 ..ApiError::new(
@@ -170,22 +169,17 @@ impl From<AuthError> for ApiError {
             AuthError::Conflict(field) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", format!("{field} is already taken"))
             }
-            AuthError::Store(e) if e.is_unavailable() => {
-                tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "database unavailable");
-                ApiError::database_unavailable()
-            }
-            AuthError::Store(e) => {
-                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "storage failure");
-                ApiError::internal()
-            }
-            AuthError::Keys(e) => {
-                tracing::error!(error = %e, "key loading failure");
-                ApiError::internal()
-            }
-            AuthError::Password(e) => {
-                tracing::error!(error = %e, "password hashing failure");
-                ApiError::internal()
-            }
+            AuthError::Store(e) if e.is_unavailable() => ApiError::database_unavailable(),
+            AuthError::Store(_) | AuthError::Keys(_) | AuthError::Password(_) => ApiError::internal(),
+        }
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(error: FilterError) -> Self {
+        match error.kind {
+            FilterErrorKind::Invalid => ApiError::bad_request(error.message),
+            FilterErrorKind::Cursor => ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", error.message),
         }
     }
 }

@@ -1,37 +1,18 @@
 //! Extractors: who is calling, and from where.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
-use crate::domain::client::{ClientInfo, client_ip};
+use crate::domain::client::ClientInfo;
 use crate::service::Principal;
-
-/// The client's address (trusted-proxy aware) and user agent, from a request head.
-pub fn client_info(parts: &Parts, state: &AppState) -> ClientInfo {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let forwarded = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let ip = client_ip(peer, forwarded, &state.trusted_proxies);
-    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    ClientInfo::new(ip, user_agent).with_device_cookie(state.cookies.read_device(&parts.headers))
-}
 
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts, state))
+        Ok(state.client(parts))
     }
 }
 
@@ -43,7 +24,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or_else(ApiError::invalid_token)?;
-        Ok(Authenticated(state.auth.authenticate(token).await?))
+        Ok(Authenticated(state.services.auth.authenticate(token).await?))
     }
 }
 

@@ -7,12 +7,12 @@ use super::{ApiError, AppState};
 /// The process is up; also says whether geolocation data has loaded (it loads in the
 /// background and is never a reason to refuse traffic).
 pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "geolocation": state.auth.geo().status() }))
+    Json(json!({ "status": "ok", "geolocation": state.geo.status() }))
 }
 
 /// The process can serve: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match state.auth.store().ping().await {
+    match state.store.ping().await {
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
@@ -26,6 +26,6 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
 pub async fn jwks(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.auth.jwks()),
+        Json(state.services.auth.jwks()),
     )
 }

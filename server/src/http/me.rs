@@ -51,7 +51,12 @@ pub async fn change_password(
     let change: PasswordChange = parse_body(&headers, body)?;
     let current = SecretString::from(change.current_password);
     let new = SecretString::from(change.new_password);
-    match state.auth.change_password(&caller, current, new, &client).await {
+    match state
+        .services
+        .accounts
+        .change_password(&caller, current, new, &client)
+        .await
+    {
         Ok(()) => Ok(cleared(StatusCode::NO_CONTENT, state.cookies)),
         Err(AuthError::InvalidCredentials) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -75,11 +80,11 @@ pub async fn begin_totp(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    let (secret, otpauth_uri) = state.auth.begin_totp(&caller).await?;
+    let enrolment = state.services.factors.begin_totp(&caller).await?;
     Ok(Json(TotpEnrolment {
-        qr_svg: crate::domain::totp::qr_svg(&otpauth_uri),
-        secret,
-        otpauth_uri,
+        qr_svg: crate::domain::totp::qr_svg(&enrolment.uri),
+        secret: enrolment.secret,
+        otpauth_uri: enrolment.uri,
     }))
 }
 
@@ -102,6 +107,10 @@ pub async fn confirm_totp(
     body: Result<Json<ConfirmTotp>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let body = super::extract::json_body(body)?;
-    let recovery_codes = state.auth.confirm_totp(&caller, &body.code, &client).await?;
+    let recovery_codes = state
+        .services
+        .factors
+        .confirm_totp(&caller, &body.code, &client)
+        .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

@@ -114,7 +114,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # HELP fin_geolocation_loaded Whether the city geolocation data is loaded.\n\
          # TYPE fin_geolocation_loaded gauge\nfin_geolocation_loaded {}\n",
         u8::from(!state.database.is_down()),
-        u8::from(state.auth.geo().has_city_data()),
+        u8::from(state.geo.has_city_data()),
     );
     if let Some(bytes) = resident_bytes() {
         let _ = write!(

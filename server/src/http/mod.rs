@@ -5,7 +5,6 @@ pub(crate) mod activity;
 mod admin;
 mod assets;
 mod auth;
-pub mod cookies;
 pub mod cors;
 mod deadline;
 mod error;
@@ -18,6 +17,7 @@ mod me;
 pub mod metrics;
 mod openapi;
 mod origin;
+pub mod request_id;
 mod server_fn;
 mod sessions;
 mod stream;
@@ -33,11 +33,14 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use activity::{cursor, parse_cursor};
 pub use error::{ApiError, DatabaseDown};
-pub use extract::{Authenticated, client_info};
+pub use extract::Authenticated;
 
-use crate::service::{ActivityFeed, AuthService, DatabaseGate, Maintenance};
+use crate::domain::geo::Geolocator;
+use crate::edge::Edge;
+pub use crate::edge::wire::{cursor, parse_cursor};
+use crate::service::{ActivityFeed, DatabaseGate, Maintenance, Services};
+use crate::storage::Store;
 use crate::web::WebBackend;
 
 /// Largest request body accepted anywhere. Sign-in forms are tiny; this bounds the memory a
@@ -47,14 +50,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Everything a handler may need, built once at start and cloned cheaply per request.
 #[derive(Clone)]
 pub struct AppState {
-    pub auth: Arc<AuthService>,
+    pub services: Services,
+    pub store: Arc<dyn Store>,
+    pub geo: Arc<Geolocator>,
     pub maintenance: Maintenance,
     /// Answers 503 at once while the database is known to be unreachable.
     pub database: DatabaseGate,
     /// Request counters and latencies for `GET /metrics`.
     pub metrics: metrics::Metrics,
     pub feed: ActivityFeed,
-    pub cookies: cookies::Cookies,
+    pub cookies: crate::edge::cookies::Cookies,
     pub trusted_proxies: Arc<[IpNet]>,
     /// The static bundle's origins (`FIN_CORS_ORIGINS`): CORS with credentials, and past the
     /// cross-site refusal.
@@ -63,6 +68,22 @@ pub struct AppState {
     /// How long a request may take to get its response head (see `deadline`).
     pub request_timeout: std::time::Duration,
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// What the server functions' backend needs of the state.
+    pub fn edge(&self) -> Edge {
+        Edge {
+            services: self.services.clone(),
+            cookies: self.cookies,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    /// The client behind a request head.
+    pub fn client(&self, parts: &axum::http::request::Parts) -> crate::domain::client::ClientInfo {
+        crate::edge::client_info(parts, &self.cookies, &self.trusted_proxies)
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -105,7 +126,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ));
 
-    let backend: app::backend::SharedBackend = Arc::new(WebBackend::new(state.clone()));
+    let backend: app::backend::SharedBackend = Arc::new(WebBackend::new(state.edge()));
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
     let context = move || page_context(&backend);
@@ -139,6 +160,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::harden))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
+        // Outermost: every response carries its id, and everything inside logs under it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            request_id::trace,
+        ))
         .with_state(state)
 }
 

@@ -1,9 +1,9 @@
 //! `GET /api/sessions` and `DELETE /api/sessions/{id}`: the caller's own sessions.
 
+use crate::edge::wire::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::extract::PathSegment;
@@ -24,15 +24,11 @@ pub struct SessionView {
     current: bool,
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
-    let sessions = state.auth.sessions(&caller).await?;
+    let sessions = state.services.sessions.list(&caller).await?;
     Ok(Json(
         sessions
             .into_iter()
@@ -56,6 +52,6 @@ pub async fn revoke(
     client: ClientInfo,
     PathSegment(id): PathSegment,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.end_session(&caller, &id, &client).await?;
+    state.services.sessions.end_session(&caller, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::Activity;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
@@ -30,8 +29,8 @@ use tokio::time::Instant;
 
 use super::extract::bearer_token;
 use super::{ApiError, AppState};
+use crate::service::AuthError;
 use crate::service::feed::{self, Delivered, Published};
-use crate::service::{AuthError, AuthService};
 use crate::storage::ActivityRecord;
 
 /// Comment lines on an idle stream, so proxies and browsers keep it open.
@@ -64,8 +63,8 @@ pub async fn admin_stream(
         .or_else(|| state.cookies.read_access(&parts.headers))
         .ok_or_else(ApiError::invalid_token)?
         .to_owned();
-    let caller = state.auth.authenticate(&token).await?;
-    AuthService::require_admin(&caller)?;
+    let caller = state.services.auth.authenticate(&token).await?;
+    caller.require_admin()?;
     let resume = resume_point(&parts, raw.as_deref())?;
 
     // Subscribe before reading the log, so nothing falls between the two.
@@ -240,8 +239,8 @@ impl Subscription {
     }
 
     async fn caller_still_allowed(&self) -> bool {
-        match self.state.auth.authenticate(&self.token).await {
-            Ok(caller) => AuthService::require_admin(&caller).is_ok(),
+        match self.state.services.auth.authenticate(&self.token).await {
+            Ok(caller) => caller.require_admin().is_ok(),
             Err(_) => false,
         }
     }
@@ -249,7 +248,7 @@ impl Subscription {
 
 /// An event's `data:`: the `Activity` JSON of `GET /api/admin/activity`.
 fn encode(record: &ActivityRecord) -> Option<String> {
-    match serde_json::to_string(&Activity::from(record.clone())) {
+    match serde_json::to_string(&crate::edge::wire::activity(record.clone())) {
         Ok(json) => Some(json),
         Err(e) => {
             tracing::warn!(error = %e, id = record.id, "activity event could not be encoded");

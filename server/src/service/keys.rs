@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::SigningKey;
 use crate::domain::token::SuccessorKey;
-use crate::storage::{Store, StoreError, StoredSigningKey};
+use crate::storage::{KeyStore, StoreError, StoredSigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyLoadError {
@@ -31,7 +31,7 @@ pub struct LoadedKeys {
 /// `SECRET_KEY`); with `FIN_JWT_ED25519_KEY`: that Ed25519 key. Otherwise the active Ed25519 key kept in the database, generated on first
 /// start: never regenerated on restart, which would sign everyone out. Every stored key
 /// verifies, so tokens signed before a rotation or a switch keep working until they expire.
-pub async fn load_keys(config: &Config, store: &dyn Store, clock: &dyn Clock) -> Result<LoadedKeys, KeyLoadError> {
+pub async fn load_keys(config: &Config, store: &dyn KeyStore, clock: &dyn Clock) -> Result<LoadedKeys, KeyLoadError> {
     let configured = match (&config.jwt_secret, &config.jwt_ed25519_seed) {
         (Some(secret), _) => {
             let bytes = secret.expose_secret().as_bytes().to_vec();
@@ -66,13 +66,13 @@ pub async fn load_keys(config: &Config, store: &dyn Store, clock: &dyn Clock) ->
 }
 
 /// Every stored key (active and retired), for verification.
-pub async fn verification_keys(store: &dyn Store) -> Result<Vec<SigningKey>, KeyLoadError> {
+pub async fn verification_keys(store: &dyn KeyStore) -> Result<Vec<SigningKey>, KeyLoadError> {
     store.signing_keys().await?.iter().map(decode).collect()
 }
 
 /// Makes a new Ed25519 key the signing key and retires the old one, which keeps verifying.
 /// Instances learn the new key from the database the first time they see a token it signed.
-pub async fn rotate_signing_key(store: &dyn Store, clock: &dyn Clock) -> Result<String, KeyLoadError> {
+pub async fn rotate_signing_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<String, KeyLoadError> {
     let key = SigningKey::generate_ed25519();
     store.rotate_signing_key(&stored(&key, clock)).await?;
     Ok(key.kid().to_owned())
@@ -98,7 +98,7 @@ fn decode(key: &StoredSigningKey) -> Result<SigningKey, KeyLoadError> {
 
 /// The key that derives refresh-token successors: generated on first start, kept in the
 /// database so every instance derives the same successor for the same token.
-pub async fn load_successor_key(store: &dyn Store, clock: &dyn Clock) -> Result<SuccessorKey, KeyLoadError> {
+pub async fn load_successor_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<SuccessorKey, KeyLoadError> {
     let mut candidate = vec![0u8; 32];
     OsRng.fill_bytes(&mut candidate);
     let stored = store

@@ -1,17 +1,147 @@
-//! The use cases. Both the JSON API and the server functions call these, so the two paths
-//! behave the same.
+//! The use cases, one service each. Both the JSON API and the server functions call these,
+//! so the two paths behave the same. [`Services::new`] wires them from their parts; each
+//! holds only the storage roles it uses.
 
-mod auth;
+mod accounts;
+mod activity;
+mod admin;
+mod authenticate;
 mod availability;
+mod error;
+mod factors;
 pub mod feed;
 mod keys;
 mod liveness;
 mod maintenance;
 pub(crate) mod risk;
+mod sessions;
+mod shared;
+mod sign_in;
 
-pub use auth::{AuthError, AuthParts, AuthService, EventReview, EventVerdict, Principal, SessionPolicy, SignedIn};
+use std::sync::Arc;
+
+pub use accounts::{AccountService, NewAccount};
+pub use activity::{ActivityService, EventReview, EventVerdict};
+pub use admin::{AdminService, UserUpdate};
+pub use authenticate::Authenticator;
 pub use availability::DatabaseGate;
+pub use error::AuthError;
+pub use factors::{SecondFactorService, TotpEnrolment};
 pub use feed::ActivityFeed;
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
 pub use maintenance::Maintenance;
 pub use risk::{NoFactorPolicy, RiskPolicy};
+pub use sessions::SessionService;
+pub use shared::{Principal, SessionPolicy, SignedIn};
+pub use sign_in::SignInService;
+
+use crate::clock::Clock;
+use crate::domain::access::AccessTokens;
+use crate::domain::geo::Geolocator;
+use crate::domain::password::Passwords;
+use crate::domain::throttle::ThrottlePolicy;
+use crate::domain::token::SuccessorKey;
+use crate::storage::Store;
+
+/// What the services are built from.
+pub struct ServiceParts {
+    pub store: Arc<dyn Store>,
+    pub passwords: Passwords,
+    pub tokens: AccessTokens,
+    pub successors: SuccessorKey,
+    pub clock: Arc<dyn Clock>,
+    pub policy: SessionPolicy,
+    pub geo: Arc<Geolocator>,
+    pub throttle: ThrottlePolicy,
+    pub risk: RiskPolicy,
+}
+
+/// Every use case, ready to share between the JSON API and the server functions.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Recognises the caller behind an access token.
+    pub auth: Arc<Authenticator>,
+    pub sign_in: Arc<SignInService>,
+    pub sessions: Arc<SessionService>,
+    pub accounts: Arc<AccountService>,
+    pub factors: Arc<SecondFactorService>,
+    pub activity: Arc<ActivityService>,
+    pub admin: Arc<AdminService>,
+}
+
+impl Services {
+    pub fn new(parts: ServiceParts) -> Self {
+        let ServiceParts {
+            store,
+            passwords,
+            tokens,
+            successors,
+            clock,
+            policy,
+            geo,
+            throttle,
+            risk,
+        } = parts;
+        let recorder = shared::Recorder::new(geo, clock.clone());
+        let issuer = shared::Issuer {
+            tokens: Arc::new(tokens),
+            policy,
+        };
+        let risk = risk::RiskGate::new(store.clone(), risk);
+        // One cache of live sessions: whichever service ends a session evicts it here.
+        let live = Arc::new(liveness::LivenessCache::default());
+        let factors = Arc::new(SecondFactorService::new(store.clone(), store.clone(), recorder.clone()));
+        let accounts = Arc::new(AccountService::new(
+            store.clone(),
+            passwords.clone(),
+            recorder.clone(),
+            live.clone(),
+        ));
+        Self {
+            auth: Arc::new(Authenticator::new(authenticate::AuthenticatorParts {
+                tokens: issuer.tokens.clone(),
+                sessions: store.clone(),
+                users: store.clone(),
+                keys: store.clone(),
+                clock,
+                live: live.clone(),
+            })),
+            sign_in: Arc::new(SignInService::new(sign_in::SignInParts {
+                store: store.clone(),
+                passwords,
+                issuer: issuer.clone(),
+                recorder: recorder.clone(),
+                throttle,
+                risk: risk.clone(),
+                factors: factors.clone(),
+            })),
+            sessions: Arc::new(SessionService::new(sessions::SessionParts {
+                sessions: store.clone(),
+                users: store.clone(),
+                issuer,
+                successors,
+                recorder: recorder.clone(),
+                risk: risk.clone(),
+                live: live.clone(),
+            })),
+            activity: Arc::new(ActivityService::new(activity::ActivityParts {
+                activity: store.clone(),
+                users: store.clone(),
+                sessions: store.clone(),
+                recorder: recorder.clone(),
+                risk,
+                live: live.clone(),
+            })),
+            admin: Arc::new(AdminService::new(admin::AdminParts {
+                users: store.clone(),
+                sessions: store.clone(),
+                activity: store,
+                accounts: accounts.clone(),
+                recorder,
+                live,
+            })),
+            factors,
+            accounts,
+        }
+    }
+}

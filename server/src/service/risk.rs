@@ -12,7 +12,7 @@ use crate::domain::risk::{
     self, ACCOUNT_FAILURE_WINDOW, Assessment, FAILURE_WINDOW, GlobalStats, Observation, Response, RiskThresholds,
     SessionBaseline, Signals, UserProfile,
 };
-use crate::storage::{ActivityRecord, RiskLearning, Store, StoreError};
+use crate::storage::{ActivityRecord, RiskLearning, RiskStore, StoreError, StoredBaseline};
 
 /// What to do when a sign-in calls for a second factor and the user has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,14 +50,14 @@ pub struct Judgement {
     pub response: Response,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RiskGate {
-    store: Arc<dyn Store>,
+    store: Arc<dyn RiskStore>,
     policy: RiskPolicy,
 }
 
 impl RiskGate {
-    pub fn new(store: Arc<dyn Store>, policy: RiskPolicy) -> Self {
+    pub fn new(store: Arc<dyn RiskStore>, policy: RiskPolicy) -> Self {
         Self { store, policy }
     }
 
@@ -81,7 +81,7 @@ impl RiskGate {
         username: &str,
         now: DateTime<Utc>,
     ) -> Result<Signals, StoreError> {
-        let (others, own) = self
+        let failures = self
             .store
             .failure_signals(
                 &client.ip.to_string(),
@@ -91,8 +91,8 @@ impl RiskGate {
             )
             .await?;
         Ok(Signals {
-            address_failures: others.clamp(0, i64::from(u32::MAX)) as u32,
-            account_failures: own.clamp(0, i64::from(u32::MAX)) as u32,
+            address_failures: failures.other_names.clamp(0, i64::from(u32::MAX)) as u32,
+            account_failures: failures.account_failures.clamp(0, i64::from(u32::MAX)) as u32,
         })
     }
 
@@ -223,7 +223,12 @@ impl RiskGate {
         let learned = match (
             serde_json::to_string(&memory.profile),
             session
-                .map(|(id, b)| serde_json::to_string(b).map(|json| (id.to_owned(), json)))
+                .map(|(id, b)| {
+                    serde_json::to_string(b).map(|baseline| StoredBaseline {
+                        session_id: id.to_owned(),
+                        baseline,
+                    })
+                })
                 .transpose(),
         ) {
             (Ok(profile), Ok(session)) => RiskLearning {

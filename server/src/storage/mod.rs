@@ -1,274 +1,40 @@
-//! Storage: one trait, [`Store`], with a PostgreSQL and a SQLite implementation chosen at
-//! start from the `DATABASE_URL` scheme.
+//! Storage: one trait per role ([`roles`]), all of them together [`Store`], implemented once
+//! by [`SqlStore`] for PostgreSQL and SQLite, chosen at start from the `DATABASE_URL` scheme.
 //!
-//! Both implementations run the same SQL text (see [`sql`]); the schemas differ only in
-//! column types and live in `migrations/postgres` and `migrations/sqlite`, numbered in step.
-//! The contract test in `tests/storage.rs` runs the whole trait against either backend.
+//! Both databases run the same SQL text (see [`sql`]); the schemas differ only in column
+//! types and live in `migrations/postgres` and `migrations/sqlite`, numbered in step. The
+//! contract test in `server/tests/api/storage.rs` runs every role against either backend.
 
 mod error;
 mod models;
+mod roles;
 mod signal;
 mod sql;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
-    ActivityFilter, ActivityRecord, Decision, EventType, NewActivity, NewSession, RefreshContext, RiskLearning,
-    RotateOutcome, Rotation, SessionRecord, SpentToken, StoredSigningKey,
+    ActivityFilter, ActivityRecord, Challenge, Decision, EventType, FailureSignals, NewActivity, NewSession,
+    NewVerdict, RefreshContext, ReviewVerdict, RevokeSessions, RiskLearning, RotateOutcome, Rotation, SessionRecord,
+    SpentToken, StoredBaseline, StoredSigningKey, TotpFactor,
 };
-pub use models::{Challenge, TotpFactor};
+pub use roles::{ActivityStore, FactorStore, KeyStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore};
 pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
-pub use sql::{PgStore, SqliteStore};
+pub use sql::SqlStore;
 
-use crate::domain::throttle::{ThrottleKey, Verdict};
-use crate::domain::user::{NewUser, User};
+/// Every role: what the application is assembled from. Services take the roles they use.
+pub trait Store:
+    Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore
+{
+}
 
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Applies the migrations this binary carries.
-    async fn migrate(&self) -> Result<(), StoreError>;
-
-    /// A cheap round trip, for readiness checks.
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    async fn count_users(&self) -> Result<i64, StoreError>;
-
-    /// Stores a user; `StoreError::Conflict` names the taken field.
-    async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;
-
-    /// Finds a user by normalised username or e-mail address.
-    async fn find_user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
-
-    async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError>;
-
-    /// Users newest first, optionally those whose name or e-mail contains `search`, with
-    /// ids below `before`, at most `limit` (1 to 1,000).
-    async fn list_users(&self, search: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<User>, StoreError>;
-
-    /// Grants or removes the admin role; returns whether the user exists.
-    async fn set_user_admin(&self, id: i64, admin: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// Activates or deactivates a user; returns whether the user exists.
-    async fn set_user_active(&self, id: i64, active: bool, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// Stores a new session's first refresh token and its activity event in one transaction:
-    /// a login that succeeded always has its log row.
-    async fn open_session(&self, session: &NewSession, event: &NewActivity) -> Result<(), StoreError>;
-
-    /// Revokes every refresh token of the session the given token belongs to and records
-    /// the event, attributed to the session's user, in the same transaction. Returns that
-    /// user's id, or `None` when no session matched (nothing is recorded then).
-    async fn revoke_session_by_token(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-        event: &NewActivity,
-    ) -> Result<Option<i64>, StoreError>;
-
-    /// Whether the session is neither revoked nor past its absolute lifetime.
-    async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// Spends a live refresh token and stores its successor, as one conditional write: of
-    /// any number of concurrent attempts on one token, exactly one rotates it. The others,
-    /// and attempts on dead tokens, get what is known about the token instead.
-    async fn rotate_refresh_token(&self, rotation: &Rotation, event: &NewActivity)
-    -> Result<RotateOutcome, StoreError>;
-
-    /// Revokes a whole session (every token of the family) and records `event` in the same
-    /// transaction, even when the session was already revoked (a replay is still news).
-    /// Returns whether the session was live until now.
-    async fn revoke_session(
-        &self,
-        session_id: &str,
-        now: DateTime<Utc>,
-        reason: &str,
-        event: &NewActivity,
-    ) -> Result<bool, StoreError>;
-
-    /// Revokes every live session of a user but `except` (the caller's own, for "sign out
-    /// everywhere else"), recording `event` when anything was revoked. Returns how many.
-    async fn revoke_user_sessions(
-        &self,
-        user_id: i64,
-        except: Option<&str>,
-        now: DateTime<Utc>,
-        event: &NewActivity,
-    ) -> Result<u64, StoreError>;
-
-    /// Replaces a user's password hash and revokes every session of the user, recording
-    /// `event`, in one transaction.
-    async fn change_password(
-        &self,
-        user_id: i64,
-        hashed_password: &str,
-        now: DateTime<Utc>,
-        event: &NewActivity,
-    ) -> Result<(), StoreError>;
-
-    /// A user's live sessions, most recently used first.
-    async fn live_sessions(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError>;
-
-    /// A named server secret: stores `candidate` unless one exists; returns the stored one.
-    async fn ensure_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String, StoreError>;
-
-    /// Writes one activity event on its own (failed sign-ins, for example).
-    async fn record_activity(&self, event: &NewActivity) -> Result<i64, StoreError>;
-
-    /// Events matching `filter`, newest first, at most `limit` (1 to 1,000).
-    async fn search_activity(&self, filter: &ActivityFilter, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
-
-    /// Events newest first, optionally of one user, older than the event `before` (a page
-    /// cursor), at most `limit`.
-    async fn activity_page(
-        &self,
-        user_id: Option<i64>,
-        before: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<ActivityRecord>, StoreError> {
-        let filter = ActivityFilter {
-            user_id,
-            before,
-            ..ActivityFilter::default()
-        };
-        self.search_activity(&filter, limit).await
-    }
-
-    /// Events after the event `after`, oldest first, at most `limit` (1 to 1,000): what the
-    /// live feed has not seen yet, and what a resuming subscriber missed.
-    async fn activity_after(&self, after: i64, limit: i64) -> Result<Vec<ActivityRecord>, StoreError>;
-
-    /// The events with these ids that exist, oldest first (at most 1,000 ids).
-    async fn activity_by_ids(&self, ids: &[i64]) -> Result<Vec<ActivityRecord>, StoreError>;
-
-    /// The newest event's id, 0 when there is none.
-    async fn latest_activity_id(&self) -> Result<i64, StoreError>;
-
-    /// Word of committed activity: from this process, and with PostgreSQL from every
-    /// process writing to the database.
-    async fn activity_wakeups(&self) -> Result<ActivityWakeups, StoreError>;
-
-    /// Deletes events older than `before`, at most `batch` of them (so one pass never holds
-    /// a long lock); returns how many went.
-    async fn prune_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
-
-    /// Counts a sign-in attempt under every key, or refuses it, as one locked step: the
-    /// rows are locked in `keys` order, each key's rule decides from its stored counter,
-    /// and only when no key blocks are all counters advanced. Concurrent attempts on a
-    /// key queue on its row, so none can slip past the count.
-    async fn throttle_attempt(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<Verdict, StoreError>;
-
-    /// Forgets throttle counters with no failure since `before`.
-    async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
-
-    /// Whether the user has signed in from `network` since `since`.
-    async fn is_known_network(&self, user_id: i64, network: &str, since: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// One activity event.
-    async fn activity_event(&self, id: i64) -> Result<Option<ActivityRecord>, StoreError>;
-
-    /// Records a verdict on an event ("not_me", "legitimate", "compromised") and `audit`
-    /// (the activity event saying who judged it), and, for the verdicts that mean someone
-    /// else got in, revokes the user's sessions (but `except`), in one transaction. Returns
-    /// how many sessions ended.
-    async fn set_verdict(
-        &self,
-        id: i64,
-        verdict: &str,
-        by: &str,
-        now: DateTime<Utc>,
-        audit: &NewActivity,
-        revoke_user: Option<(i64, Option<&str>)>,
-    ) -> Result<u64, StoreError>;
-
-    /// The user's authenticator, confirmed or pending.
-    async fn totp_factor(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError>;
-
-    /// Starts (or restarts) enrolment with a new secret; `Conflict` when a confirmed
-    /// authenticator exists.
-    async fn begin_totp(&self, user_id: i64, secret: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Confirms the pending authenticator at `step` and replaces the recovery codes, in
-    /// one transaction.
-    async fn confirm_totp(
-        &self,
-        user_id: i64,
-        step: i64,
-        code_hashes: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-
-    /// Records `step` as used if it is later than the last one used: a code works once,
-    /// even when two requests carry it at the same moment.
-    async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
-
-    /// Spends a recovery code (by hash); false when it is unknown or spent.
-    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    async fn create_challenge(&self, challenge: &Challenge, now: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Counts an attempt at a live challenge (not consumed, not expired, under
-    /// `max_attempts`) and returns it; `None` otherwise.
-    async fn attempt_challenge(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-        max_attempts: i64,
-    ) -> Result<Option<Challenge>, StoreError>;
-
-    /// Marks a challenge used; false when it already was.
-    async fn consume_challenge(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-
-    /// A user's learned risk profile (JSON), if any.
-    async fn risk_profile(&self, user_id: i64) -> Result<Option<String>, StoreError>;
-
-    /// The population counts stored under `keys` (absent keys are missing from the map).
-    async fn population(&self, keys: &[String]) -> Result<std::collections::HashMap<String, f64>, StoreError>;
-
-    /// Stores what an accepted event taught the engine, in one transaction: the user's
-    /// profile, increments to population counts, and the session's baseline.
-    async fn save_risk(&self, learned: &RiskLearning) -> Result<(), StoreError>;
-
-    /// What a refresh is judged by, in one read: the session the token belongs to (spent
-    /// or not), its risk baseline (JSON) and its user.
-    async fn refresh_context(&self, token_hash: &str) -> Result<Option<RefreshContext>, StoreError>;
-
-    /// Failed sign-ins from `ip` since `since`: how many distinct other names failed, and
-    /// how many failures named `username` since `account_since`.
-    async fn failure_signals(
-        &self,
-        ip: &str,
-        username: &str,
-        since: DateTime<Utc>,
-        account_since: DateTime<Utc>,
-    ) -> Result<(i64, i64), StoreError>;
-
-    /// The current access-token signing key, if one has been stored.
-    async fn current_signing_key(&self) -> Result<Option<StoredSigningKey>, StoreError>;
-
-    /// Every stored signing key, active and retired, newest first.
-    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
-
-    /// Retires the active signing key and makes `key` the active one, in one transaction.
-    async fn rotate_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
-
-    /// Stores `key` unless a key already exists, and returns whichever key is current. Two
-    /// instances starting at once end up with the same key.
-    async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError>;
+impl<T> Store for T where
+    T: Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore
+{
 }
 
 /// Connects to the database `url` names (`postgres://…` or `sqlite:…`).
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
-    } else {
-        Err(StoreError::Config(
-            "DATABASE_URL must start with postgres:// or sqlite:".into(),
-        ))
-    }
+    Ok(Arc::new(SqlStore::connect(url, max_connections).await?))
 }

@@ -218,9 +218,64 @@ pub struct RiskLearning {
     pub user_id: i64,
     pub profile: String,
     pub population: Vec<(String, f64)>,
-    /// The session and its new baseline.
-    pub session: Option<(String, String)>,
+    /// The session's new baseline, if the event belongs to one.
+    pub session: Option<StoredBaseline>,
     pub now: DateTime<Utc>,
+}
+
+/// A session's risk baseline (JSON), as the engine last left it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBaseline {
+    pub session_id: String,
+    pub baseline: String,
+}
+
+/// A verdict on one activity event, by its owner ("this wasn't me") or an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewVerdict {
+    NotMe,
+    Legitimate,
+    Compromised,
+}
+
+impl ReviewVerdict {
+    /// The stored name, also the revocation reason of the sessions it ends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewVerdict::NotMe => "not_me",
+            ReviewVerdict::Legitimate => "legitimate",
+            ReviewVerdict::Compromised => "compromised",
+        }
+    }
+}
+
+/// A verdict to record, and the sessions it ends.
+#[derive(Debug, Clone)]
+pub struct NewVerdict {
+    pub event_id: i64,
+    pub verdict: ReviewVerdict,
+    /// The username of whoever judged.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// Sessions to end with the verdict (someone else got in).
+    pub revoke: Option<RevokeSessions>,
+}
+
+/// Every live session of a user but one.
+#[derive(Debug, Clone)]
+pub struct RevokeSessions {
+    pub user_id: i64,
+    /// The session to keep (the one reporting), if any.
+    pub except: Option<String>,
+}
+
+/// Failed sign-ins from one address, as the risk engine reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailureSignals {
+    /// Distinct other names that failed from the address.
+    pub other_names: i64,
+    /// Failures that named this account, in the shorter account window.
+    pub account_failures: i64,
 }
 
 /// A session (token family) as the Devices page shows it.

@@ -88,7 +88,7 @@ async fn unknown_user_wrong_password_and_inactive_account_look_the_same() {
     let app = TestApp::spawn().await;
     let dave = app.create_user("dave", false).await;
     app.create_user("erin", false).await;
-    app.state.auth.set_user_active(dave, false).await.unwrap();
+    app.state.services.accounts.set_user_active(dave, false).await.unwrap();
 
     let mut bodies = Vec::new();
     for (username, password) in [
@@ -231,7 +231,7 @@ async fn a_deactivated_user_loses_access_at_once() {
     app.create_user("kurt", false).await;
     let (bystander, _) = app.login_tokens("kurt").await;
     let (access, _) = app.login_tokens("judy").await;
-    app.state.auth.set_user_active(id, false).await.unwrap();
+    app.state.services.accounts.set_user_active(id, false).await.unwrap();
     assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");
     assert_eq!(app.get_me(&bystander).await.status(), 200, "only her sessions end");
     app.stop().await;
@@ -450,12 +450,16 @@ async fn the_first_start_creates_one_admin_whose_password_works() {
     let app = TestApp::spawn().await;
     let password = app
         .state
-        .auth
+        .services
+        .accounts
         .bootstrap_admin()
         .await
         .unwrap()
         .expect("a fresh database gets an admin");
-    assert!(app.state.auth.bootstrap_admin().await.unwrap().is_none(), "only once");
+    assert!(
+        app.state.services.accounts.bootstrap_admin().await.unwrap().is_none(),
+        "only once"
+    );
     let response = app
         .login_json(json!({"username": "admin", "password": secrecy::ExposeSecret::expose_secret(&password)}))
         .await;
@@ -471,7 +475,7 @@ async fn the_signing_key_survives_a_restart() {
     let (access, _) = app.login_tokens("mia").await;
     // A second app on the same database must accept the first one's tokens.
     let second = app.second_instance(&[]).await;
-    assert!(second.auth.authenticate(&access).await.is_ok());
+    assert!(second.services.auth.authenticate(&access).await.is_ok());
     app.stop().await;
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::TestDb;
 
-fn fin_intelli(db: &TestDb) -> Command {
+pub(crate) fn fin_intelli(db: &TestDb) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fin-intelli"));
     command
         .env_clear()
@@ -17,7 +17,7 @@ fn fin_intelli(db: &TestDb) -> Command {
 }
 
 /// Runs `create-user --password-stdin` with `args`, writing `password` to its stdin.
-fn create_user(db: &TestDb, args: &[&str], password: &str) -> std::process::Output {
+pub(crate) fn create_user(db: &TestDb, args: &[&str], password: &str) -> std::process::Output {
     let mut child = fin_intelli(db)
         .arg("create-user")
         .args(args)
@@ -123,7 +123,7 @@ async fn the_first_start_prints_the_admin_password_once_to_stdout() {
     db.cleanup().await;
 }
 
-fn wait_until_listening(port: u16) {
+pub(crate) fn wait_until_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the server did not start listening");

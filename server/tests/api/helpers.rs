@@ -10,6 +10,7 @@ use server::clock::ManualClock;
 use server::config::Config;
 use server::domain::geo::{GeoPaths, Geolocator};
 use server::http::AppState;
+use server::service::NewAccount;
 use server::storage::Store;
 use sqlx::Connection as _;
 
@@ -123,6 +124,17 @@ impl TestDb {
         }
     }
 
+    /// Runs one statement on the test database, beside the app (to break it on purpose).
+    pub async fn execute(&self, sql: &str) {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
     pub async fn cleanup(self) {
         if let Some((admin, schema)) = &self.postgres_schema
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
@@ -194,7 +206,7 @@ impl TestApp {
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.state.auth.store()
+        &self.state.store
     }
 
     /// Another instance of the app on the same database and clock, as a second server
@@ -263,13 +275,14 @@ impl TestApp {
 
     pub async fn create_user(&self, username: &str, admin: bool) -> i64 {
         self.state
-            .auth
-            .create_user(
-                username,
-                &format!("{username}@example.com"),
-                SecretString::from(PASSWORD.to_owned()),
-                admin,
-            )
+            .services
+            .accounts
+            .create_user(NewAccount {
+                username: username.to_owned(),
+                email: format!("{username}@example.com"),
+                password: SecretString::from(PASSWORD.to_owned()),
+                is_admin: admin,
+            })
             .await
             .expect("create user")
             .id
@@ -498,5 +511,44 @@ impl HeldLock {
                 sqlx::raw_sql("rollback").execute(&mut conn).await.unwrap();
             }
         }
+    }
+}
+
+/// Everything the app logs, as text: set as the thread's subscriber in a `current_thread`
+/// test, it sees what the server spawned on that thread logs.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// A subscriber that writes every level, without colours, here.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(self.clone())
+            .finish()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }

@@ -56,14 +56,19 @@ async fn a_key_rotation_signs_nobody_out_on_any_instance() {
     // A second instance starting now signs with the new key and still accepts old tokens.
     let second = app.second_instance(&[]).await;
     assert!(
-        second.auth.authenticate(&before).await.is_ok(),
+        second.services.auth.authenticate(&before).await.is_ok(),
         "the retired key still verifies"
     );
-    assert_eq!(second.auth.jwks()["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(second.services.auth.jwks()["keys"].as_array().unwrap().len(), 2);
 
     // The first instance has never seen the new key; a token signed with it makes it look.
     let password = secrecy::SecretString::from(crate::helpers::PASSWORD.to_owned());
-    let fresh = second.auth.sign_in("zane", password, &client()).await.unwrap();
+    let fresh = second
+        .services
+        .sign_in
+        .sign_in("zane", password, &client())
+        .await
+        .unwrap();
     let signed_by_second = secrecy::ExposeSecret::expose_secret(&fresh.access.token).to_owned();
     assert_eq!(
         jsonwebtoken::decode_header(&signed_by_second).unwrap().kid.as_deref(),
@@ -91,7 +96,12 @@ async fn public_key(app: &TestApp) -> Vec<u8> {
 async fn other_audience_token(app: &TestApp) -> String {
     let other = app.second_instance(&[("FIN_JWT_AUDIENCE", "another-service")]).await;
     let password = secrecy::SecretString::from(crate::helpers::PASSWORD.to_owned());
-    let signed_in = other.auth.sign_in("bea", password, &client()).await.unwrap();
+    let signed_in = other
+        .services
+        .sign_in
+        .sign_in("bea", password, &client())
+        .await
+        .unwrap();
     secrecy::ExposeSecret::expose_secret(&signed_in.access.token).to_owned()
 }
 

@@ -2,43 +2,11 @@
 //! at every level, leaves no password, token, cookie or key in the logs, and no error
 //! response echoes one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use chrono::Duration;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, cookie_value};
-
-/// Everything the app logs, as text.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use crate::helpers::{Captured, PASSWORD, TestApp, cookie_value};
 
 /// `POST /api/auth/refresh` with the token in the body, from the sign-in's address.
 async fn refresh_from_london(app: &TestApp, token: &str) -> reqwest::Response {
@@ -56,12 +24,7 @@ async fn refresh_from_london(app: &TestApp, token: &str) -> reqwest::Response {
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_reaches_the_logs_or_an_error_response() {
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
 
     let seed = base64::engine::general_purpose::STANDARD.encode([0x5au8; 32]);
     let app = TestApp::spawn_with(&[("FIN_JWT_ED25519_KEY", &seed), ("FIN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;

@@ -451,7 +451,7 @@ async fn a_session_revoked_on_another_instance_stops_working_within_a_second() {
 
     let other = app.second_instance(&[]).await;
     let client = server::domain::client::ClientInfo::new("127.0.0.1".parse().unwrap(), None);
-    other.auth.sign_out(Some(&refresh), &client).await.unwrap();
+    other.services.sessions.sign_out(Some(&refresh), &client).await.unwrap();
     // This instance may still answer from its cache, but for a second at most.
     app.clock.advance(Duration::seconds(1));
     assert_eq!(error_code(app.get_me(&access).await, 401).await, "invalid_token");

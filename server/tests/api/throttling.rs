@@ -118,13 +118,15 @@ async fn counters_are_shared_by_every_instance() {
     for _ in 0..5 {
         let outcome = app
             .state
-            .auth
+            .services
+            .sign_in
             .sign_in("alice", SecretString::from("wrong".to_owned()), &client)
             .await;
         assert!(matches!(outcome, Err(AuthError::InvalidCredentials)));
     }
     let outcome = other
-        .auth
+        .services
+        .sign_in
         .sign_in("alice", SecretString::from(PASSWORD.to_owned()), &client)
         .await;
     assert!(

@@ -1,0 +1,217 @@
+//! The wire types: what the server functions, the JSON API and the pages exchange, and the
+//! UI's one error type. The server builds them (`server::edge::wire`); the pages read them.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What a user may do. Serialised in lowercase, as in the JSON API's `role` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+/// The signed-in user, as the UI and `GET /api/me` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub is_active: bool,
+    /// When this browser's access token expires (Unix seconds), so the page can refresh it
+    /// in time.
+    pub access_expires_at: i64,
+}
+
+/// One of the signed-in user's sessions, as the Devices page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// "Firefox on Windows".
+    pub device: String,
+    pub ip: String,
+    /// "London, GB", "Local network", or "Unknown place".
+    pub place: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub last_used_at: String,
+    /// The session this browser is using.
+    pub current: bool,
+}
+
+/// One activity event, exactly as the JSON API's `Activity` (../shared/API.md), so the
+/// REST handlers and the pages share one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
+    pub event_type: String,
+    pub ip: String,
+    /// "Firefox on Windows".
+    pub device: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// A city, or "Local network" for private and reserved addresses.
+    pub city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_radius_km: Option<i32>,
+    pub asn: Option<i64>,
+    pub asn_org: Option<String>,
+    pub risk_score: f64,
+    pub risk_reasons: Vec<String>,
+    /// `allow`, `deny`, `throttle`, `challenge` or `block`.
+    pub decision: String,
+    /// What someone said afterwards: `not_me`, `legitimate` or `compromised`.
+    pub verdict: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+impl Activity {
+    pub fn place(&self) -> String {
+        place_label(self.city.as_deref(), self.country.as_deref())
+    }
+}
+
+/// "London, GB", "Local network", or "Unknown place".
+pub fn place_label(city: Option<&str>, country: Option<&str>) -> String {
+    match (city, country) {
+        (Some(city), Some(country)) => format!("{city}, {country}"),
+        (Some(place), None) | (None, Some(place)) => place.to_owned(),
+        (None, None) => "Unknown place".to_owned(),
+    }
+}
+
+/// A page of events, newest first; `next` is the cursor of the following page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub items: Vec<Activity>,
+    pub next: Option<String>,
+}
+
+/// The admin search's filters, as the query string carries them (empty = no filter).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFilters {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub event_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub min_risk: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub since: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub until: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
+}
+
+/// An account as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// One event under review on the live page: the account, its recent history and sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventReview {
+    pub event: Activity,
+    pub user: Option<AdminUser>,
+    /// The user's latest events, newest first.
+    pub history: Vec<Activity>,
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// The one error type of the UI layer. Its messages are safe to show: the server decides
+/// which variant a failure becomes and logs the internal cause itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "message", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    #[error("Please sign in")]
+    NotSignedIn,
+    #[error("The current password is not correct")]
+    WrongCurrentPassword,
+    #[error("That session no longer exists")]
+    NotFound,
+    #[error("Too many failed attempts. Try again in {0} seconds.")]
+    TooManyAttempts(i64),
+    #[error("Only administrators can see this page")]
+    Forbidden,
+    #[error("Enter the code from your authenticator app")]
+    StepUpRequired(String),
+    #[error("That code is not valid. Try the current one from your app, or a recovery code.")]
+    InvalidCode,
+    #[error(
+        "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before."
+    )]
+    LoginBlocked,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    Unavailable,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Network,
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidCredentials
+            | AppError::NotSignedIn
+            | AppError::StepUpRequired(_)
+            | AppError::InvalidCode => 401,
+            AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
+            AppError::NotFound => 404,
+            AppError::TooManyAttempts(_) => 429,
+            AppError::Forbidden | AppError::LoginBlocked => 403,
+            AppError::Unavailable => 503,
+            AppError::Internal | AppError::Network => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Network,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::BadRequest("The form was incomplete or malformed.".into())
+            }
+            _ => AppError::Internal,
+        }
+    }
+}
+
+/// An authenticator being enrolled: the secret and its QR code (SVG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub qr_svg: String,
+}

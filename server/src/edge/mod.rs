@@ -1,0 +1,54 @@
+//! What the JSON API (`http`) and the server functions' backend (`web`) share: the
+//! services and cookies they answer with, who the client is, records as wire types, and
+//! what a failure means to the caller. Both import this; neither imports the other's
+//! handlers, so a use case is wired once per path and shaped in one place.
+
+pub mod cookies;
+pub mod failure;
+pub mod wire;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum::http::header;
+use axum::http::request::Parts;
+use ipnet::IpNet;
+
+use crate::domain::client::{ClientInfo, client_ip};
+use crate::service::Services;
+use cookies::Cookies;
+
+/// The part of the application state both request paths need.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub services: Services,
+    pub cookies: Cookies,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpNet]>,
+}
+
+impl Edge {
+    /// The client behind a request head (see [`client_info`]).
+    pub fn client(&self, parts: &Parts) -> ClientInfo {
+        client_info(parts, &self.cookies, &self.trusted_proxies)
+    }
+}
+
+/// The client's address (trusted-proxy aware), user agent and device cookie, from a
+/// request head.
+pub fn client_info(parts: &Parts, cookies: &Cookies, trusted_proxies: &[IpNet]) -> ClientInfo {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let ip = client_ip(peer, forwarded, trusted_proxies);
+    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    ClientInfo::new(ip, user_agent).with_device_cookie(cookies.read_device(&parts.headers))
+}

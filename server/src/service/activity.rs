@@ -1,0 +1,223 @@
+//! The activity log as people read it: one's own history and "this wasn't me", the admin
+//! search, the live page's starting point, and an administrator's review of one event.
+
+use std::sync::Arc;
+
+use super::AuthError;
+use super::liveness::LivenessCache;
+use super::risk::RiskGate;
+use super::shared::{Principal, Recorder};
+use crate::domain::client::ClientInfo;
+use crate::domain::user::{User, has_control_character};
+use crate::storage::{
+    ActivityFilter, ActivityRecord, ActivityStore, EventType, NewVerdict, ReviewVerdict, RevokeSessions, SessionRecord,
+    SessionStore, UserStore,
+};
+
+/// Events of the user shown beside the one under review.
+const HISTORY: i64 = 20;
+
+/// What an administrator can say about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventVerdict {
+    Legitimate,
+    Compromised,
+}
+
+impl EventVerdict {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "legitimate" => Some(EventVerdict::Legitimate),
+            "compromised" => Some(EventVerdict::Compromised),
+            _ => None,
+        }
+    }
+}
+
+/// One event and what an admin needs to judge it.
+#[derive(Debug, Clone)]
+pub struct EventReview {
+    pub event: ActivityRecord,
+    /// The account the event is about, if it names one that still exists.
+    pub user: Option<User>,
+    /// That user's latest events, newest first (the event itself among them).
+    pub history: Vec<ActivityRecord>,
+    pub sessions: Vec<SessionRecord>,
+}
+
+#[derive(Debug)]
+pub struct ActivityService {
+    activity: Arc<dyn ActivityStore>,
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    recorder: Recorder,
+    risk: RiskGate,
+    live: Arc<LivenessCache>,
+}
+
+/// What the activity service is built from.
+pub struct ActivityParts {
+    pub activity: Arc<dyn ActivityStore>,
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub recorder: Recorder,
+    pub risk: RiskGate,
+    pub live: Arc<LivenessCache>,
+}
+
+impl ActivityService {
+    pub fn new(parts: ActivityParts) -> Self {
+        Self {
+            activity: parts.activity,
+            users: parts.users,
+            sessions: parts.sessions,
+            recorder: parts.recorder,
+            risk: parts.risk,
+            live: parts.live,
+        }
+    }
+
+    /// A page of the caller's own activity, newest first.
+    pub async fn mine(
+        &self,
+        caller: &Principal,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, AuthError> {
+        Ok(self.activity.activity_page(Some(caller.user.id), before, limit).await?)
+    }
+
+    /// The admin activity search: every user's events matching `filter`, newest first.
+    pub async fn search(
+        &self,
+        caller: &Principal,
+        filter: &ActivityFilter,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>, AuthError> {
+        caller.require_admin()?;
+        if filter.username.as_deref().is_some_and(has_control_character) {
+            return Ok(Vec::new());
+        }
+        Ok(self.activity.search_activity(filter, limit).await?)
+    }
+
+    /// The newest events of every user, newest first: the live page's starting point.
+    pub async fn recent(&self, caller: &Principal, limit: i64) -> Result<Vec<ActivityRecord>, AuthError> {
+        caller.require_admin()?;
+        Ok(self.activity.activity_page(None, None, limit).await?)
+    }
+
+    /// One event with its user, their recent history and their live sessions.
+    pub async fn review(&self, caller: &Principal, id: i64) -> Result<EventReview, AuthError> {
+        caller.require_admin()?;
+        let event = self.activity.activity_event(id).await?.ok_or(AuthError::NotFound)?;
+        let Some(user_id) = event.user_id else {
+            return Ok(EventReview {
+                event,
+                user: None,
+                history: Vec::new(),
+                sessions: Vec::new(),
+            });
+        };
+        let now = self.recorder.now();
+        Ok(EventReview {
+            user: self.users.find_user(user_id).await?,
+            history: self.activity.activity_page(Some(user_id), None, HISTORY).await?,
+            sessions: self.sessions.live_sessions(user_id, now).await?,
+            event,
+        })
+    }
+
+    /// "This wasn't me" about one of the caller's own events: every other session of the
+    /// caller ends (the one reporting is presumably the owner), and the event keeps the
+    /// verdict. Someone else's event, or none, is `NotFound`.
+    #[tracing::instrument(name = "report_not_me", skip_all)]
+    pub async fn report_not_me(
+        &self,
+        caller: &Principal,
+        event_id: i64,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        self.activity
+            .activity_event(event_id)
+            .await?
+            .filter(|e| e.user_id == Some(caller.user.id))
+            .ok_or(AuthError::NotFound)?;
+        let now = self.recorder.now();
+        let mut event = self
+            .recorder
+            .caller_event(EventType::SessionRevoked, caller, client, now);
+        event.risk_reasons = vec!["reported_not_me".to_owned()];
+        let verdict = NewVerdict {
+            event_id,
+            verdict: ReviewVerdict::NotMe,
+            by: caller.user.username.clone(),
+            at: now,
+            revoke: Some(RevokeSessions {
+                user_id: caller.user.id,
+                except: Some(caller.claims.sid.clone()),
+            }),
+        };
+        let ended = self.activity.set_verdict(&verdict, &event).await?;
+        self.live.forget_user(caller.user.id);
+        Ok(ended)
+    }
+
+    /// An administrator's verdict on a user's event. `Legitimate` teaches the user's
+    /// profile that this is them; `Compromised` ends every session of the user.
+    #[tracing::instrument(name = "judge_event", skip_all)]
+    pub async fn judge(
+        &self,
+        caller: &Principal,
+        event_id: i64,
+        verdict: EventVerdict,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        caller.require_admin()?;
+        let record = self
+            .activity
+            .activity_event(event_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        let user_id = record.user_id.ok_or(AuthError::NotFound)?;
+        let by = caller.user.username.clone();
+        match verdict {
+            EventVerdict::Legitimate => {
+                let reasons = vec![format!("marked_legitimate:{event_id}"), format!("by:{by}")];
+                let audit = self
+                    .recorder
+                    .about_user(EventType::UserUpdated, user_id, client, reasons);
+                let verdict = NewVerdict {
+                    event_id,
+                    verdict: ReviewVerdict::Legitimate,
+                    by,
+                    at: audit.created_at,
+                    revoke: None,
+                };
+                self.activity.set_verdict(&verdict, &audit).await?;
+                self.risk.learn_verified(user_id, &record).await;
+                Ok(0)
+            }
+            EventVerdict::Compromised => {
+                let reasons = vec![
+                    "admin_compromised".to_owned(),
+                    format!("event:{event_id}"),
+                    format!("by:{by}"),
+                ];
+                let event = self
+                    .recorder
+                    .about_user(EventType::SessionRevoked, user_id, client, reasons);
+                let verdict = NewVerdict {
+                    event_id,
+                    verdict: ReviewVerdict::Compromised,
+                    by,
+                    at: event.created_at,
+                    revoke: Some(RevokeSessions { user_id, except: None }),
+                };
+                let ended = self.activity.set_verdict(&verdict, &event).await?;
+                self.live.forget_user(user_id);
+                Ok(ended)
+            }
+        }
+    }
+}

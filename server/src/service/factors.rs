@@ -1,0 +1,107 @@
+//! Second factors: enrolling an authenticator app, its recovery codes, and checking either
+//! when the risk engine asks for a step-up.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::AuthError;
+use super::shared::{Principal, Recorder};
+use crate::domain::client::ClientInfo;
+use crate::domain::totp;
+use crate::storage::{ActivityStore, EventType, FactorStore};
+
+/// A new authenticator to scan.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    /// Base32, for typing in by hand.
+    pub secret: String,
+    /// The `otpauth://` URI the QR code carries.
+    pub uri: String,
+}
+
+#[derive(Debug)]
+pub struct SecondFactorService {
+    factors: Arc<dyn FactorStore>,
+    activity: Arc<dyn ActivityStore>,
+    recorder: Recorder,
+}
+
+impl SecondFactorService {
+    pub fn new(factors: Arc<dyn FactorStore>, activity: Arc<dyn ActivityStore>, recorder: Recorder) -> Self {
+        Self {
+            factors,
+            activity,
+            recorder,
+        }
+    }
+
+    /// Starts TOTP enrolment: a new secret to scan. Replaces a pending one; a confirmed
+    /// authenticator must stay (409) so a stolen session cannot swap it silently.
+    pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrolment, AuthError> {
+        let secret = totp::new_secret();
+        self.factors
+            .begin_totp(caller.user.id, &secret, self.recorder.now())
+            .await?;
+        let uri = totp::otpauth_uri("fin_intelli", &caller.user.username, &secret);
+        Ok(TotpEnrolment { secret, uri })
+    }
+
+    /// Confirms enrolment with the first code; returns the recovery codes, shown once and
+    /// stored only as hashes.
+    pub async fn confirm_totp(
+        &self,
+        caller: &Principal,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, AuthError> {
+        let now = self.recorder.now();
+        let factor = self
+            .factors
+            .totp_factor(caller.user.id)
+            .await?
+            .filter(|f| f.confirmed_at.is_none())
+            .ok_or(AuthError::InvalidCode)?;
+        let step = totp::verify(&factor.secret, code, now, None).ok_or(AuthError::InvalidCode)?;
+        let codes = totp::recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+        self.factors.confirm_totp(caller.user.id, step, &hashes, now).await?;
+        let mut event = self.recorder.caller_event(EventType::UserUpdated, caller, client, now);
+        event.risk_reasons = vec!["second_factor_enrolled".to_owned()];
+        self.activity.record_activity(&event).await?;
+        Ok(codes)
+    }
+
+    /// Whether the caller has a confirmed authenticator.
+    pub async fn has_second_factor(&self, caller: &Principal) -> Result<bool, AuthError> {
+        self.is_enrolled(caller.user.id).await
+    }
+
+    /// Whether the user has a confirmed authenticator (a step-up can be asked of them).
+    pub(super) async fn is_enrolled(&self, user_id: i64) -> Result<bool, AuthError> {
+        Ok(self
+            .factors
+            .totp_factor(user_id)
+            .await?
+            .is_some_and(|f| f.confirmed_at.is_some()))
+    }
+
+    /// Checks a step-up answer: a current authenticator code (each works once), or an
+    /// unspent recovery code (spent now). `InvalidCode` when the user has no confirmed
+    /// authenticator.
+    pub(super) async fn check(&self, user_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AuthError> {
+        let factor = self
+            .factors
+            .totp_factor(user_id)
+            .await?
+            .filter(|f| f.confirmed_at.is_some())
+            .ok_or(AuthError::InvalidCode)?;
+        Ok(match totp::verify(&factor.secret, code, now, factor.last_step) {
+            Some(step) => self.factors.use_totp_step(user_id, step).await?,
+            None => {
+                let hash = totp::hash_recovery_code(code);
+                self.factors.use_recovery_code(user_id, &hash, now).await?
+            }
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Sessions after sign-in: refresh rotation (with replay and theft detection), signing out,
+//! and the caller's own device list.
+
+use std::sync::Arc;
+
+use super::AuthError;
+use super::liveness::LivenessCache;
+use super::risk::{RiskGate, observation, parse_baseline};
+use super::shared::{Issuer, Principal, Recorder, SignedIn};
+use crate::domain::client::ClientInfo;
+use crate::domain::risk::Response;
+use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_token};
+use crate::storage::{Decision, EventType, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore};
+
+#[derive(Debug)]
+pub struct SessionService {
+    sessions: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
+    issuer: Issuer,
+    successors: SuccessorKey,
+    recorder: Recorder,
+    risk: RiskGate,
+    live: Arc<LivenessCache>,
+}
+
+/// What the session service is built from.
+pub struct SessionParts {
+    pub sessions: Arc<dyn SessionStore>,
+    pub users: Arc<dyn UserStore>,
+    pub issuer: Issuer,
+    pub successors: SuccessorKey,
+    pub recorder: Recorder,
+    pub risk: RiskGate,
+    pub live: Arc<LivenessCache>,
+}
+
+impl SessionService {
+    pub fn new(parts: SessionParts) -> Self {
+        Self {
+            sessions: parts.sessions,
+            users: parts.users,
+            issuer: parts.issuer,
+            successors: parts.successors,
+            recorder: parts.recorder,
+            risk: parts.risk,
+            live: parts.live,
+        }
+    }
+
+    /// Spends a refresh token and returns fresh tokens for the same session.
+    ///
+    /// - A live token is rotated (one atomic conditional write in the store).
+    /// - A token spent less than the grace window ago, whose successor is still unused and
+    ///   went to this same device (user agent and address), gets that same successor back:
+    ///   two tabs refreshing at once, or a retry after a lost response, keep the session.
+    /// - Any other spent token is a replay: the whole session is revoked and a
+    ///   `refresh_reused` event with risk 1.0 is written.
+    #[tracing::instrument(name = "refresh", skip_all)]
+    pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+        let presented = presented
+            .filter(|t| looks_like_refresh_token(t))
+            .ok_or(AuthError::InvalidRefreshToken)?;
+        let now = self.recorder.now();
+        let policy = self.issuer.policy;
+        let successor = self.successors.successor(presented);
+        let mut event = self.recorder.event(EventType::Refresh, None, None, client, now);
+        let presented_hash = hash_refresh_token(presented);
+        // Judge the refresh against its session before spending the token: a thief's
+        // refresh ends the session instead of extending it.
+        let context = self.sessions.refresh_context(&presented_hash).await?;
+        let mut learning = None;
+        let mut risk_baseline = None;
+        if let Some(context) = &context
+            && let Some(baseline) = parse_baseline(context.risk_baseline.as_deref())
+        {
+            let (session_id, user_id) = (&context.session_id, context.user.id);
+            let obs = observation(client, &event.place, &event.device, now);
+            let (judgement, memory) = self.risk.judge_refresh(user_id, client, &baseline, &obs).await?;
+            event.risk_score = judgement.assessment.score;
+            event.risk_reasons = judgement.assessment.reasons.clone();
+            if judgement.response == Response::Block && self.sessions.session_is_live(session_id, now).await? {
+                let mut alarm = event.clone();
+                alarm.user_id = Some(user_id);
+                alarm.decision = Decision::Block;
+                self.sessions
+                    .revoke_session(session_id, now, "risk_blocked", &alarm)
+                    .await?;
+                self.live.forget_session(session_id);
+                tracing::warn!(user_id, session = %session_id, ip = %client.ip, score = alarm.risk_score, reasons = ?alarm.risk_reasons, "refresh blocked by the risk policy: session revoked");
+                return Err(AuthError::RefreshBlocked);
+            }
+            match memory {
+                // A refresh that moved teaches the user's history, after the rotation.
+                Some(memory) => learning = Some((session_id.clone(), user_id, memory, baseline)),
+                // Any other only moves the session's baseline, in the rotation's own write.
+                None => risk_baseline = self.risk.followed_baseline(&baseline, &obs),
+            }
+        }
+        let rotation = Rotation {
+            presented_hash,
+            successor_hash: successor.hash.clone(),
+            now,
+            idle_timeout: policy.idle_timeout,
+            device_info: client.device.clone(),
+            ip_address: client.ip.to_string(),
+            country: event.place.country.clone(),
+            city: event.place.city.clone(),
+            risk_baseline,
+        };
+        let (user_id, session_id) = match self.sessions.rotate_refresh_token(&rotation, &event).await? {
+            RotateOutcome::Rotated { user_id, session_id } => {
+                if let Some((_, learner, memory, baseline)) = learning.filter(|(s, ..)| *s == session_id) {
+                    let obs = observation(client, &event.place, &event.device, now);
+                    self.risk
+                        .learn_refresh(learner, &session_id, memory, baseline, &obs)
+                        .await;
+                }
+                (user_id, session_id)
+            }
+            RotateOutcome::NotRotated(None) => return Err(AuthError::InvalidRefreshToken),
+            RotateOutcome::NotRotated(Some(spent)) => {
+                let Some(spent_at) = spent.spent_at else {
+                    // Never spent, yet not rotatable: revoked or expired.
+                    return Err(AuthError::InvalidRefreshToken);
+                };
+                let retry = now - spent_at <= policy.grace
+                    && spent.successor_hash.as_deref() == Some(successor.hash.as_str())
+                    && spent.successor_live
+                    && spent.successor_device.as_deref() == Some(client.device.as_str())
+                    && spent.successor_ip.as_deref() == Some(rotation.ip_address.as_str());
+                if !retry {
+                    let mut alarm =
+                        self.recorder
+                            .event(EventType::RefreshReused, Some(spent.user_id), None, client, now);
+                    alarm.risk_score = 1.0;
+                    alarm.risk_reasons = vec!["refresh_token_reused".to_owned()];
+                    alarm.decision = Decision::Block;
+                    self.sessions
+                        .revoke_session(&spent.session_id, now, "refresh_reused", &alarm)
+                        .await?;
+                    self.live.forget_session(&spent.session_id);
+                    tracing::warn!(user_id = spent.user_id, session = %spent.session_id, ip = %client.ip, "refresh token reused: session revoked");
+                    return Err(AuthError::RefreshReused);
+                }
+                (spent.user_id, spent.session_id)
+            }
+        };
+        // The user as read with the session: a deactivation revokes the sessions, which
+        // the rotation's own condition sees, so this read cannot hand out a dead user.
+        let user = match context.map(|c| c.user).filter(|u| u.id == user_id) {
+            Some(user) => Some(user),
+            None => self.users.find_user(user_id).await?,
+        };
+        let user = match user {
+            Some(user) if user.is_active => user,
+            _ => return Err(AuthError::InvalidRefreshToken),
+        };
+        Ok(self.issuer.signed_in(user, session_id, successor.secret, now))
+    }
+
+    /// Revokes the session the refresh token belongs to. Unknown, malformed or already
+    /// revoked tokens are not an error: signing out is idempotent.
+    #[tracing::instrument(name = "sign_out", skip_all)]
+    pub async fn sign_out(&self, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AuthError> {
+        let Some(token) = refresh_token.filter(|t| looks_like_refresh_token(t)) else {
+            return Ok(());
+        };
+        let now = self.recorder.now();
+        let event = self.recorder.event(EventType::Logout, None, None, client, now);
+        if let Some(user_id) = self
+            .sessions
+            .revoke_session_by_token(&hash_refresh_token(token), now, &event)
+            .await?
+        {
+            self.live.forget_user(user_id);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller ("sign out everywhere").
+    pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        self.end_sessions(caller, None, EventType::Logout, client).await
+    }
+
+    /// Ends every session of the caller but the current one ("sign out everywhere else").
+    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+        self.end_sessions(caller, Some(&caller.claims.sid), EventType::SessionRevoked, client)
+            .await
+    }
+
+    async fn end_sessions(
+        &self,
+        caller: &Principal,
+        except: Option<&str>,
+        kind: EventType,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        let now = self.recorder.now();
+        let event = self.recorder.caller_event(kind, caller, client, now);
+        let ended = self
+            .sessions
+            .revoke_user_sessions(caller.user.id, except, now, &event)
+            .await?;
+        self.live.forget_user(caller.user.id);
+        Ok(ended)
+    }
+
+    /// The caller's live sessions, most recently used first.
+    pub async fn list(&self, caller: &Principal) -> Result<Vec<SessionRecord>, AuthError> {
+        Ok(self.sessions.live_sessions(caller.user.id, self.recorder.now()).await?)
+    }
+
+    /// Ends one of the caller's own sessions; someone else's is `NotFound`, like a missing one.
+    pub async fn end_session(
+        &self,
+        caller: &Principal,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let now = self.recorder.now();
+        let owned = self
+            .sessions
+            .live_sessions(caller.user.id, now)
+            .await?
+            .iter()
+            .any(|s| s.id == session_id);
+        if !owned {
+            return Err(AuthError::NotFound);
+        }
+        let event = self
+            .recorder
+            .caller_event(EventType::SessionRevoked, caller, client, now);
+        self.sessions
+            .revoke_session(session_id, now, "revoked_by_user", &event)
+            .await?;
+        self.live.forget_session(session_id);
+        Ok(())
+    }
+}

@@ -1,0 +1,298 @@
+//! Signing in: the password, the throttle, the risk engine's decision, and the step-up a
+//! risky sign-in must pass.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::AuthError;
+use super::factors::SecondFactorService;
+use super::risk::{Memory, RiskGate, observation};
+use super::shared::{Issuer, Recorder, SignedIn};
+use crate::domain::client::{ClientInfo, hash_device_cookie};
+use crate::domain::password::Passwords;
+use crate::domain::risk::{Response, Signals};
+use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, known_network};
+use crate::domain::token::{self, NewRefreshToken};
+use crate::domain::user::{User, normalise_login};
+use crate::storage::{Challenge, Decision, EventType, NewActivity, NewSession, Store};
+
+/// How long a network the owner signed in from keeps them clear of the account-wide
+/// throttle.
+const KNOWN_NETWORK_MEMORY: Duration = Duration::days(90);
+/// How long a step-up challenge can be answered, and how many answers it takes.
+const CHALLENGE_LIFETIME: Duration = Duration::minutes(5);
+const CHALLENGE_ATTEMPTS: i64 = 5;
+
+#[derive(Debug)]
+pub struct SignInService {
+    store: Arc<dyn Store>,
+    passwords: Passwords,
+    issuer: Issuer,
+    recorder: Recorder,
+    throttle: ThrottlePolicy,
+    risk: RiskGate,
+    factors: Arc<SecondFactorService>,
+}
+
+/// What the sign-in is built from.
+pub struct SignInParts {
+    pub store: Arc<dyn Store>,
+    pub passwords: Passwords,
+    pub issuer: Issuer,
+    pub recorder: Recorder,
+    pub throttle: ThrottlePolicy,
+    pub risk: RiskGate,
+    pub factors: Arc<SecondFactorService>,
+}
+
+/// A sign-in the password and the risk engine (or a second factor) accepted, on its way to
+/// a session.
+struct Accepted {
+    user: User,
+    event: NewActivity,
+    memory: Memory,
+    signals: Signals,
+    /// The throttle keys the attempt was counted under.
+    keys: Vec<ThrottleKey>,
+    /// The owner's network (`known_network`) the sign-in came from.
+    network: String,
+}
+
+impl SignInService {
+    pub fn new(parts: SignInParts) -> Self {
+        Self {
+            store: parts.store,
+            passwords: parts.passwords,
+            issuer: parts.issuer,
+            recorder: parts.recorder,
+            throttle: parts.throttle,
+            risk: parts.risk,
+            factors: parts.factors,
+        }
+    }
+
+    /// Signs in with a username or e-mail address and a password.
+    ///
+    /// The attempt is counted by the throttle first (see [`crate::domain::throttle`]); a
+    /// throttled attempt is logged and refused without checking the password. Otherwise
+    /// every path verifies one Argon2 hash (a dummy one for unknown users) and writes one
+    /// activity row, so the answer's timing says nothing about which check failed.
+    #[tracing::instrument(name = "sign_in", skip_all)]
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AuthError> {
+        let login = normalise_login(login);
+        let user = match &login {
+            Some(login) => self.store.find_user_by_login(login).await?,
+            None => None,
+        };
+        let now = self.recorder.now();
+        let tried = user.as_ref().map(|u| u.username.clone()).or_else(|| login.clone());
+        let account = match &user {
+            Some(user) => format!("u:{}", user.id),
+            None => format!("n:{}", login.as_deref().unwrap_or("")),
+        };
+        let network = known_network(client.ip);
+        let known = match &user {
+            Some(user) => {
+                self.store
+                    .is_known_network(user.id, &network, now - KNOWN_NETWORK_MEMORY)
+                    .await?
+            }
+            None => false,
+        };
+        let keys = self.throttle.keys(&account, client.ip, known);
+        if let Verdict::Throttled { retry_at, scope } = self.store.throttle_attempt(&keys, now).await? {
+            let user_id = user.as_ref().map(|u| u.id);
+            let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
+            event.decision = Decision::Throttle;
+            event.risk_reasons = vec![scope.reason().to_owned()];
+            self.store.record_activity(&event).await?;
+            // Whole seconds, rounded up: retrying at the advertised time must succeed.
+            let millis = (retry_at - now).num_milliseconds().max(1);
+            return Err(AuthError::Throttled {
+                retry_after_secs: (millis + 999) / 1000,
+            });
+        }
+
+        let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
+        let password_ok = self.passwords.verify(password, stored_hash).await?;
+        let now = self.recorder.now();
+        let user = match user {
+            Some(user) if password_ok && user.is_active => user,
+            user => {
+                let user_id = user.as_ref().map(|u| u.id);
+                let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
+                event.decision = Decision::Deny;
+                self.store.record_activity(&event).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+
+        // The risk engine judges the sign-in against the user's own history.
+        let username = Some(user.username.clone());
+        let mut event = self
+            .recorder
+            .event(EventType::LoginSucceeded, Some(user.id), username, client, now);
+        let memory = self.risk.memory(user.id, client, &event.place).await?;
+        let signals = self.risk.signals(client, &user.username, now).await?;
+        let judgement = {
+            let obs = observation(client, &event.place, &event.device, now);
+            self.risk.judge_login(&memory, &obs, signals)
+        };
+        event.risk_score = judgement.assessment.score;
+        event.risk_reasons = judgement.assessment.reasons.clone();
+        let block = match judgement.response {
+            Response::Allow => false,
+            Response::Block => true,
+            Response::StepUp if self.factors.is_enrolled(user.id).await? => {
+                return Err(self.challenge(&user, event).await?);
+            }
+            Response::StepUp => self.risk.no_factor_blocks(),
+        };
+        if block {
+            event.event_type = EventType::LoginBlocked;
+            event.decision = Decision::Block;
+            self.store.record_activity(&event).await?;
+            tracing::warn!(user_id = user.id, ip = %client.ip, score = event.risk_score, reasons = ?event.risk_reasons, "sign-in blocked by the risk policy");
+            return Err(AuthError::LoginBlocked);
+        }
+        let accepted = Accepted {
+            user,
+            event,
+            memory,
+            signals,
+            keys,
+            network,
+        };
+        self.open_session(accepted, client, now).await
+    }
+
+    /// Parks a sign-in behind a second factor: a challenge to answer within five minutes,
+    /// and a `step_up_required` event.
+    async fn challenge(&self, user: &User, mut event: NewActivity) -> Result<AuthError, AuthError> {
+        let now = event.created_at;
+        let challenge = Challenge {
+            id: token::random_urlsafe(24),
+            user_id: user.id,
+            expires_at: now + CHALLENGE_LIFETIME,
+            attempts: 0,
+            risk_score: event.risk_score,
+            risk_reasons: serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned()),
+        };
+        self.store.create_challenge(&challenge, now).await?;
+        event.event_type = EventType::StepUpRequired;
+        event.decision = Decision::Challenge;
+        self.store.record_activity(&event).await?;
+        Ok(AuthError::StepUpRequired {
+            challenge_id: challenge.id,
+        })
+    }
+
+    /// Answers a step-up challenge with a TOTP code or a recovery code; on success the
+    /// sign-in completes as if the risk had been low, logged with its score and reasons.
+    #[tracing::instrument(name = "step_up", skip_all)]
+    pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+        // Challenge ids are base64url; anything else names no challenge (and a NUL would be
+        // a database error on PostgreSQL, not an answer).
+        let well_formed = !challenge_id.is_empty() && challenge_id.len() <= 64 && token::is_urlsafe(challenge_id);
+        if !well_formed {
+            return Err(AuthError::InvalidCode);
+        }
+        let now = self.recorder.now();
+        let challenge = self
+            .store
+            .attempt_challenge(challenge_id, now, CHALLENGE_ATTEMPTS)
+            .await?
+            .ok_or(AuthError::InvalidCode)?;
+        let user = match self.store.find_user(challenge.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(AuthError::InvalidCode),
+        };
+        let passed = self.factors.check(user.id, code, now).await?;
+        let username = Some(user.username.clone());
+        let mut event = self
+            .recorder
+            .event(EventType::LoginSucceeded, Some(user.id), username, client, now);
+        event.risk_score = challenge.risk_score;
+        event.risk_reasons = serde_json::from_str(&challenge.risk_reasons).unwrap_or_default();
+        if !passed || !self.store.consume_challenge(challenge_id, now).await? {
+            event.event_type = EventType::LoginFailed;
+            event.decision = Decision::Deny;
+            event.risk_reasons.push("invalid_second_factor".to_owned());
+            self.store.record_activity(&event).await?;
+            return Err(AuthError::InvalidCode);
+        }
+        event.decision = Decision::Challenge;
+        event.risk_reasons.push("second_factor_passed".to_owned());
+        let memory = self.risk.memory(user.id, client, &event.place).await?;
+        let signals = self.risk.signals(client, &user.username, now).await?;
+        let accepted = Accepted {
+            keys: self.throttle.keys(&format!("u:{}", user.id), client.ip, true),
+            network: known_network(client.ip),
+            user,
+            event,
+            memory,
+            signals,
+        };
+        self.open_session(accepted, client, now).await
+    }
+
+    /// The end of every successful sign-in: the session and its log row, the throttle
+    /// counts cleared, the device cookie, and what the risk engine learns.
+    async fn open_session(
+        &self,
+        accepted: Accepted,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
+        let Accepted {
+            user,
+            event,
+            memory,
+            signals,
+            keys,
+            network,
+        } = accepted;
+        let policy = self.issuer.policy;
+        let refresh = NewRefreshToken::generate();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let (throttle_clear, throttle_refund) = keys
+            .into_iter()
+            .partition::<Vec<_>, _>(|k| k.scope == Scope::AccountFromAddress);
+        let session = NewSession {
+            user_id: user.id,
+            session_id: session_id.clone(),
+            token_hash: refresh.hash,
+            device_info: client.device.clone(),
+            ip_address: client.ip.to_string(),
+            created_at: now,
+            expires_at: now + policy.lifetime,
+            token_expires_at: now + policy.idle_timeout.min(policy.lifetime),
+            country: event.place.country.clone(),
+            city: event.place.city.clone(),
+            known_network: network,
+            throttle_clear: throttle_clear.into_iter().map(|k| k.key).collect(),
+            throttle_refund: throttle_refund.into_iter().map(|k| k.key).collect(),
+        };
+        self.store.open_session(&session, &event).await?;
+        // A browser without a device cookie gets one now, and the engine learns it as this
+        // user's, so the next sign-in from this browser is recognised.
+        let new_cookie = (client.device_cookie.is_none() && client.takes_cookies)
+            .then(|| SecretString::from(token::random_urlsafe(32)));
+        let issued = new_cookie.as_ref().map(|c| hash_device_cookie(c.expose_secret()));
+        let obs = observation(client, &event.place, &event.device, now);
+        self.risk
+            .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)
+            .await;
+
+        let mut signed_in = self.issuer.signed_in(user, session_id, refresh.secret, now);
+        signed_in.device_cookie = new_cookie;
+        Ok(signed_in)
+    }
+}
