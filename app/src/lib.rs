@@ -2,13 +2,11 @@
 //! hydrates it), and also built on its own as a client-side-rendered static bundle (`csr`,
 //! see [`csr`]): one `App`, the same pages in every build.
 //!
-//! Everything server-only sits behind the `ssr` feature in [`backend`]: the interface the
-//! server functions call, implemented by the `server` crate over its domain services. That
-//! is how this crate stays free of database, crypto and runtime crates in the browser build.
+//! Everything server-only sits behind the `ssr` feature in [`api`]: the traits the server
+//! functions call, implemented by the `server` crate over its services. That is how this
+//! crate stays free of database, crypto and runtime crates in the browser build.
 
 pub mod api;
-#[cfg(feature = "ssr")]
-pub mod backend;
 #[cfg(feature = "csr")]
 pub mod csr;
 mod pages;

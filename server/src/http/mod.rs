@@ -126,7 +126,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ));
 
-    let backend: app::backend::SharedBackend = Arc::new(WebBackend::new(state.edge()));
+    let backend: app::api::SharedBackend = Arc::new(WebBackend::new(state.edge()));
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(app::App);
     let context = move || page_context(&backend);
@@ -171,7 +171,7 @@ pub fn router(state: AppState) -> Router {
 /// What every page render and server function gets: the backend, and this response's
 /// Content-Security-Policy nonce (made by [`headers::harden`]) in place of the one Leptos
 /// would make up, so the inline scripts carry the nonce the header names.
-fn page_context(backend: &app::backend::SharedBackend) {
+fn page_context(backend: &app::api::SharedBackend) {
     provide_context(backend.clone());
     let nonce = use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<headers::CspNonce>().cloned());
