@@ -18,6 +18,7 @@ pub mod metrics;
 mod openapi;
 mod origin;
 pub mod request_id;
+pub mod routes;
 mod server_fn;
 mod sessions;
 mod stream;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderValue, header};
-use axum::routing::{any, delete, get, patch, post};
+use axum::routing::any;
 use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -94,29 +95,16 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/refresh", post(auth::refresh))
-        .route("/api/auth/resume", get(auth::resume))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/auth/logout-all", post(auth::logout_all))
-        .route("/api/activity", get(activity::mine))
-        .route("/api/activity/{id}/not-me", post(activity::not_me))
-        .route("/api/admin/users", get(admin::list).post(admin::create))
-        .route("/api/admin/users/{id}", patch(admin::update))
-        .route("/api/admin/users/{id}/revoke-sessions", post(admin::revoke_sessions))
-        .route("/api/admin/activity", get(activity::admin_search))
-        .route("/api/admin/activity/{id}/verdict", post(activity::verdict))
-        .route("/api/admin/activity.csv", get(activity::admin_csv))
-        .route(stream::PATH, get(stream::admin_stream))
-        .route("/api/sessions", get(sessions::list))
-        .route("/api/sessions/{id}", delete(sessions::revoke))
-        .route("/api/me", get(me::me))
-        .route("/api/me/password", post(me::change_password))
-        .route("/api/me/totp", post(me::begin_totp))
-        .route("/api/me/totp/confirm", post(me::confirm_totp))
-        .route("/api/auth/step-up", post(auth::step_up))
-        .route("/api/openapi.json", get(openapi::document))
+    // The table's `/api/` operations, never cached, with the JSON API's own 404s and 405s;
+    // the rest (health, keys, metrics, the browser's CSV and the map) beside the pages.
+    let (api, site): (Vec<_>, Vec<_>) = routes::handlers()
+        .into_iter()
+        .partition(|(route, _)| route.path.starts_with("/api/"));
+    let mount = |router: Router<AppState>, (route, handler): (routes::Route, _)| router.route(route.path, handler);
+    let site = site.into_iter().fold(Router::new(), mount);
+    let api = api
+        .into_iter()
+        .fold(Router::new(), mount)
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
@@ -133,12 +121,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
-        .route("/admin/activity.csv", get(activity::admin_csv_from_browser))
-        .route("/world-map.svg", get(assets::world_map))
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/readyz", get(health::readyz))
-        .route("/.well-known/jwks.json", get(health::jwks))
+        .merge(site)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos_options.clone())
         })

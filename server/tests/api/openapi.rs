@@ -7,79 +7,20 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, error_code};
+use server::http::routes;
 
-/// The router's source, read the way a reviewer would: every `.route(path, methods)` call.
-const ROUTER_SOURCE: &str = include_str!("../../src/http/mod.rs");
-const STREAM_SOURCE: &str = include_str!("../../src/http/stream.rs");
+use crate::helpers::{TestApp, error_code};
 
 /// Routes that are not part of the JSON API: the browser's CSV download (access cookie) and
 /// the world map. Anything else the router serves must be in the document.
 const NOT_API: [&str; 2] = ["/admin/activity.csv", "/world-map.svg"];
 
-/// `(METHOD, path)` of every route in `http::router`, catch-alls (`any`) left out.
+/// `(METHOD, path)` of every operation in the route table `http::router` mounts.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let stream_path = STREAM_SOURCE
-        .split("pub const PATH: &str = \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("stream::PATH in stream.rs");
-    let mut routes = BTreeSet::new();
-    for call in ROUTER_SOURCE.split(".route(").skip(1) {
-        let call = balanced(call);
-        let (path, methods) = call.split_once(',').expect("route(path, methods)");
-        let path = match path.trim() {
-            "stream::PATH" => stream_path.to_owned(),
-            literal => literal.trim_matches('"').to_owned(),
-        };
-        let methods = methods_in(methods);
-        assert!(!methods.is_empty(), "no method found for {path}: {call}");
-        for method in methods {
-            if method != "ANY" {
-                routes.insert((method, path.clone()));
-            }
-        }
-    }
-    routes
-}
-
-/// The text up to the parenthesis that closes the one opened just before it.
-fn balanced(text: &str) -> &str {
-    let mut depth = 1;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return &text[..i];
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("unbalanced route call: {text}");
-}
-
-/// `get(...)`, `.post(...)` and friends in a route's method router.
-fn methods_in(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for method in ["get", "post", "put", "patch", "delete", "any"] {
-        let needle = format!("{method}(");
-        let mut from = 0;
-        while let Some(at) = text[from..].find(&needle) {
-            let start = from + at;
-            let preceded_by_ident = text[..start]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
-            if !preceded_by_ident {
-                found.push(method.to_ascii_uppercase());
-            }
-            from = start + needle.len();
-        }
-    }
-    found
+    routes::table()
+        .into_iter()
+        .map(|route| (route.method.to_string(), route.path.to_owned()))
+        .collect()
 }
 
 /// `(METHOD, path)` of every operation in the document.
@@ -160,7 +101,7 @@ async fn the_document_is_served_and_names_every_route() {
         phantom.is_empty(),
         "operations in openapi.json that no route serves: {phantom:?}"
     );
-    assert!(api.len() >= 25, "the route parser found only {api:?}");
+    assert!(api.len() >= 25, "the route table holds only {api:?}");
 
     // And each documented operation is really routed (no catch-all 404, no 405), asked
     // without credentials or body.
