@@ -7,6 +7,7 @@
 //! crate stays free of database, crypto and runtime crates in the browser build.
 
 pub mod api;
+mod components;
 #[cfg(feature = "csr")]
 pub mod csr;
 mod pages;
@@ -28,6 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

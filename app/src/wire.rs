@@ -130,6 +130,9 @@ pub struct AdminUser {
     pub is_admin: bool,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// The signed-in administrator's own account (which the console will not let them
+    /// deactivate or demote).
+    pub you: bool,
 }
 
 /// One event under review on the live page: the account, its recent history and sessions.

@@ -2,10 +2,12 @@
 //!
 //! Layers, outermost first (see ARCHITECTURE.md):
 //! - [`http`]: the JSON API and the Leptos routes; thin, translates to and from the services;
-//! - [`web`]: the server functions' [`app::backend::Backend`], also thin;
-//! - [`service`]: the use cases (sign in, sign out, authenticate), over the domain and storage;
-//! - [`domain`] and [`storage`]: passwords, tokens, users, client facts; the storage trait and
-//!   its PostgreSQL and SQLite implementations. None of these know about HTTP or Leptos.
+//! - [`web`]: the server functions' [`app::api::Backend`], also thin;
+//! - [`edge`]: what those two share (client info, cookies, wire types, error mapping);
+//! - [`service`]: one service per use case, over the domain and storage;
+//! - [`domain`] and [`storage`]: passwords, tokens, risk, geolocation; the storage roles and
+//!   their one implementation for PostgreSQL and SQLite. None of these know about HTTP or
+//!   Leptos.
 
 pub mod cli;
 pub mod clock;

@@ -10,10 +10,9 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{
-    Activity, ActivityFilters, ActivityPage, AppError, JudgeEvent, ReportNotMe, admin_activity, my_activity,
-};
-use crate::pages::ResumeSession;
+use crate::api::{Activity, ActivityFilters, ActivityPage, JudgeEvent, ReportNotMe, admin_activity, my_activity};
+use crate::components::Protected;
+use crate::components::format::{EVENT_TYPES, event_label, short_time};
 
 /// The signed-in user's own sign-ins, refreshes and account changes, newest first.
 #[component]
@@ -31,20 +30,9 @@ pub fn MyActivityPage() -> impl IntoView {
         <section class="card wide">
             <h1>"My activity"</h1>
             <p class="muted">"Every sign-in to your account, and where it came from. Anything you do not recognise? Change your password and sign out other devices."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => {
-                            view! {
-                                <ActivityView page show_user=false base="/activity".to_owned() actions=RowActions::NotMe(not_me) />
-                            }
-                                .into_any()
-                        }
-                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/activity" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Protected resource=page next="/activity" render={move |page| view! {
+                <ActivityView page show_user=false base="/activity".to_owned() actions=RowActions::NotMe(not_me) />
+            }} />
         </section>
     }
 }
@@ -92,40 +80,18 @@ pub fn AdminActivityPage() -> impl IntoView {
                     <button type="submit">"Search"</button>
                 </div>
             </Form>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let current = filters();
-                    match page.await {
-                        Ok(page) => {
-                            let csv = format!("{}{}", crate::api::url("/admin/activity.csv"), query_string(&ActivityFilters { before: String::new(), ..current.clone() }));
-                            let base = format!("/admin/activity{}", query_string(&ActivityFilters { before: String::new(), ..current }));
-                            view! {
-                                <p><a class="button secondary small" href=csv download="fin-intelli-activity.csv">"Export CSV"</a></p>
-                                <ActivityView page show_user=true base actions=RowActions::Judge(judge) />
-                            }
-                            .into_any()
-                        }
-                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/admin/activity" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Protected resource=page next="/admin/activity" render={move |page| {
+                let current = ActivityFilters { before: String::new(), ..filters() };
+                let csv = format!("{}{}", crate::api::url("/admin/activity.csv"), query_string(&current));
+                let base = format!("/admin/activity{}", query_string(&current));
+                view! {
+                    <p><a class="button secondary small" href=csv download="fin-intelli-activity.csv">"Export CSV"</a></p>
+                    <ActivityView page show_user=true base actions=RowActions::Judge(judge) />
+                }
+            }} />
         </section>
     }
 }
-
-pub(crate) const EVENT_TYPES: [&str; 10] = [
-    "login_succeeded",
-    "login_failed",
-    "refresh",
-    "refresh_reused",
-    "logout",
-    "session_revoked",
-    "step_up_required",
-    "login_blocked",
-    "password_changed",
-    "user_updated",
-];
 
 /// `?user=alice&min_risk=0.5` (empty filters left out), or "" when there are none.
 fn query_string(filters: &ActivityFilters) -> String {
@@ -309,35 +275,11 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                         <th>"Address"</th>
                         <th>"Device"</th>
                         <th>"Risk"</th>
-                        <th></th>
+                        <th><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
-    }
-}
-
-pub(crate) fn event_label(event_type: &str) -> &'static str {
-    match event_type {
-        "login_succeeded" => "Signed in",
-        "login_failed" => "Failed sign-in",
-        "refresh" => "Session refreshed",
-        "refresh_reused" => "Stolen token caught",
-        "logout" => "Signed out",
-        "session_revoked" => "Session ended",
-        "step_up_required" => "Second factor asked",
-        "login_blocked" => "Sign-in blocked",
-        "password_changed" => "Password changed",
-        "user_updated" => "Account changed",
-        _ => "Other",
-    }
-}
-
-/// "2026-11-25 07:12 UTC" from an RFC 3339 UTC string.
-pub fn short_time(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => rfc3339.to_owned(),
     }
 }

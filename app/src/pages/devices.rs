@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{AppError, EndOtherSessions, EndSession, SessionInfo, my_sessions};
-use crate::pages::ResumeSession;
-use crate::pages::activity::short_time;
+use crate::api::{EndOtherSessions, EndSession, SessionInfo, my_sessions};
+use crate::components::Protected;
+use crate::components::format::short_time;
 
 /// Where the user is signed in, with a way to end any other session at once.
 #[component]
@@ -21,15 +21,7 @@ pub fn DevicesPage() -> impl IntoView {
         <section class="card">
             <h1>"Devices"</h1>
             <p class="muted">"Where your account is signed in. Sign out anything you do not recognise."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => view! { <SessionTable list end end_others /> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/devices" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Protected resource=sessions next="/devices" render={move |list| view! { <SessionTable list end end_others /> }} />
         </section>
     }
 }
@@ -58,7 +50,7 @@ fn SessionTable(
             view! {
                 <tr data-testid="session-row" data-current=session.current.to_string()>
                     <td>{session.device}</td>
-                    <td>{session.place} <span class="muted small">{session.ip}</span></td>
+                    <td>{session.place}" "<span class="muted small">{session.ip}</span></td>
                     <td><time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time></td>
                     <td><time datetime=session.last_used_at.clone()>{short_time(&session.last_used_at)}</time></td>
                     <td>{action}</td>
@@ -74,7 +66,7 @@ fn SessionTable(
                     <th>"Where"</th>
                     <th>"Signed in"</th>
                     <th>"Last used"</th>
-                    <th></th>
+                    <th><span class="visually-hidden">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>

@@ -1,26 +1,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{Me, SignOut, whoami};
-use crate::pages::ResumeSession;
+use crate::api::{AppError, Me, SignOut, whoami};
+use crate::components::Protected;
 
 /// The signed-in landing page: who you are and your role. Without a live access token the
 /// visitor goes through [`ResumeSession`]: back here signed in, or on to the sign-in page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let me = Resource::new_blocking(|| (), |_| whoami());
+    // Nobody signed in is the resume flow's case, like any page behind sign-in.
+    let me = Resource::new_blocking(|| (), |_| async { whoami().await?.ok_or(AppError::NotSignedIn) });
 
     view! {
         <Title text="Home" />
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(user)) => view! { <SignedIn user /> }.into_any(),
-                    Ok(None) => view! { <ResumeSession next="/" /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Protected resource=me next="/" render={|user| view! { <SignedIn user /> }} />
     }
 }
 

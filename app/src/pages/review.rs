@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::api::{
     AdminEndSession, AdminEndSessions, AdminUpdateUser, EventReview, JudgeEvent, SessionInfo, review_event,
 };
-use crate::pages::activity::{event_label, short_time};
+use crate::components::format::{event_label, short_time};
 
 /// An action waiting for its confirmation.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +151,8 @@ fn ReviewBody(
     let e = review.event;
     let user_id = review.user.as_ref().map(|u| u.id);
     let is_active = review.user.as_ref().is_some_and(|u| u.is_active);
+    // One's own account is not offered for deactivation (the server refuses it anyway).
+    let is_you = review.user.as_ref().is_some_and(|u| u.you);
     let network = e
         .asn
         .map(|asn| format!("AS{asn} {}", e.asn_org.clone().unwrap_or_default()));
@@ -205,7 +207,9 @@ fn ReviewBody(
                 <button type="button" class="secondary small" data-testid="mark-legitimate" on:click=ask(Pending::Legitimate)>"Mark legitimate"</button>
                 <button type="button" class="secondary small danger" data-testid="mark-compromised" on:click=ask(Pending::Compromised)>"Mark compromised"</button>
                 <button type="button" class="secondary small danger" data-testid="revoke-all" on:click=ask(Pending::EndAll)>"Revoke all sessions"</button>
-                {if is_active {
+                {if is_you {
+                    ().into_any()
+                } else if is_active {
                     view! { <button type="button" class="secondary small danger" data-testid="deactivate" on:click=ask(Pending::Deactivate)>"Deactivate user"</button> }.into_any()
                 } else {
                     view! { <button type="button" class="secondary small" data-testid="activate" on:click=ask(Pending::Activate)>"Activate user"</button> }.into_any()

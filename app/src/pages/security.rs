@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{AppError, BeginTotp, ConfirmTotp, second_factor_status};
-use crate::pages::ResumeSession;
+use crate::api::{BeginTotp, ConfirmTotp, second_factor_status};
+use crate::components::Protected;
 
 /// Two-step verification: enrol an authenticator app (QR code, then a first code), and
 /// keep the recovery codes shown once.
@@ -16,20 +16,15 @@ pub fn SecurityPage() -> impl IntoView {
         <Title text="Security" />
         <section class="card">
             <h1>"Two-step verification"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(true) => view! {
-                            <p class="notice" data-testid="totp-on">"On: a sign-in that looks unusual asks for a code from your authenticator app."</p>
-                            <RecoveryCodes confirm />
-                        }
-                        .into_any(),
-                        Ok(false) => view! { <Enrol begin confirm /> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/security" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Protected resource=status next="/security" render={move |enrolled| if enrolled {
+                view! {
+                    <p class="notice" data-testid="totp-on">"On: a sign-in that looks unusual asks for a code from your authenticator app."</p>
+                    <RecoveryCodes confirm />
+                }
+                .into_any()
+            } else {
+                view! { <Enrol begin confirm /> }.into_any()
+            }} />
         </section>
     }
 }

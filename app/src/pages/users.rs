@@ -10,8 +10,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::{
     AdminCreateUser, AdminEndSessions, AdminResetPassword, AdminUpdateUser, AdminUser, AppError, admin_users,
 };
-use crate::pages::ResumeSession;
-use crate::pages::activity::short_time;
+use crate::components::Protected;
+use crate::components::format::short_time;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -38,18 +38,13 @@ pub fn UsersPage() -> impl IntoView {
                 </div>
             </Form>
             <Outcome actions />
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(users) if users.is_empty() => view! { <p class="muted">"No account matches."</p> }.into_any(),
-                        Ok(users) => view! { <UserTable users actions /> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! { <ResumeSession next="/admin/users" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Protected resource=users next="/admin/users" render={move |users: Vec<AdminUser>| if users.is_empty() {
+                view! { <p class="muted">"No account matches."</p> }.into_any()
+            } else {
+                view! { <UserTable users actions /> }.into_any()
+            }} />
             <h2>"New account"</h2>
-            <ActionForm action=create attr:class="form inline-form" attr:data-testid="create-user">
+            <ActionForm action=create attr:class="inline-form" attr:data-testid="create-user">
                 <label>"Username" <input type="text" name="username" required autocomplete="off" /></label>
                 <label>"E-mail" <input type="email" name="email" required autocomplete="off" /></label>
                 <label>"Password" <input type="password" name="password" required minlength="12" autocomplete="new-password" /></label>
@@ -116,7 +111,7 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
         .into_iter()
         .map(|u| {
             let id = u.id;
-            let (active, admin) = (u.is_active, u.is_admin);
+            let (active, admin, you) = (u.is_active, u.is_admin, u.you);
             let resetting = RwSignal::new(false);
             view! {
                 <tr data-testid="user-row" data-user=u.username.clone() class:inactive=!active>
@@ -126,14 +121,18 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
                     <td class="small">{short_time(&u.created_at)}</td>
                     <td>
                         <div class="row-actions">
-                            <button type="button" class="secondary small" class:danger=active
-                                on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: Some(!active), is_admin: None }); }>
-                                {if active { "Deactivate" } else { "Activate" }}
-                            </button>
-                            <button type="button" class="secondary small"
-                                on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: None, is_admin: Some(!admin) }); }>
-                                {if admin { "Remove admin" } else { "Make admin" }}
-                            </button>
+                            // The server refuses an administrator's own deactivation or
+                            // demotion; the console does not offer it.
+                            <Show when=move || !you fallback=|| view! { <span class="badge" data-testid="you">"You"</span> }>
+                                <button type="button" class="secondary small" class:danger=active
+                                    on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: Some(!active), is_admin: None }); }>
+                                    {if active { "Deactivate" } else { "Activate" }}
+                                </button>
+                                <button type="button" class="secondary small"
+                                    on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: None, is_admin: Some(!admin) }); }>
+                                    {if admin { "Remove admin" } else { "Make admin" }}
+                                </button>
+                            </Show>
                             <button type="button" class="secondary small danger"
                                 on:click=move |_| { actions.end.dispatch(AdminEndSessions { user_id: id }); }>
                                 "End sessions"
@@ -157,7 +156,7 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="activity users">
-                <thead><tr><th>"Account"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th></th></tr></thead>
+                <thead><tr><th>"Account"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>

@@ -183,8 +183,8 @@ pub fn session_info(s: SessionRecord, current: Option<&str>) -> SessionInfo {
     }
 }
 
-/// An account as the console lists it.
-pub fn admin_user(user: &User) -> AdminUser {
+/// An account as the console shows it to the administrator `caller_id`.
+pub fn admin_user(user: &User, caller_id: i64) -> AdminUser {
     AdminUser {
         id: user.id,
         username: user.username.clone(),
@@ -192,6 +192,7 @@ pub fn admin_user(user: &User) -> AdminUser {
         is_active: user.is_active,
         is_admin: user.is_admin,
         created_at: rfc3339(user.created_at),
+        you: user.id == caller_id,
     }
 }
 

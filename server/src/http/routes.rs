@@ -59,6 +59,7 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::GET, "/metrics", metrics::metrics),
         route(M::GET, "/admin/activity.csv", activity::admin_csv_from_browser),
         route(M::GET, "/world-map.svg", assets::world_map),
+        route(M::GET, "/favicon.svg", assets::favicon),
     ]
 }
 

@@ -66,7 +66,7 @@ impl ActivityBackend for WebBackend {
         let review = self.services().activity.review(&caller, id).await?;
         Ok(EventReview {
             event: wire::activity(review.event),
-            user: review.user.as_ref().map(admin_user),
+            user: review.user.as_ref().map(|u| admin_user(u, caller.user.id)),
             history: review.history.into_iter().map(wire::activity).collect(),
             sessions: review.sessions.into_iter().map(|s| session_info(s, None)).collect(),
         })

@@ -32,7 +32,7 @@ impl AdminBackend for WebBackend {
         let caller = self.caller(head).await?;
         let search = Some(search).filter(|s| !s.is_empty());
         let users = self.services().admin.users(&caller, search, None, USERS_PAGE).await?;
-        Ok(users.iter().map(admin_user).collect())
+        Ok(users.iter().map(|u| admin_user(u, caller.user.id)).collect())
     }
 
     async fn admin_create_user(
@@ -52,7 +52,7 @@ impl AdminBackend for WebBackend {
             is_admin,
         };
         let user = self.services().admin.create_user(&caller, account, &client).await?;
-        Ok(admin_user(&user))
+        Ok(admin_user(&user, caller.user.id))
     }
 
     async fn admin_update_user(
@@ -70,7 +70,7 @@ impl AdminBackend for WebBackend {
             .admin
             .update_user(&caller, user_id, update, &client)
             .await?;
-        Ok(admin_user(&user))
+        Ok(admin_user(&user, caller.user.id))
     }
 
     async fn admin_reset_password(&self, head: &Parts, user_id: i64, password: &str) -> Result<(), AppError> {

@@ -11,9 +11,9 @@ use server::http::routes;
 
 use crate::helpers::{TestApp, error_code};
 
-/// Routes that are not part of the JSON API: the browser's CSV download (access cookie) and
-/// the world map. Anything else the router serves must be in the document.
-const NOT_API: [&str; 2] = ["/admin/activity.csv", "/world-map.svg"];
+/// Routes that are not part of the JSON API: the browser's CSV download (access cookie), the
+/// world map and the icon. Anything else the router serves must be in the document.
+const NOT_API: [&str; 3] = ["/admin/activity.csv", "/favicon.svg", "/world-map.svg"];
 
 /// `(METHOD, path)` of every operation in the route table `http::router` mounts.
 fn router_routes() -> BTreeSet<(String, String)> {

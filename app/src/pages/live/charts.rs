@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::feed::{Feed, epoch_seconds};
 use super::{RISKY, ROWS};
 use crate::api::Activity;
-use crate::pages::activity::{event_label, short_time};
+use crate::components::format::{event_label, short_time};
 
 /// The counters' window.
 const COUNTER_WINDOW_S: i64 = 5 * 60;

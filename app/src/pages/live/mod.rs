@@ -15,9 +15,9 @@ mod table;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{Activity, AppError, live_activity};
-use crate::pages::ResumeSession;
-use crate::pages::activity::event_label;
+use crate::api::{Activity, live_activity};
+use crate::components::Protected;
+use crate::components::format::event_label;
 use crate::pages::review::ReviewPanel;
 use charts::{Counters, LiveMap, Timeline};
 use feed::{Connection, Feed, epoch_seconds, now_seconds};
@@ -33,15 +33,7 @@ pub fn LivePage() -> impl IntoView {
     let initial = Resource::new_blocking(|| (), |_| live_activity());
     view! {
         <Title text="Live" />
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match initial.await {
-                    Ok(events) => view! { <LiveView initial=events /> }.into_any(),
-                    Err(AppError::NotSignedIn) => view! { <ResumeSession next="/admin/live" /> }.into_any(),
-                    Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Protected resource=initial next="/admin/live" render={|events| view! { <LiveView initial=events /> }} />
     }
 }
 
@@ -121,7 +113,7 @@ fn LiveView(initial: Vec<Activity>) -> impl IntoView {
                     "Event"
                     <select on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
                         <option value="">"any"</option>
-                        {crate::pages::activity::EVENT_TYPES.iter().map(|e| view! { <option value=*e>{event_label(e)}</option> }).collect_view()}
+                        {crate::components::format::EVENT_TYPES.iter().map(|e| view! { <option value=*e>{event_label(e)}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>

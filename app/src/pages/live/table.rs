@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{RISKY, ROWS};
 use crate::api::Activity;
-use crate::pages::activity::{event_label, short_time};
+use crate::components::format::{event_label, short_time};
 
 #[component]
 pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<i64>>) -> impl IntoView {
@@ -69,7 +69,7 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                 <thead>
                     <tr>
                         <th>"When"</th><th>"User"</th><th>"Event"</th><th>"Place"</th><th>"Device"</th>
-                        <th>"Risk"</th><th>"Decision"</th><th>"Why"</th><th></th>
+                        <th>"Risk"</th><th>"Decision"</th><th>"Why"</th><th><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody data-testid="live-rows">{rows}</tbody>
