@@ -51,6 +51,180 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// What an activity event records, as the JSON API's `event_type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    LoginSucceeded,
+    LoginFailed,
+    Refresh,
+    RefreshReused,
+    Logout,
+    SessionRevoked,
+    StepUpRequired,
+    LoginBlocked,
+    PasswordChanged,
+    UserUpdated,
+    /// A kind this version does not know (written by a newer instance sharing the database).
+    #[serde(other)]
+    Other,
+}
+
+impl EventType {
+    /// Every kind, in the order the filters offer them.
+    pub const ALL: [EventType; 10] = [
+        EventType::LoginSucceeded,
+        EventType::LoginFailed,
+        EventType::Refresh,
+        EventType::RefreshReused,
+        EventType::Logout,
+        EventType::SessionRevoked,
+        EventType::StepUpRequired,
+        EventType::LoginBlocked,
+        EventType::PasswordChanged,
+        EventType::UserUpdated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::LoginSucceeded => "login_succeeded",
+            EventType::LoginFailed => "login_failed",
+            EventType::Refresh => "refresh",
+            EventType::RefreshReused => "refresh_reused",
+            EventType::Logout => "logout",
+            EventType::SessionRevoked => "session_revoked",
+            EventType::StepUpRequired => "step_up_required",
+            EventType::LoginBlocked => "login_blocked",
+            EventType::PasswordChanged => "password_changed",
+            EventType::UserUpdated => "user_updated",
+            EventType::Other => "other",
+        }
+    }
+
+    /// The kind a stored name means; `Other` for a name this version does not know.
+    pub fn parse(name: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == name)
+            .unwrap_or(EventType::Other)
+    }
+
+    /// The kind in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            EventType::LoginSucceeded => "Signed in",
+            EventType::LoginFailed => "Failed sign-in",
+            EventType::Refresh => "Session refreshed",
+            EventType::RefreshReused => "Stolen token caught",
+            EventType::Logout => "Signed out",
+            EventType::SessionRevoked => "Session ended",
+            EventType::StepUpRequired => "Second factor asked",
+            EventType::LoginBlocked => "Sign-in blocked",
+            EventType::PasswordChanged => "Password changed",
+            EventType::UserUpdated => "Account changed",
+            EventType::Other => "Other",
+        }
+    }
+
+    /// Whether the risk engine judged the attempt (account changes carry notes, not risk).
+    pub fn is_judged(self) -> bool {
+        matches!(
+            self,
+            EventType::LoginSucceeded
+                | EventType::LoginFailed
+                | EventType::Refresh
+                | EventType::RefreshReused
+                | EventType::StepUpRequired
+                | EventType::LoginBlocked
+        )
+    }
+}
+
+/// What was decided about the attempt an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+    Throttle,
+    Challenge,
+    Block,
+    /// A decision this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl Decision {
+    const ALL: [Decision; 5] = [
+        Decision::Allow,
+        Decision::Deny,
+        Decision::Throttle,
+        Decision::Challenge,
+        Decision::Block,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Throttle => "throttle",
+            Decision::Challenge => "challenge",
+            Decision::Block => "block",
+            Decision::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == name)
+            .unwrap_or(Decision::Other)
+    }
+}
+
+/// What someone said about an event afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The account's owner: "this wasn't me".
+    NotMe,
+    Legitimate,
+    Compromised,
+    /// A verdict this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl Verdict {
+    const ALL: [Verdict; 3] = [Verdict::NotMe, Verdict::Legitimate, Verdict::Compromised];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NotMe => "not_me",
+            Verdict::Legitimate => "legitimate",
+            Verdict::Compromised => "compromised",
+            Verdict::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == name)
+            .unwrap_or(Verdict::Other)
+    }
+
+    /// The verdict in words, as a badge shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::NotMe => "Reported: not me",
+            Verdict::Legitimate => "Marked legitimate",
+            Verdict::Compromised => "Marked compromised",
+            Verdict::Other => "Reviewed",
+        }
+    }
+}
+
 /// One activity event, exactly as the JSON API's `Activity` (../shared/API.md), so the
 /// REST handlers and the pages share one type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +232,7 @@ pub struct Activity {
     pub id: i64,
     pub user_id: Option<i64>,
     pub username: Option<String>,
-    pub event_type: String,
+    pub event_type: EventType,
     pub ip: String,
     /// "Firefox on Windows".
     pub device: String,
@@ -73,10 +247,9 @@ pub struct Activity {
     pub asn_org: Option<String>,
     pub risk_score: f64,
     pub risk_reasons: Vec<String>,
-    /// `allow`, `deny`, `throttle`, `challenge` or `block`.
-    pub decision: String,
-    /// What someone said afterwards: `not_me`, `legitimate` or `compromised`.
-    pub verdict: Option<String>,
+    pub decision: Decision,
+    /// What someone said afterwards.
+    pub verdict: Option<Verdict>,
     /// RFC 3339, UTC.
     pub created_at: String,
 }

@@ -10,9 +10,11 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{Activity, ActivityFilters, ActivityPage, JudgeEvent, ReportNotMe, admin_activity, my_activity};
+use crate::api::{
+    Activity, ActivityFilters, ActivityPage, EventType, JudgeEvent, ReportNotMe, admin_activity, my_activity,
+};
 use crate::components::Protected;
-use crate::components::format::{EVENT_TYPES, event_label, short_time};
+use crate::components::format::short_time;
 
 /// The signed-in user's own sign-ins, refreshes and account changes, newest first.
 #[component]
@@ -71,7 +73,7 @@ pub fn AdminActivityPage() -> impl IntoView {
                         "Event"
                         <select name="event_type" prop:value=value("event_type")>
                             <option value="">"any"</option>
-                            {EVENT_TYPES.iter().map(|e| view! { <option value=*e>{*e}</option> }).collect_view()}
+                            {EventType::ALL.iter().map(|e| view! { <option value=e.as_str()>{e.as_str()}</option> }).collect_view()}
                         </select>
                     </label>
                     <label>"Minimum risk" <input type="number" name="min_risk" min="0" max="1" step="0.05" prop:value=value("min_risk") placeholder="0" /></label>
@@ -155,7 +157,7 @@ fn ActivityView(page: ActivityPage, show_user: bool, base: String, actions: RowA
 #[component]
 fn WorldMap(items: Vec<Activity>) -> impl IntoView {
     let mut places: Vec<(f64, f64, String)> = Vec::new();
-    for item in items.iter().filter(|a| a.event_type == "login_succeeded") {
+    for item in items.iter().filter(|a| a.event_type == EventType::LoginSucceeded) {
         if let (Some(lat), Some(lon)) = (item.latitude, item.longitude) {
             let (x, y) = (lon + 180.0, (90.0 - lat).min(150.0));
             // One dot per place, however many sign-ins came from it.
@@ -195,18 +197,12 @@ fn WorldMap(items: Vec<Activity>) -> impl IntoView {
 
 /// The verdict already given, or the buttons to give one.
 fn row_actions(a: &Activity, actions: RowActions) -> AnyView {
-    if let Some(verdict) = &a.verdict {
-        let label = match verdict.as_str() {
-            "not_me" => "Reported: not me",
-            "legitimate" => "Marked legitimate",
-            "compromised" => "Marked compromised",
-            _ => "Reviewed",
-        };
-        return view! { <span class="badge" data-testid="verdict">{label}</span> }.into_any();
+    if let Some(verdict) = a.verdict {
+        return view! { <span class="badge" data-testid="verdict">{verdict.label()}</span> }.into_any();
     }
     let id = a.id;
     match actions {
-        RowActions::NotMe(action) if matches!(a.event_type.as_str(), "login_succeeded" | "refresh") => view! {
+        RowActions::NotMe(action) if matches!(a.event_type, EventType::LoginSucceeded | EventType::Refresh) => view! {
             <ActionForm action>
                 <input type="hidden" name="id" value=id.to_string() />
                 <button type="submit" class="secondary small" title="Ends every other session of your account">
@@ -247,15 +243,15 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                 .map(|asn| format!("AS{asn} {}", a.asn_org.clone().unwrap_or_default()))
                 .unwrap_or_default();
             view! {
-                <tr data-testid="activity-row" data-event=a.event_type.clone() class:risky=risky>
+                <tr data-testid="activity-row" data-event=a.event_type.as_str() class:risky=risky>
                     <td><time datetime=a.created_at.clone()>{short_time(&a.created_at)}</time></td>
                     {show_user.then(|| view! { <td>{a.username.clone().unwrap_or_default()}</td> })}
-                    <td>{event_label(&a.event_type)}</td>
+                    <td>{a.event_type.label()}</td>
                     <td data-testid="place">{a.place()}</td>
                     <td>{a.ip.clone()} <div class="muted small">{network}</div></td>
                     <td>{a.device.clone()}</td>
                     <td title=reasons.clone()>
-                        {risk} " " <span class="badge">{a.decision.clone()}</span>
+                        {risk} " " <span class="badge">{a.decision.as_str()}</span>
                         <div class="muted small" data-testid="reasons">{reasons.replace('_', " ")}</div>
                     </td>
                     <td>{row_actions(&a, actions)}</td>

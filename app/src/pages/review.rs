@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::api::{
     AdminEndSession, AdminEndSessions, AdminUpdateUser, EventReview, JudgeEvent, SessionInfo, review_event,
 };
-use crate::components::format::{event_label, short_time};
+use crate::components::format::short_time;
 
 /// An action waiting for its confirmation.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,9 +188,9 @@ fn ReviewBody(
 
     view! {
         <p class="review-summary">
-            <strong>{event_label(&e.event_type)}</strong> " · " {short_time(&e.created_at)} " · risk "
-            <strong data-testid="review-risk">{format!("{:.2}", e.risk_score)}</strong> " · " <span class="badge">{e.decision.clone()}</span>
-            {e.verdict.clone().map(|v| view! { " · " <span class="badge" data-testid="verdict">{v.replace('_', " ")}</span> })}
+            <strong>{e.event_type.label()}</strong> " · " {short_time(&e.created_at)} " · risk "
+            <strong data-testid="review-risk">{format!("{:.2}", e.risk_score)}</strong> " · " <span class="badge">{e.decision.as_str()}</span>
+            {e.verdict.map(|v| view! { " · " <span class="badge" data-testid="verdict">{v.as_str().replace('_', " ")}</span> })}
         </p>
         <p data-testid="review-user">{user_line}</p>
         <h3>"Why this score"</h3>
@@ -229,7 +229,7 @@ fn ReviewBody(
         <ul class="history" data-testid="review-history">
             {history.into_iter().map(|h| view! {
                 <li class:risky={ h.risk_score >= 0.5 }>
-                    {short_time(&h.created_at)} " · " {event_label(&h.event_type)} " · " {h.place()} " · " {format!("{:.2}", h.risk_score)}
+                    {short_time(&h.created_at)} " · " {h.event_type.label()} " · " {h.place()} " · " {format!("{:.2}", h.risk_score)}
                 </li>
             }).collect_view()}
         </ul>

@@ -2,7 +2,10 @@
 //! activity filters from what a person typed, and the cursor format. The JSON API and the
 //! server functions both answer through here, so they say the same thing.
 
-use app::wire::{Activity, ActivityFilters, ActivityPage, AdminUser, Me, Role, SessionInfo, place_label};
+use app::wire::{
+    Activity, ActivityFilters, ActivityPage, AdminUser, Decision, EventType as WireEventType, Me, Role, SessionInfo,
+    Verdict, place_label,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -145,7 +148,7 @@ pub fn activity(event: ActivityRecord) -> Activity {
         id: event.id,
         user_id: event.user_id,
         username: event.username,
-        event_type: event.event_type,
+        event_type: WireEventType::parse(&event.event_type),
         ip: event.ip_address,
         country: event.geolocation_country,
         city: event.geolocation_city,
@@ -155,8 +158,8 @@ pub fn activity(event: ActivityRecord) -> Activity {
         asn: event.asn,
         asn_org: event.asn_org,
         risk_score: event.risk_score,
-        decision: event.decision,
-        verdict: event.verdict,
+        decision: Decision::parse(&event.decision),
+        verdict: event.verdict.as_deref().map(Verdict::parse),
         created_at: rfc3339(event.created_at),
     }
 }

@@ -240,8 +240,8 @@ fn csv_row(out: &mut String, e: app::wire::Activity) {
         e.created_at,
         opt(e.user_id.map(|v| v.to_string())),
         opt(e.username),
-        e.event_type,
-        e.decision,
+        e.event_type.as_str().to_owned(),
+        e.decision.as_str().to_owned(),
         e.risk_score.to_string(),
         e.risk_reasons.join(";"),
         e.ip,
@@ -253,7 +253,7 @@ fn csv_row(out: &mut String, e: app::wire::Activity) {
         opt(e.accuracy_radius_km.map(|v| v.to_string())),
         opt(e.asn.map(|v| v.to_string())),
         opt(e.asn_org),
-        opt(e.verdict),
+        opt(e.verdict.map(|v| v.as_str().to_owned())),
     ];
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {

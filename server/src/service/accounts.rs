@@ -40,7 +40,7 @@ impl AccountService {
     }
 
     /// Adds a user (the `create-user` command, the first-run admin, the console).
-    #[tracing::instrument(name = "create_user", skip_all)]
+    #[tracing::instrument(name = "accounts::create_user", skip_all)]
     pub async fn create_user(&self, account: NewAccount) -> Result<User, AuthError> {
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
@@ -58,6 +58,7 @@ impl AccountService {
     /// On a database without users, creates `admin` with a random password and returns the
     /// password, for the caller to show once. Several instances starting together create it
     /// once: the loser's insert hits the unique username and it stays quiet.
+    #[tracing::instrument(name = "accounts::bootstrap_admin", skip_all)]
     pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>, AuthError> {
         if self.users.count_users().await? > 0 {
             return Ok(None);
@@ -78,7 +79,7 @@ impl AccountService {
 
     /// Changes the caller's password after checking the current one, and ends every session
     /// (a stolen session must not outlive the password change that was meant to stop it).
-    #[tracing::instrument(name = "change_password", skip_all)]
+    #[tracing::instrument(name = "accounts::change_password", skip_all)]
     pub async fn change_password(
         &self,
         caller: &Principal,
@@ -106,6 +107,7 @@ impl AccountService {
 
     /// Sets a user's password on an administrator's behalf (the password policy applies);
     /// every session of theirs ends, so whoever held the old one is out.
+    #[tracing::instrument(name = "accounts::reset_password", skip_all)]
     pub async fn reset_password(
         &self,
         caller: &Principal,
@@ -129,6 +131,7 @@ impl AccountService {
     }
 
     /// Activates or deactivates a user; deactivating ends every session of the user at once.
+    #[tracing::instrument(name = "accounts::set_user_active", skip_all)]
     pub async fn set_user_active(&self, user_id: i64, active: bool) -> Result<bool, AuthError> {
         let found = self.users.set_user_active(user_id, active, self.recorder.now()).await?;
         if !active {

@@ -78,6 +78,7 @@ impl ActivityService {
     }
 
     /// A page of the caller's own activity, newest first.
+    #[tracing::instrument(name = "activity::mine", skip_all)]
     pub async fn mine(
         &self,
         caller: &Principal,
@@ -88,6 +89,7 @@ impl ActivityService {
     }
 
     /// The admin activity search: every user's events matching `filter`, newest first.
+    #[tracing::instrument(name = "activity::search", skip_all)]
     pub async fn search(
         &self,
         caller: &Principal,
@@ -102,12 +104,14 @@ impl ActivityService {
     }
 
     /// The newest events of every user, newest first: the live page's starting point.
+    #[tracing::instrument(name = "activity::recent", skip_all)]
     pub async fn recent(&self, caller: &Principal, limit: i64) -> Result<Vec<ActivityRecord>, AuthError> {
         caller.require_admin()?;
         Ok(self.activity.activity_page(None, None, limit).await?)
     }
 
     /// One event with its user, their recent history and their live sessions.
+    #[tracing::instrument(name = "activity::review", skip_all)]
     pub async fn review(&self, caller: &Principal, id: i64) -> Result<EventReview, AuthError> {
         caller.require_admin()?;
         let event = self.activity.activity_event(id).await?.ok_or(AuthError::NotFound)?;
@@ -131,7 +135,7 @@ impl ActivityService {
     /// "This wasn't me" about one of the caller's own events: every other session of the
     /// caller ends (the one reporting is presumably the owner), and the event keeps the
     /// verdict. Someone else's event, or none, is `NotFound`.
-    #[tracing::instrument(name = "report_not_me", skip_all)]
+    #[tracing::instrument(name = "activity::report_not_me", skip_all)]
     pub async fn report_not_me(
         &self,
         caller: &Principal,
@@ -165,7 +169,7 @@ impl ActivityService {
 
     /// An administrator's verdict on a user's event. `Legitimate` teaches the user's
     /// profile that this is them; `Compromised` ends every session of the user.
-    #[tracing::instrument(name = "judge_event", skip_all)]
+    #[tracing::instrument(name = "activity::judge", skip_all)]
     pub async fn judge(
         &self,
         caller: &Principal,

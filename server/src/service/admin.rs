@@ -52,6 +52,7 @@ impl AdminService {
     }
 
     /// Users for the admin console, newest first.
+    #[tracing::instrument(name = "admin::users", skip_all)]
     pub async fn users(
         &self,
         caller: &Principal,
@@ -67,7 +68,7 @@ impl AdminService {
     }
 
     /// Creates a user on an admin's behalf; audited as `user_updated`.
-    #[tracing::instrument(name = "admin_create_user", skip_all)]
+    #[tracing::instrument(name = "admin::create_user", skip_all)]
     pub async fn create_user(
         &self,
         caller: &Principal,
@@ -82,6 +83,7 @@ impl AdminService {
 
     /// Activates, deactivates, promotes or demotes a user. An admin cannot deactivate or
     /// demote themselves: the console must never lock out the one using it.
+    #[tracing::instrument(name = "admin::update_user", skip_all)]
     pub async fn update_user(
         &self,
         caller: &Principal,
@@ -117,6 +119,7 @@ impl AdminService {
     }
 
     /// Ends every session of a user on an admin's behalf.
+    #[tracing::instrument(name = "admin::revoke_sessions", skip_all)]
     pub async fn revoke_sessions(
         &self,
         caller: &Principal,
@@ -139,6 +142,7 @@ impl AdminService {
 
     /// Ends one session of a user; a session that is not theirs (or not live) is
     /// `NotFound`.
+    #[tracing::instrument(name = "admin::end_session", skip_all)]
     pub async fn end_session(
         &self,
         caller: &Principal,

@@ -38,6 +38,7 @@ impl SecondFactorService {
 
     /// Starts TOTP enrolment: a new secret to scan. Replaces a pending one; a confirmed
     /// authenticator must stay (409) so a stolen session cannot swap it silently.
+    #[tracing::instrument(name = "factors::begin_totp", skip_all)]
     pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrolment, AuthError> {
         let secret = totp::new_secret();
         self.factors
@@ -49,6 +50,7 @@ impl SecondFactorService {
 
     /// Confirms enrolment with the first code; returns the recovery codes, shown once and
     /// stored only as hashes.
+    #[tracing::instrument(name = "factors::confirm_totp", skip_all)]
     pub async fn confirm_totp(
         &self,
         caller: &Principal,
@@ -73,6 +75,7 @@ impl SecondFactorService {
     }
 
     /// Whether the caller has a confirmed authenticator.
+    #[tracing::instrument(name = "factors::has_second_factor", skip_all)]
     pub async fn has_second_factor(&self, caller: &Principal) -> Result<bool, AuthError> {
         self.is_enrolled(caller.user.id).await
     }

@@ -55,7 +55,7 @@ impl SessionService {
     ///   two tabs refreshing at once, or a retry after a lost response, keep the session.
     /// - Any other spent token is a replay: the whole session is revoked and a
     ///   `refresh_reused` event with risk 1.0 is written.
-    #[tracing::instrument(name = "refresh", skip_all)]
+    #[tracing::instrument(name = "sessions::refresh", skip_all)]
     pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, AuthError> {
         let presented = presented
             .filter(|t| looks_like_refresh_token(t))
@@ -160,7 +160,7 @@ impl SessionService {
 
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already
     /// revoked tokens are not an error: signing out is idempotent.
-    #[tracing::instrument(name = "sign_out", skip_all)]
+    #[tracing::instrument(name = "sessions::sign_out", skip_all)]
     pub async fn sign_out(&self, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AuthError> {
         let Some(token) = refresh_token.filter(|t| looks_like_refresh_token(t)) else {
             return Ok(());
@@ -178,11 +178,13 @@ impl SessionService {
     }
 
     /// Ends every session of the caller ("sign out everywhere").
+    #[tracing::instrument(name = "sessions::sign_out_everywhere", skip_all)]
     pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
         self.end_sessions(caller, None, EventType::Logout, client).await
     }
 
     /// Ends every session of the caller but the current one ("sign out everywhere else").
+    #[tracing::instrument(name = "sessions::end_other_sessions", skip_all)]
     pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
         self.end_sessions(caller, Some(&caller.claims.sid), EventType::SessionRevoked, client)
             .await
@@ -206,11 +208,13 @@ impl SessionService {
     }
 
     /// The caller's live sessions, most recently used first.
+    #[tracing::instrument(name = "sessions::list", skip_all)]
     pub async fn list(&self, caller: &Principal) -> Result<Vec<SessionRecord>, AuthError> {
         Ok(self.sessions.live_sessions(caller.user.id, self.recorder.now()).await?)
     }
 
     /// Ends one of the caller's own sessions; someone else's is `NotFound`, like a missing one.
+    #[tracing::instrument(name = "sessions::end_session", skip_all)]
     pub async fn end_session(
         &self,
         caller: &Principal,

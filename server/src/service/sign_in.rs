@@ -79,7 +79,7 @@ impl SignInService {
     /// throttled attempt is logged and refused without checking the password. Otherwise
     /// every path verifies one Argon2 hash (a dummy one for unknown users) and writes one
     /// activity row, so the answer's timing says nothing about which check failed.
-    #[tracing::instrument(name = "sign_in", skip_all)]
+    #[tracing::instrument(name = "sign_in::sign_in", skip_all)]
     pub async fn sign_in(
         &self,
         login: &str,
@@ -196,7 +196,7 @@ impl SignInService {
 
     /// Answers a step-up challenge with a TOTP code or a recovery code; on success the
     /// sign-in completes as if the risk had been low, logged with its score and reasons.
-    #[tracing::instrument(name = "step_up", skip_all)]
+    #[tracing::instrument(name = "sign_in::step_up", skip_all)]
     pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
         // Challenge ids are base64url; anything else names no challenge (and a NUL would be
         // a database error on PostgreSQL, not an answer).

@@ -2,10 +2,11 @@
 
 use leptos::prelude::*;
 
-use super::feed::{Feed, epoch_seconds};
+use super::feed::Feed;
 use super::{RISKY, ROWS};
-use crate::api::Activity;
-use crate::components::format::{event_label, short_time};
+use crate::api::{Activity, EventType};
+use crate::components::format::epoch_seconds;
+use crate::components::format::short_time;
 
 /// The counters' window.
 const COUNTER_WINDOW_S: i64 = 5 * 60;
@@ -22,12 +23,12 @@ pub(super) fn Counters(feed: Feed) -> impl IntoView {
                 .iter()
                 .filter(|e| epoch_seconds(&e.created_at).is_some_and(|t| t >= since))
             {
-                let slot = match e.event_type.as_str() {
-                    "login_succeeded" => 0,
-                    "login_failed" => 1,
-                    "login_blocked" => 2,
-                    "step_up_required" => 3,
-                    "refresh_reused" => 4,
+                let slot = match e.event_type {
+                    EventType::LoginSucceeded => 0,
+                    EventType::LoginFailed => 1,
+                    EventType::LoginBlocked => 2,
+                    EventType::StepUpRequired => 3,
+                    EventType::RefreshReused => 4,
                     _ => continue,
                 };
                 counts[slot] += 1;
@@ -73,7 +74,7 @@ pub(super) fn Timeline(feed: Feed, visible: Memo<Vec<Activity>>) -> impl IntoVie
                     (t >= start).then(|| {
                         let x = (t - start) as f64 / TIMELINE_S as f64 * W;
                         let y = H - 8.0 - e.risk_score.clamp(0.0, 1.0) * (H - 16.0);
-                        let title = format!("{} · {} · risk {:.2}", short_time(&e.created_at), event_label(&e.event_type), e.risk_score);
+                        let title = format!("{} · {} · risk {:.2}", short_time(&e.created_at), e.event_type.label(), e.risk_score);
                         view! {
                             <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="3.5" class:risky={ e.risk_score >= RISKY }>
                                 <title>{title}</title>
@@ -108,7 +109,7 @@ pub(super) fn LiveMap(visible: Memo<Vec<Activity>>) -> impl IntoView {
                 .iter()
                 .map(|e| {
                     let (x, y) = project(e);
-                    let title = format!("{} · {} · {}", e.username.clone().unwrap_or_default(), e.place(), event_label(&e.event_type));
+                    let title = format!("{} · {} · {}", e.username.clone().unwrap_or_default(), e.place(), e.event_type.label());
                     view! {
                         <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="2.4" class="dot" class:risky={ e.risk_score >= RISKY } data-testid="map-dot">
                             <title>{title}</title>

@@ -78,22 +78,6 @@ impl Feed {
     }
 }
 
-/// Seconds since 1970 of an RFC 3339 UTC time ("2026-11-25T12:00:00Z"), without a date
-/// library (days from the civil calendar, after Howard Hinnant's algorithm).
-pub(crate) fn epoch_seconds(rfc3339: &str) -> Option<i64> {
-    let num = |range: std::ops::Range<usize>| rfc3339.get(range)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
 /// Now, in Unix seconds: the browser's clock, or the server's while rendering.
 pub(crate) fn now_seconds() -> i64 {
     #[cfg(feature = "browser")]
@@ -105,18 +89,5 @@ pub(crate) fn now_seconds() -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::epoch_seconds;
-
-    #[test]
-    fn rfc3339_to_unix_seconds() {
-        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(epoch_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
-        assert_eq!(epoch_seconds("2026-11-25T12:34:56Z"), Some(1_795_610_096));
-        assert_eq!(epoch_seconds("not a time"), None);
     }
 }

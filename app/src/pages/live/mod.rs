@@ -15,12 +15,12 @@ mod table;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{Activity, live_activity};
+use crate::api::{Activity, EventType, live_activity};
 use crate::components::Protected;
-use crate::components::format::event_label;
+use crate::components::format::epoch_seconds;
 use crate::pages::review::ReviewPanel;
 use charts::{Counters, LiveMap, Timeline};
-use feed::{Connection, Feed, epoch_seconds, now_seconds};
+use feed::{Connection, Feed, now_seconds};
 use table::LiveTable;
 
 /// Rows the table (and the map) shows.
@@ -66,7 +66,7 @@ fn LiveView(initial: Vec<Activity>) -> impl IntoView {
             events
                 .iter()
                 .filter(|e| e.risk_score >= min_risk)
-                .filter(|e| kind.is_empty() || e.event_type == kind)
+                .filter(|e| kind.is_empty() || e.event_type.as_str() == kind)
                 .filter(|e| who.is_empty() || e.username.as_deref().is_some_and(|u| u.to_lowercase().contains(&who)))
                 .cloned()
                 .collect::<Vec<_>>()
@@ -113,7 +113,7 @@ fn LiveView(initial: Vec<Activity>) -> impl IntoView {
                     "Event"
                     <select on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
                         <option value="">"any"</option>
-                        {crate::components::format::EVENT_TYPES.iter().map(|e| view! { <option value=*e>{event_label(e)}</option> }).collect_view()}
+                        {EventType::ALL.iter().map(|e| view! { <option value=e.as_str()>{e.label()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{RISKY, ROWS};
 use crate::api::Activity;
-use crate::components::format::{event_label, short_time};
+use crate::components::format::short_time;
 
 #[component]
 pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<i64>>) -> impl IntoView {
@@ -20,15 +20,12 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                     let reasons = e.risk_reasons.iter().take(3).map(|r| r.replace('_', " ")).collect::<Vec<_>>().join(", ");
                     // Flagged: the engine named something unusual, whatever the score came to.
                     // (Account changes carry notes such as who made them, not risk.)
-                    let judged = matches!(
-                        e.event_type.as_str(),
-                        "login_succeeded" | "login_failed" | "refresh" | "refresh_reused" | "step_up_required" | "login_blocked"
-                    );
+                    let judged = e.event_type.is_judged();
                     let flagged = judged && !e.risk_reasons.is_empty();
                     view! {
                         <tr
                             data-testid="live-row"
-                            data-event=e.event_type.clone()
+                            data-event=e.event_type.as_str()
                             data-user=e.username.clone().unwrap_or_default()
                             class:risky={ risk >= RISKY }
                             class:flagged=flagged
@@ -37,7 +34,7 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                         >
                             <td><time datetime=e.created_at.clone()>{short_time(&e.created_at)}</time></td>
                             <td>{e.username.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td>{event_label(&e.event_type)}</td>
+                            <td>{e.event_type.label()}</td>
                             <td data-testid="place">{e.place()}</td>
                             <td>{e.device.clone()}</td>
                             <td>
@@ -46,7 +43,7 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                                 </div>
                                 <span class="small">{format!("{risk:.2}")}</span>
                             </td>
-                            <td><span class="badge">{e.decision.clone()}</span></td>
+                            <td><span class="badge">{e.decision.as_str()}</span></td>
                             <td class="small" data-testid="reasons">
                                 {flagged.then(|| view! { <span class="flag" aria-label="flagged">"⚑ "</span> })}
                                 {reasons}
