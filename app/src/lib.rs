@@ -59,7 +59,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <session::SessionKeeper signed_in />
             <header class="topbar">
-                <a class="brand" href="/">"fin_intelli"</a>
+                <a class="brand" href="/">
+                    "fin_intelli"
+                </a>
                 <nav class="nav" aria-label="Main">
                     <a href="/">"Home"</a>
                     <a href="/activity">"Activity"</a>
@@ -99,7 +101,9 @@ pub fn App() -> impl IntoView {
             <footer class="footer">
                 "fin_intelli: sign-in security you run yourself · "
                 // DB-IP Lite's licence (CC BY 4.0) asks for this link wherever its data shows.
-                <a href="https://db-ip.com" rel="noopener">"IP Geolocation by DB-IP"</a>
+                <a href="https://db-ip.com" rel="noopener">
+                    "IP Geolocation by DB-IP"
+                </a>
             </footer>
         </Router>
     }

@@ -31,10 +31,23 @@ pub fn MyActivityPage() -> impl IntoView {
         <Title text="My activity" />
         <section class="card wide">
             <h1>"My activity"</h1>
-            <p class="muted">"Every sign-in to your account, and where it came from. Anything you do not recognise? Change your password and sign out other devices."</p>
-            <Protected resource=page next="/activity" render={move |page| view! {
-                <ActivityView page show_user=false base="/activity".to_owned() actions=RowActions::NotMe(not_me) />
-            }} />
+            <p class="muted">
+                "Every sign-in to your account, and where it came from. Anything you do not recognise? Change your password and sign out other devices."
+            </p>
+            <Protected
+                resource=page
+                next="/activity"
+                render={move |page| {
+                    view! {
+                        <ActivityView
+                            page
+                            show_user=false
+                            base="/activity".to_owned()
+                            actions=RowActions::NotMe(not_me)
+                        />
+                    }
+                }}
+            />
         </section>
     }
 }
@@ -70,27 +83,57 @@ pub fn AdminActivityPage() -> impl IntoView {
                 <div class="filters">
                     <label>"User" <input type="text" name="user" prop:value=value("user") placeholder="any" /></label>
                     <label>
-                        "Event"
-                        <select name="event_type" prop:value=value("event_type")>
+                        "Event" <select name="event_type" prop:value=value("event_type")>
                             <option value="">"any"</option>
-                            {EventType::ALL.iter().map(|e| view! { <option value=e.as_str()>{e.as_str()}</option> }).collect_view()}
+                            {EventType::ALL
+                                .iter()
+                                .map(|e| view! { <option value=e.as_str()>{e.as_str()}</option> })
+                                .collect_view()}
                         </select>
                     </label>
-                    <label>"Minimum risk" <input type="number" name="min_risk" min="0" max="1" step="0.05" prop:value=value("min_risk") placeholder="0" /></label>
-                    <label>"Since" <input type="text" name="since" prop:value=value("since") placeholder="2026-01-01T00:00:00Z" /></label>
-                    <label>"Until" <input type="text" name="until" prop:value=value("until") placeholder="2026-12-31T00:00:00Z" /></label>
+                    <label>
+                        "Minimum risk"
+                        <input
+                            type="number"
+                            name="min_risk"
+                            min="0"
+                            max="1"
+                            step="0.05"
+                            prop:value=value("min_risk")
+                            placeholder="0"
+                        />
+                    </label>
+                    <label>
+                        "Since"
+                        <input type="text" name="since" prop:value=value("since") placeholder="2026-01-01T00:00:00Z" />
+                    </label>
+                    <label>
+                        "Until"
+                        <input type="text" name="until" prop:value=value("until") placeholder="2026-12-31T00:00:00Z" />
+                    </label>
                     <button type="submit">"Search"</button>
                 </div>
             </Form>
-            <Protected resource=page next="/admin/activity" render={move |page| {
-                let current = ActivityFilters { before: String::new(), ..filters() };
-                let csv = format!("{}{}", crate::api::url("/admin/activity.csv"), query_string(&current));
-                let base = format!("/admin/activity{}", query_string(&current));
-                view! {
-                    <p><a class="button secondary small" href=csv download="fin-intelli-activity.csv">"Export CSV"</a></p>
-                    <ActivityView page show_user=true base actions=RowActions::Judge(judge) />
-                }
-            }} />
+            <Protected
+                resource=page
+                next="/admin/activity"
+                render={move |page| {
+                    let current = ActivityFilters {
+                        before: String::new(),
+                        ..filters()
+                    };
+                    let csv = format!("{}{}", crate::api::url("/admin/activity.csv"), query_string(&current));
+                    let base = format!("/admin/activity{}", query_string(&current));
+                    view! {
+                        <p>
+                            <a class="button secondary small" href=csv download="fin-intelli-activity.csv">
+                                "Export CSV"
+                            </a>
+                        </p>
+                        <ActivityView page show_user=true base actions=RowActions::Judge(judge) />
+                    }
+                }}
+            />
         </section>
     }
 }
@@ -142,12 +185,26 @@ fn ActivityView(page: ActivityPage, show_user: bool, base: String, actions: RowA
         format!("{base}{sep}before={}", encode(&next))
     });
     if page.items.is_empty() {
-        return view! { <p class="muted" data-testid="no-activity">"No activity matches."</p> }.into_any();
+        return view! {
+            <p class="muted" data-testid="no-activity">
+                "No activity matches."
+            </p>
+        }
+        .into_any();
     }
     view! {
         <WorldMap items=page.items.clone() />
         <ActivityTable items=page.items show_user actions />
-        {older.map(|href| view! { <p><a href=href data-testid="older">"Older events →"</a></p> })}
+        {older
+            .map(|href| {
+                view! {
+                    <p>
+                        <a href=href data-testid="older">
+                            "Older events →"
+                        </a>
+                    </p>
+                }
+            })}
     }
     .into_any()
 }
@@ -190,7 +247,9 @@ fn WorldMap(items: Vec<Activity>) -> impl IntoView {
     view! {
         <figure class="worldmap" role="img" aria-label=label data-testid="world-map">
             <div class="land"></div>
-            <svg viewBox="0 0 360 150" preserveAspectRatio="none" aria-hidden="true">{dots}</svg>
+            <svg viewBox="0 0 360 150" preserveAspectRatio="none" aria-hidden="true">
+                {dots}
+            </svg>
         </figure>
     }
 }
@@ -198,7 +257,12 @@ fn WorldMap(items: Vec<Activity>) -> impl IntoView {
 /// The verdict already given, or the buttons to give one.
 fn row_actions(a: &Activity, actions: RowActions) -> AnyView {
     if let Some(verdict) = a.verdict {
-        return view! { <span class="badge" data-testid="verdict">{verdict.label()}</span> }.into_any();
+        return view! {
+            <span class="badge" data-testid="verdict">
+                {verdict.label()}
+            </span>
+        }
+        .into_any();
     }
     let id = a.id;
     match actions {
@@ -216,12 +280,16 @@ fn row_actions(a: &Activity, actions: RowActions) -> AnyView {
                 <ActionForm action>
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="verdict" value="legitimate" />
-                    <button type="submit" class="secondary small" title="Teaches the user's profile">"Legitimate"</button>
+                    <button type="submit" class="secondary small" title="Teaches the user's profile">
+                        "Legitimate"
+                    </button>
                 </ActionForm>
                 <ActionForm action>
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="verdict" value="compromised" />
-                    <button type="submit" class="secondary small danger" title="Ends every session of the user">"Compromised"</button>
+                    <button type="submit" class="secondary small danger" title="Ends every session of the user">
+                        "Compromised"
+                    </button>
                 </ActionForm>
             </div>
         }
@@ -244,15 +312,20 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                 .unwrap_or_default();
             view! {
                 <tr data-testid="activity-row" data-event=a.event_type.as_str() class:risky=risky>
-                    <td><time datetime=a.created_at.clone()>{short_time(&a.created_at)}</time></td>
+                    <td>
+                        <time datetime=a.created_at.clone()>{short_time(&a.created_at)}</time>
+                    </td>
                     {show_user.then(|| view! { <td>{a.username.clone().unwrap_or_default()}</td> })}
                     <td>{a.event_type.label()}</td>
                     <td data-testid="place">{a.place()}</td>
                     <td>{a.ip.clone()} <div class="muted small">{network}</div></td>
                     <td>{a.device.clone()}</td>
-                    <td title=reasons.clone()>
+                    <td title=reasons
+                        .clone()>
                         {risk} " " <span class="badge">{a.decision.as_str()}</span>
-                        <div class="muted small" data-testid="reasons">{reasons.replace('_', " ")}</div>
+                        <div class="muted small" data-testid="reasons">
+                            {reasons.replace('_', " ")}
+                        </div>
                     </td>
                     <td>{row_actions(&a, actions)}</td>
                 </tr>
@@ -271,7 +344,9 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                         <th>"Address"</th>
                         <th>"Device"</th>
                         <th>"Risk"</th>
-                        <th><span class="visually-hidden">"Actions"</span></th>
+                        <th>
+                            <span class="visually-hidden">"Actions"</span>
+                        </th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

@@ -21,7 +21,11 @@ pub fn DevicesPage() -> impl IntoView {
         <section class="card">
             <h1>"Devices"</h1>
             <p class="muted">"Where your account is signed in. Sign out anything you do not recognise."</p>
-            <Protected resource=sessions next="/devices" render={move |list| view! { <SessionTable list end end_others /> }} />
+            <Protected
+                resource=sessions
+                next="/devices"
+                render={move |list| view! { <SessionTable list end end_others /> }}
+            />
         </section>
     }
 }
@@ -42,7 +46,9 @@ fn SessionTable(
                 view! {
                     <ActionForm action=end>
                         <input type="hidden" name="id" value=session.id.clone() />
-                        <button type="submit" class="secondary small">"Sign out"</button>
+                        <button type="submit" class="secondary small">
+                            "Sign out"
+                        </button>
                     </ActionForm>
                 }
                 .into_any()
@@ -51,8 +57,12 @@ fn SessionTable(
                 <tr data-testid="session-row" data-current=session.current.to_string()>
                     <td>{session.device}</td>
                     <td>{session.place}" "<span class="muted small">{session.ip}</span></td>
-                    <td><time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time></td>
-                    <td><time datetime=session.last_used_at.clone()>{short_time(&session.last_used_at)}</time></td>
+                    <td>
+                        <time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time>
+                    </td>
+                    <td>
+                        <time datetime=session.last_used_at.clone()>{short_time(&session.last_used_at)}</time>
+                    </td>
                     <td>{action}</td>
                 </tr>
             }
@@ -66,14 +76,18 @@ fn SessionTable(
                     <th>"Where"</th>
                     <th>"Signed in"</th>
                     <th>"Last used"</th>
-                    <th><span class="visually-hidden">"Actions"</span></th>
+                    <th>
+                        <span class="visually-hidden">"Actions"</span>
+                    </th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
         <Show when=move || { others > 0 }>
             <ActionForm action=end_others attr:class="inline-form">
-                <button type="submit" class="secondary">"Sign out everywhere else"</button>
+                <button type="submit" class="secondary">
+                    "Sign out everywhere else"
+                </button>
             </ActionForm>
         </Show>
     }

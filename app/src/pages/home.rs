@@ -25,15 +25,24 @@ fn SignedIn(user: Me) -> impl IntoView {
             <h1>"Welcome, " <span data-testid="username">{user.username.clone()}</span></h1>
             <p>
                 "Signed in as " <strong>{user.email.clone()}</strong> " with role "
-                <span class="badge" data-testid="role">{user.role.as_str()}</span> "."
+                <span class="badge" data-testid="role">
+                    {user.role.as_str()}
+                </span> "."
             </p>
             <p>
                 <a href="/activity">"See your recent sign-ins"</a>
                 {(user.role == crate::api::Role::Admin)
-                    .then(|| view! { " · " <a href="/admin/activity">"Search everyone's activity"</a> })}
+                    .then(|| {
+                        view! {
+                            " · "
+                            <a href="/admin/activity">"Search everyone's activity"</a>
+                        }
+                    })}
             </p>
             <ActionForm action=sign_out attr:id="sign-out-form">
-                <button type="submit" class="secondary">"Sign out"</button>
+                <button type="submit" class="secondary">
+                    "Sign out"
+                </button>
             </ActionForm>
         </section>
     }

@@ -31,7 +31,9 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <Show when=changed>
-                <p class="notice" role="status">"Password changed. Sign in with your new password."</p>
+                <p class="notice" role="status">
+                    "Password changed. Sign in with your new password."
+                </p>
             </Show>
             <Show when=move || challenge().is_some()>
                 <p class="notice" role="status">
@@ -41,32 +43,29 @@ pub fn LoginPage() -> impl IntoView {
                     <input type="hidden" name="challenge_id" value=move || challenge().unwrap_or_default() />
                     <label>
                         "Authentication code"
-                        <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" required maxlength="32" autofocus />
+                        <input
+                            type="text"
+                            name="code"
+                            autocomplete="one-time-code"
+                            inputmode="numeric"
+                            required
+                            maxlength="32"
+                            autofocus
+                        />
                     </label>
-                    <button type="submit" disabled=move || step_up.pending().get()>"Verify"</button>
+                    <button type="submit" disabled=move || step_up.pending().get()>
+                        "Verify"
+                    </button>
                 </ActionForm>
             </Show>
             <ActionForm action=sign_in attr:class="form" attr:id="login-form" attr:hidden=move || challenge().is_some()>
                 <label>
                     "Username or e-mail"
-                    <input
-                        type="text"
-                        name="username"
-                        autocomplete="username"
-                        required
-                        maxlength="254"
-                        autofocus
-                    />
+                    <input type="text" name="username" autocomplete="username" required maxlength="254" autofocus />
                 </label>
                 <label>
                     "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        required
-                        maxlength="1024"
-                    />
+                    <input type="password" name="password" autocomplete="current-password" required maxlength="1024" />
                 </label>
                 <button type="submit" disabled=move || sign_in.pending().get()>
                     {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}

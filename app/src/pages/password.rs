@@ -24,16 +24,34 @@ pub fn PasswordPage() -> impl IntoView {
                 </label>
                 <label>
                     "New password"
-                    <input type="password" name="new" autocomplete="new-password" required minlength="8" maxlength="1024" />
+                    <input
+                        type="password"
+                        name="new"
+                        autocomplete="new-password"
+                        required
+                        minlength="8"
+                        maxlength="1024"
+                    />
                 </label>
                 <label>
                     "Repeat the new password"
-                    <input type="password" name="confirm" autocomplete="new-password" required minlength="8" maxlength="1024" />
+                    <input
+                        type="password"
+                        name="confirm"
+                        autocomplete="new-password"
+                        required
+                        minlength="8"
+                        maxlength="1024"
+                    />
                 </label>
-                <button type="submit" disabled=move || change.pending().get()>"Change password"</button>
+                <button type="submit" disabled=move || change.pending().get()>
+                    "Change password"
+                </button>
             </ActionForm>
             <Show when=move || error().is_some()>
-                <p class="error" role="alert">{error}</p>
+                <p class="error" role="alert">
+                    {error}
+                </p>
             </Show>
         </section>
     }

@@ -127,17 +127,42 @@ pub fn ReviewPanel(id: i64, on_close: impl Fn() + Send + Sync + Copy + 'static) 
         <aside class="review card" data-testid="details" aria-label="Event details" node_ref=panel>
             <header class="review-head">
                 <h2>"Event " {id}</h2>
-                <button type="button" class="secondary small" on:click=move |_| on_close() aria-label="Close the details">"Close"</button>
+                <button
+                    type="button"
+                    class="secondary small"
+                    on:click=move |_| on_close()
+                    aria-label="Close the details"
+                >
+                    "Close"
+                </button>
             </header>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=|| {
+                view! { <p class="muted">"Loading…"</p> }
+            }>
                 {move || Suspend::new(async move {
                     match review.await {
                         Ok(review) => view! { <ReviewBody review pending confirm /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => {
+                            view! {
+                                <p class="error" role="alert">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Transition>
-            {move || outcome().map(|text| view! { <p class="notice" role="status" data-testid="outcome">{text}</p> })}
+            {move || {
+                outcome()
+                    .map(|text| {
+                        view! {
+                            <p class="notice" role="status" data-testid="outcome">
+                                {text}
+                            </p>
+                        }
+                    })
+            }}
         </aside>
     }
 }
@@ -165,7 +190,15 @@ fn ReviewBody(
     } else {
         e.risk_reasons
             .iter()
-            .map(|r| view! { <li><strong>{r.replace('_', " ")}</strong> " — " {explain(r)}</li> })
+            .map(|r| {
+                view! {
+                    <li>
+                        <strong>{r.replace('_', " ")}</strong>
+                        " — "
+                        {explain(r)}
+                    </li>
+                }
+            })
             .collect_view()
             .into_any()
     };
@@ -188,50 +221,136 @@ fn ReviewBody(
 
     view! {
         <p class="review-summary">
-            <strong>{e.event_type.label()}</strong> " · " {short_time(&e.created_at)} " · risk "
-            <strong data-testid="review-risk">{format!("{:.2}", e.risk_score)}</strong> " · " <span class="badge">{e.decision.as_str()}</span>
-            {e.verdict.map(|v| view! { " · " <span class="badge" data-testid="verdict">{v.as_str().replace('_', " ")}</span> })}
+            <strong>{e.event_type.label()}</strong>
+            " · "
+            {short_time(&e.created_at)}
+            " · risk "
+            <strong data-testid="review-risk">{format!("{:.2}", e.risk_score)}</strong>
+            " · "
+            <span class="badge">{e.decision.as_str()}</span>
+            {e
+                .verdict
+                .map(|v| {
+                    view! {
+                        " · "
+                        <span class="badge" data-testid="verdict">
+                            {v.as_str().replace('_', " ")}
+                        </span>
+                    }
+                })}
         </p>
         <p data-testid="review-user">{user_line}</p>
         <h3>"Why this score"</h3>
-        <ul class="reasons" data-testid="review-reasons">{reasons}</ul>
+        <ul class="reasons" data-testid="review-reasons">
+            {reasons}
+        </ul>
         <h3>"What was seen"</h3>
         <dl class="features">
-            <dt>"Address"</dt><dd>{e.ip.clone()}</dd>
-            <dt>"Network"</dt><dd>{network.unwrap_or_else(|| "unknown".into())}</dd>
-            <dt>"Place"</dt><dd>{format!("{}{accuracy}", e.place())}</dd>
-            <dt>"Device"</dt><dd>{e.device.clone()}</dd>
+            <dt>"Address"</dt>
+            <dd>{e.ip.clone()}</dd>
+            <dt>"Network"</dt>
+            <dd>{network.unwrap_or_else(|| "unknown".into())}</dd>
+            <dt>"Place"</dt>
+            <dd>{format!("{}{accuracy}", e.place())}</dd>
+            <dt>"Device"</dt>
+            <dd>{e.device.clone()}</dd>
         </dl>
-        {user_id.map(|_| view! {
-            <div class="actions" role="group" aria-label="Actions">
-                <button type="button" class="secondary small" data-testid="mark-legitimate" on:click=ask(Pending::Legitimate)>"Mark legitimate"</button>
-                <button type="button" class="secondary small danger" data-testid="mark-compromised" on:click=ask(Pending::Compromised)>"Mark compromised"</button>
-                <button type="button" class="secondary small danger" data-testid="revoke-all" on:click=ask(Pending::EndAll)>"Revoke all sessions"</button>
-                {if is_you {
-                    ().into_any()
-                } else if is_active {
-                    view! { <button type="button" class="secondary small danger" data-testid="deactivate" on:click=ask(Pending::Deactivate)>"Deactivate user"</button> }.into_any()
-                } else {
-                    view! { <button type="button" class="secondary small" data-testid="activate" on:click=ask(Pending::Activate)>"Activate user"</button> }.into_any()
-                }}
-            </div>
-        })}
-        {move || pending.get().map(|what| view! {
-            <div class="confirm" role="alertdialog" aria-label="Confirm">
-                <span>{what.question()}</span>
-                <button type="button" class="small danger" data-testid="confirm" on:click=move |_| confirm(user_id)>"Confirm"</button>
-                <button type="button" class="secondary small" on:click=move |_| pending.set(None)>"Cancel"</button>
-            </div>
-        })}
+        {user_id
+            .map(|_| {
+                view! {
+                    <div class="actions" role="group" aria-label="Actions">
+                        <button
+                            type="button"
+                            class="secondary small"
+                            data-testid="mark-legitimate"
+                            on:click=ask(Pending::Legitimate)
+                        >
+                            "Mark legitimate"
+                        </button>
+                        <button
+                            type="button"
+                            class="secondary small danger"
+                            data-testid="mark-compromised"
+                            on:click=ask(Pending::Compromised)
+                        >
+                            "Mark compromised"
+                        </button>
+                        <button
+                            type="button"
+                            class="secondary small danger"
+                            data-testid="revoke-all"
+                            on:click=ask(Pending::EndAll)
+                        >
+                            "Revoke all sessions"
+                        </button>
+                        {if is_you {
+                            ().into_any()
+                        } else if is_active {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="secondary small danger"
+                                    data-testid="deactivate"
+                                    on:click=ask(Pending::Deactivate)
+                                >
+                                    "Deactivate user"
+                                </button>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="secondary small"
+                                    data-testid="activate"
+                                    on:click=ask(Pending::Activate)
+                                >
+                                    "Activate user"
+                                </button>
+                            }
+                                .into_any()
+                        }}
+                    </div>
+                }
+            })}
+        {move || {
+            pending
+                .get()
+                .map(|what| {
+                    view! {
+                        <div class="confirm" role="alertdialog" aria-label="Confirm">
+                            <span>{what.question()}</span>
+                            <button
+                                type="button"
+                                class="small danger"
+                                data-testid="confirm"
+                                on:click=move |_| confirm(user_id)
+                            >
+                                "Confirm"
+                            </button>
+                            <button type="button" class="secondary small" on:click=move |_| pending.set(None)>
+                                "Cancel"
+                            </button>
+                        </div>
+                    }
+                })
+        }}
         <h3>"Live sessions"</h3>
         <SessionList sessions pending />
         <h3>"Recent history"</h3>
         <ul class="history" data-testid="review-history">
-            {history.into_iter().map(|h| view! {
-                <li class:risky={ h.risk_score >= 0.5 }>
-                    {short_time(&h.created_at)} " · " {h.event_type.label()} " · " {h.place()} " · " {format!("{:.2}", h.risk_score)}
-                </li>
-            }).collect_view()}
+            {history
+                .into_iter()
+                .map(|h| {
+                    view! {
+                        <li class:risky={h.risk_score
+                            >= 0.5}>
+                            {short_time(&h.created_at)} " · " {h.event_type.label()} " · " {h.place()} " · "
+                            {format!("{:.2}", h.risk_score)}
+                        </li>
+                    }
+                })
+                .collect_view()}
         </ul>
     }
 }
@@ -239,21 +358,33 @@ fn ReviewBody(
 #[component]
 fn SessionList(sessions: Vec<SessionInfo>, pending: RwSignal<Option<Pending>>) -> impl IntoView {
     if sessions.is_empty() {
-        return view! { <p class="muted" data-testid="no-sessions">"No live sessions."</p> }.into_any();
+        return view! {
+            <p class="muted" data-testid="no-sessions">
+                "No live sessions."
+            </p>
+        }
+        .into_any();
     }
     view! {
         <ul class="sessions" data-testid="review-sessions">
-            {sessions.into_iter().map(|s| {
-                let id = s.id.clone();
-                view! {
-                    <li>
-                        {s.device} " · " {s.place} " · " {s.ip} " · since " {short_time(&s.created_at)}
-                        <button type="button" class="secondary small danger" on:click=move |_| pending.set(Some(Pending::EndSession(id.clone())))>
-                            "Revoke"
-                        </button>
-                    </li>
-                }
-            }).collect_view()}
+            {sessions
+                .into_iter()
+                .map(|s| {
+                    let id = s.id.clone();
+                    view! {
+                        <li>
+                            {s.device} " · " {s.place} " · " {s.ip} " · since " {short_time(&s.created_at)}
+                            <button
+                                type="button"
+                                class="secondary small danger"
+                                on:click=move |_| pending.set(Some(Pending::EndSession(id.clone())))
+                            >
+                                "Revoke"
+                            </button>
+                        </li>
+                    }
+                })
+                .collect_view()}
         </ul>
     }
     .into_any()

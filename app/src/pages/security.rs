@@ -16,15 +16,23 @@ pub fn SecurityPage() -> impl IntoView {
         <Title text="Security" />
         <section class="card">
             <h1>"Two-step verification"</h1>
-            <Protected resource=status next="/security" render={move |enrolled| if enrolled {
-                view! {
-                    <p class="notice" data-testid="totp-on">"On: a sign-in that looks unusual asks for a code from your authenticator app."</p>
-                    <RecoveryCodes confirm />
-                }
-                .into_any()
-            } else {
-                view! { <Enrol begin confirm /> }.into_any()
-            }} />
+            <Protected
+                resource=status
+                next="/security"
+                render={move |enrolled| {
+                    if enrolled {
+                        view! {
+                            <p class="notice" data-testid="totp-on">
+                                "On: a sign-in that looks unusual asks for a code from your authenticator app."
+                            </p>
+                            <RecoveryCodes confirm />
+                        }
+                            .into_any()
+                    } else {
+                        view! { <Enrol begin confirm /> }.into_any()
+                    }
+                }}
+            />
         </section>
     }
 }
@@ -43,21 +51,35 @@ fn Enrol(begin: ServerAction<BeginTotp>, confirm: ServerAction<ConfirmTotp>) -> 
                 <button type="submit">"Set up an authenticator app"</button>
             </ActionForm>
         </Show>
-        {move || setup().map(|s| view! {
-            <p>"Scan this with your authenticator app, or type the key in."</p>
-            // The SVG is drawn by our own server from the otpauth URI, never from input.
-            <div class="qr" inner_html=s.qr_svg></div>
-            <p>"Key: " <code data-testid="totp-secret">{s.secret}</code></p>
-            <ActionForm action=confirm attr:class="form">
-                <label>
-                    "The 6-digit code the app shows"
-                    <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" required maxlength="6" />
-                </label>
-                <button type="submit">"Turn on"</button>
-            </ActionForm>
-        })}
+        {move || {
+            setup()
+                .map(|s| {
+                    view! {
+                        <p>"Scan this with your authenticator app, or type the key in."</p>
+                        // The SVG is drawn by our own server from the otpauth URI, never from input.
+                        <div class="qr" inner_html=s.qr_svg></div>
+                        <p>"Key: " <code data-testid="totp-secret">{s.secret}</code></p>
+                        <ActionForm action=confirm attr:class="form">
+                            <label>
+                                "The 6-digit code the app shows"
+                                <input
+                                    type="text"
+                                    name="code"
+                                    autocomplete="one-time-code"
+                                    inputmode="numeric"
+                                    required
+                                    maxlength="6"
+                                />
+                            </label>
+                            <button type="submit">"Turn on"</button>
+                        </ActionForm>
+                    }
+                })
+        }}
         <Show when=move || error().is_some()>
-            <p class="error" role="alert">{error}</p>
+            <p class="error" role="alert">
+                {error}
+            </p>
         </Show>
     }
 }
@@ -69,9 +91,20 @@ fn RecoveryCodes(confirm: ServerAction<ConfirmTotp>) -> impl IntoView {
         confirm.value().get().and_then(Result::ok).map(|codes| {
             view! {
                 <h2>"Recovery codes"</h2>
-                <p>"Keep these somewhere safe. Each one signs you in once if you lose your phone; they are not shown again."</p>
+                <p>
+                    "Keep these somewhere safe. Each one signs you in once if you lose your phone; they are not shown again."
+                </p>
                 <ul class="recovery" data-testid="recovery-codes">
-                    {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                    {codes
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <li>
+                                    <code>{c}</code>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
                 </ul>
             }
         })

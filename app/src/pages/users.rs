@@ -33,28 +33,61 @@ pub fn UsersPage() -> impl IntoView {
             <h1>"Users"</h1>
             <Form method="GET" action="/admin/users">
                 <div class="filters">
-                    <label>"Search" <input type="search" name="q" prop:value=search placeholder="name or e-mail" /></label>
+                    <label>
+                        "Search" <input type="search" name="q" prop:value=search placeholder="name or e-mail" />
+                    </label>
                     <button type="submit">"Search"</button>
                 </div>
             </Form>
             <Outcome actions />
-            <Protected resource=users next="/admin/users" render={move |users: Vec<AdminUser>| if users.is_empty() {
-                view! { <p class="muted">"No account matches."</p> }.into_any()
-            } else {
-                view! { <UserTable users actions /> }.into_any()
-            }} />
+            <Protected
+                resource=users
+                next="/admin/users"
+                render={move |users: Vec<AdminUser>| {
+                    if users.is_empty() {
+                        view! { <p class="muted">"No account matches."</p> }.into_any()
+                    } else {
+                        view! { <UserTable users actions /> }.into_any()
+                    }
+                }}
+            />
             <h2>"New account"</h2>
             <ActionForm action=create attr:class="inline-form" attr:data-testid="create-user">
                 <label>"Username" <input type="text" name="username" required autocomplete="off" /></label>
                 <label>"E-mail" <input type="email" name="email" required autocomplete="off" /></label>
-                <label>"Password" <input type="password" name="password" required minlength="12" autocomplete="new-password" /></label>
-                <label class="check"><input type="checkbox" name="is_admin" /> "Administrator"</label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" required minlength="12" autocomplete="new-password" />
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="is_admin" />
+                    "Administrator"
+                </label>
                 <button type="submit">"Create"</button>
             </ActionForm>
-            {move || create.value().get().map(|r| match r {
-                Ok(u) => view! { <p class="notice" role="status">{format!("Created {}.", u.username)}</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {move || {
+                create
+                    .value()
+                    .get()
+                    .map(|r| match r {
+                        Ok(u) => {
+                            view! {
+                                <p class="notice" role="status">
+                                    {format!("Created {}.", u.username)}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <p class="error" role="alert">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
         </section>
     }
 }
@@ -99,8 +132,18 @@ fn Outcome(actions: Actions) -> impl IntoView {
     };
     move || {
         text().map(|r| match r {
-            Ok(text) => view! { <p class="notice" role="status" data-testid="outcome">{text}</p> }.into_any(),
-            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+            Ok(text) => view! {
+                <p class="notice" role="status" data-testid="outcome">
+                    {text}
+                </p>
+            }
+            .into_any(),
+            Err(text) => view! {
+                <p class="error" role="alert">
+                    {text}
+                </p>
+            }
+            .into_any(),
         })
     }
 }
@@ -115,7 +158,10 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
             let resetting = RwSignal::new(false);
             view! {
                 <tr data-testid="user-row" data-user=u.username.clone() class:inactive=!active>
-                    <td><strong>{u.username.clone()}</strong><div class="muted small">{u.email.clone()}</div></td>
+                    <td>
+                        <strong>{u.username.clone()}</strong>
+                        <div class="muted small">{u.email.clone()}</div>
+                    </td>
                     <td>{if admin { "admin" } else { "user" }}</td>
                     <td>{if active { "active" } else { "deactivated" }}</td>
                     <td class="small">{short_time(&u.created_at)}</td>
@@ -123,29 +169,81 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
                         <div class="row-actions">
                             // The server refuses an administrator's own deactivation or
                             // demotion; the console does not offer it.
-                            <Show when=move || !you fallback=|| view! { <span class="badge" data-testid="you">"You"</span> }>
-                                <button type="button" class="secondary small" class:danger=active
-                                    on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: Some(!active), is_admin: None }); }>
+                            <Show
+                                when=move || !you
+                                fallback=|| {
+                                    view! {
+                                        <span class="badge" data-testid="you">
+                                            "You"
+                                        </span>
+                                    }
+                                }
+                            >
+                                <button
+                                    type="button"
+                                    class="secondary small"
+                                    class:danger=active
+                                    on:click=move |_| {
+                                        actions
+                                            .update
+                                            .dispatch(AdminUpdateUser {
+                                                user_id: id,
+                                                is_active: Some(!active),
+                                                is_admin: None,
+                                            });
+                                    }
+                                >
                                     {if active { "Deactivate" } else { "Activate" }}
                                 </button>
-                                <button type="button" class="secondary small"
-                                    on:click=move |_| { actions.update.dispatch(AdminUpdateUser { user_id: id, is_active: None, is_admin: Some(!admin) }); }>
+                                <button
+                                    type="button"
+                                    class="secondary small"
+                                    on:click=move |_| {
+                                        actions
+                                            .update
+                                            .dispatch(AdminUpdateUser {
+                                                user_id: id,
+                                                is_active: None,
+                                                is_admin: Some(!admin),
+                                            });
+                                    }
+                                >
                                     {if admin { "Remove admin" } else { "Make admin" }}
                                 </button>
                             </Show>
-                            <button type="button" class="secondary small danger"
-                                on:click=move |_| { actions.end.dispatch(AdminEndSessions { user_id: id }); }>
+                            <button
+                                type="button"
+                                class="secondary small danger"
+                                on:click=move |_| {
+                                    actions.end.dispatch(AdminEndSessions { user_id: id });
+                                }
+                            >
                                 "End sessions"
                             </button>
-                            <button type="button" class="secondary small" on:click=move |_| resetting.update(|r| *r = !*r)>
+                            <button
+                                type="button"
+                                class="secondary small"
+                                on:click=move |_| resetting.update(|r| *r = !*r)
+                            >
                                 "Reset password"
                             </button>
                         </div>
                         <Show when=move || resetting.get()>
                             <ActionForm action=actions.reset attr:class="inline-form">
                                 <input type="hidden" name="user_id" value=id.to_string() />
-                                <label>"New password" <input type="password" name="password" required minlength="12" autocomplete="new-password" /></label>
-                                <button type="submit" class="small">"Set"</button>
+                                <label>
+                                    "New password"
+                                    <input
+                                        type="password"
+                                        name="password"
+                                        required
+                                        minlength="12"
+                                        autocomplete="new-password"
+                                    />
+                                </label>
+                                <button type="submit" class="small">
+                                    "Set"
+                                </button>
                             </ActionForm>
                         </Show>
                     </td>
@@ -156,7 +254,15 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="activity users">
-                <thead><tr><th>"Account"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
+                <thead>
+                    <tr>
+                        <th>"Account"</th>
+                        <th>"Role"</th>
+                        <th>"State"</th>
+                        <th>"Created"</th>
+                        <th>"Actions"</th>
+                    </tr>
+                </thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>

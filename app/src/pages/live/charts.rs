@@ -74,9 +74,19 @@ pub(super) fn Timeline(feed: Feed, visible: Memo<Vec<Activity>>) -> impl IntoVie
                     (t >= start).then(|| {
                         let x = (t - start) as f64 / TIMELINE_S as f64 * W;
                         let y = H - 8.0 - e.risk_score.clamp(0.0, 1.0) * (H - 16.0);
-                        let title = format!("{} · {} · risk {:.2}", short_time(&e.created_at), e.event_type.label(), e.risk_score);
+                        let title = format!(
+                            "{} · {} · risk {:.2}",
+                            short_time(&e.created_at),
+                            e.event_type.label(),
+                            e.risk_score
+                        );
                         view! {
-                            <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="3.5" class:risky={ e.risk_score >= RISKY }>
+                            <circle
+                                cx=format!("{x:.1}")
+                                cy=format!("{y:.1}")
+                                r="3.5"
+                                class:risky={e.risk_score >= RISKY}
+                            >
                                 <title>{title}</title>
                             </circle>
                         }
@@ -90,7 +100,13 @@ pub(super) fn Timeline(feed: Feed, visible: Memo<Vec<Activity>>) -> impl IntoVie
         <figure class="timeline" data-testid="timeline">
             <figcaption>"Risk, last 30 minutes"</figcaption>
             <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label="Risk of each event over the last 30 minutes">
-                <line x1="0" x2=W.to_string() y1=format!("{threshold:.1}") y2=format!("{threshold:.1}") class="threshold" />
+                <line
+                    x1="0"
+                    x2=W.to_string()
+                    y1=format!("{threshold:.1}")
+                    y2=format!("{threshold:.1}")
+                    class="threshold"
+                />
                 {dots}
             </svg>
         </figure>
@@ -104,14 +120,30 @@ pub(super) fn Timeline(feed: Feed, visible: Memo<Vec<Activity>>) -> impl IntoVie
 pub(super) fn LiveMap(visible: Memo<Vec<Activity>>) -> impl IntoView {
     let drawing = move || {
         visible.with(|events| {
-            let located: Vec<&Activity> = events.iter().filter(|e| e.latitude.is_some() && e.longitude.is_some()).take(ROWS).collect();
+            let located: Vec<&Activity> = events
+                .iter()
+                .filter(|e| e.latitude.is_some() && e.longitude.is_some())
+                .take(ROWS)
+                .collect();
             let dots = located
                 .iter()
                 .map(|e| {
                     let (x, y) = project(e);
-                    let title = format!("{} · {} · {}", e.username.clone().unwrap_or_default(), e.place(), e.event_type.label());
+                    let title = format!(
+                        "{} · {} · {}",
+                        e.username.clone().unwrap_or_default(),
+                        e.place(),
+                        e.event_type.label()
+                    );
                     view! {
-                        <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="2.4" class="dot" class:risky={ e.risk_score >= RISKY } data-testid="map-dot">
+                        <circle
+                            cx=format!("{x:.1}")
+                            cy=format!("{y:.1}")
+                            r="2.4"
+                            class="dot"
+                            class:risky={e.risk_score >= RISKY}
+                            data-testid="map-dot"
+                        >
                             <title>{title}</title>
                         </circle>
                     }
@@ -123,12 +155,22 @@ pub(super) fn LiveMap(visible: Memo<Vec<Activity>>) -> impl IntoView {
                 .filter(|(_, e)| e.risk_reasons.iter().any(|r| r == "impossible_travel"))
                 .filter_map(|(i, e)| {
                     // The user's place before this one: the next older located event of theirs.
-                    let from = located[i + 1..].iter().find(|o| o.user_id == e.user_id && o.user_id.is_some())?;
+                    let from = located[i + 1..]
+                        .iter()
+                        .find(|o| o.user_id == e.user_id && o.user_id.is_some())?;
                     let ((x1, y1), (x2, y2)) = (project(from), project(e));
                     let title = format!("{} → {}", from.place(), e.place());
                     let user = e.username.clone().unwrap_or_default();
                     Some(view! {
-                        <line x1=format!("{x1:.1}") y1=format!("{y1:.1}") x2=format!("{x2:.1}") y2=format!("{y2:.1}") class="travel" data-testid="travel-line" data-user=user>
+                        <line
+                            x1=format!("{x1:.1}")
+                            y1=format!("{y1:.1}")
+                            x2=format!("{x2:.1}")
+                            y2=format!("{y2:.1}")
+                            class="travel"
+                            data-testid="travel-line"
+                            data-user=user
+                        >
                             <title>{title}</title>
                         </line>
                     })
@@ -140,7 +182,9 @@ pub(super) fn LiveMap(visible: Memo<Vec<Activity>>) -> impl IntoView {
     view! {
         <figure class="worldmap live-map" role="img" aria-label="Places of the latest events" data-testid="live-map">
             <div class="land"></div>
-            <svg viewBox="0 0 360 150" preserveAspectRatio="none">{drawing}</svg>
+            <svg viewBox="0 0 360 150" preserveAspectRatio="none">
+                {drawing}
+            </svg>
         </figure>
     }
 }

@@ -105,20 +105,32 @@ fn LiveView(initial: Vec<Activity>) -> impl IntoView {
             <div class="filters live-filters">
                 <label>
                     "Minimum risk"
-                    <input type="range" min="0" max="1" step="0.05" prop:value=move || min_risk.get().to_string()
-                        on:input=move |ev| min_risk.set(event_target_value(&ev).parse().unwrap_or(0.0)) />
-                    <span class="muted">{move || format!("{:.2}", min_risk.get())}</span>
+                    <input
+                        type="range"
+                        min="0"
+                        max="1"
+                        step="0.05"
+                        prop:value=move || min_risk.get().to_string()
+                        on:input=move |ev| min_risk.set(event_target_value(&ev).parse().unwrap_or(0.0))
+                    /> <span class="muted">{move || format!("{:.2}", min_risk.get())}</span>
                 </label>
                 <label>
-                    "Event"
-                    <select on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
+                    "Event" <select on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
                         <option value="">"any"</option>
-                        {EventType::ALL.iter().map(|e| view! { <option value=e.as_str()>{e.label()}</option> }).collect_view()}
+                        {EventType::ALL
+                            .iter()
+                            .map(|e| view! { <option value=e.as_str()>{e.label()}</option> })
+                            .collect_view()}
                     </select>
                 </label>
                 <label>
                     "User"
-                    <input type="search" placeholder="any" prop:value=move || who.get() on:input=move |ev| who.set(event_target_value(&ev)) />
+                    <input
+                        type="search"
+                        placeholder="any"
+                        prop:value=move || who.get()
+                        on:input=move |ev| who.set(event_target_value(&ev))
+                    />
                 </label>
             </div>
             <div class="live-grid">
