@@ -1,53 +1,107 @@
-//! What a failed use case means to the person in the browser: [`AppError`] from the
-//! services' [`AuthError`], by variant. The JSON API's [`crate::http::ApiError`] is made from
-//! the same variants; both log internal causes through [`log_internal`], and neither
+//! What a failed use case means to the person in the browser: [`AppError`] from each
+//! service's error, by variant. The JSON API's [`crate::http::ApiError`] is made from the
+//! same variants; both log the server's own failures through [`log_fault`], and neither
 //! sends them.
 
 use app::wire::AppError;
 
 use super::wire::FilterError;
-use crate::service::AuthError;
+use crate::service::{AccountError, ActivityError, AuthenticateError, FactorError, Fault, SessionError, SignInError};
 
 /// Said when an administrator tries to deactivate or demote themselves.
 pub const SELF_LOCKOUT: &str = "You cannot deactivate or demote yourself; ask another administrator";
 
-/// Logs what went wrong inside (the database, the key store, the hasher), for errors
-/// that are the server's fault; says nothing for the caller's own mistakes.
-pub fn log_internal(error: &AuthError) {
-    match error {
-        AuthError::Store(e) if e.is_unavailable() => {
+/// Logs what went wrong inside (the database, the key store, the hasher): the one place the
+/// server's own failures are written down, for both request paths.
+pub fn log_fault(fault: &Fault) {
+    match fault {
+        Fault::Store(e) if e.is_unavailable() => {
             tracing::warn!(error = %e, cause = ?std::error::Error::source(e), "database unavailable");
         }
-        AuthError::Store(e) => {
+        Fault::Store(e) => {
             tracing::error!(error = %e, cause = ?std::error::Error::source(e), "storage failure");
         }
-        AuthError::Keys(e) => tracing::error!(error = %e, "key loading failure"),
-        AuthError::Password(e) => tracing::error!(error = %e, "password hashing failure"),
-        _ => {}
+        Fault::Keys(e) => tracing::error!(error = %e, "key loading failure"),
+        Fault::Password(e) => tracing::error!(error = %e, "password hashing failure"),
     }
 }
 
-impl From<AuthError> for AppError {
-    fn from(error: AuthError) -> Self {
-        log_internal(&error);
+impl From<Fault> for AppError {
+    fn from(fault: Fault) -> Self {
+        log_fault(&fault);
+        if fault.is_unavailable() {
+            AppError::Unavailable
+        } else {
+            AppError::Internal
+        }
+    }
+}
+
+impl From<SignInError> for AppError {
+    fn from(error: SignInError) -> Self {
         match error {
-            AuthError::InvalidCredentials => AppError::InvalidCredentials,
-            AuthError::InvalidCode => AppError::InvalidCode,
-            AuthError::StepUpRequired { challenge_id } => AppError::StepUpRequired(challenge_id),
-            AuthError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
-            AuthError::LoginBlocked => AppError::LoginBlocked,
-            AuthError::Forbidden => AppError::Forbidden,
-            AuthError::InvalidRefreshToken
-            | AuthError::RefreshReused
-            | AuthError::RefreshBlocked
-            | AuthError::Token(_) => AppError::NotSignedIn,
-            AuthError::NotFound => AppError::NotFound,
-            AuthError::SelfLockout => AppError::BadRequest(SELF_LOCKOUT.to_owned()),
-            AuthError::InvalidIdentity(e) => AppError::BadRequest(e.to_string()),
-            AuthError::WeakPassword(message) => AppError::BadRequest(message),
-            AuthError::Conflict(field) => AppError::BadRequest(format!("{field} is already taken")),
-            AuthError::Store(e) if e.is_unavailable() => AppError::Unavailable,
-            AuthError::Store(_) | AuthError::Keys(_) | AuthError::Password(_) => AppError::Internal,
+            SignInError::InvalidCredentials => AppError::InvalidCredentials,
+            SignInError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
+            SignInError::StepUpRequired { challenge_id } => AppError::StepUpRequired(challenge_id),
+            SignInError::InvalidCode => AppError::InvalidCode,
+            SignInError::LoginBlocked => AppError::LoginBlocked,
+            SignInError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<SessionError> for AppError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidRefreshToken | SessionError::RefreshReused | SessionError::RefreshBlocked => {
+                AppError::NotSignedIn
+            }
+            SessionError::NotFound => AppError::NotFound,
+            SessionError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for AppError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::Token(_) => AppError::NotSignedIn,
+            AuthenticateError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidCredentials => AppError::WrongCurrentPassword,
+            AccountError::InvalidIdentity(e) => AppError::BadRequest(e.to_string()),
+            AccountError::WeakPassword(message) => AppError::BadRequest(message),
+            AccountError::Conflict(field) => AppError::BadRequest(format!("{field} is already taken")),
+            AccountError::Forbidden(_) => AppError::Forbidden,
+            AccountError::NotFound => AppError::NotFound,
+            AccountError::SelfLockout => AppError::BadRequest(SELF_LOCKOUT.to_owned()),
+            AccountError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<FactorError> for AppError {
+    fn from(error: FactorError) -> Self {
+        match error {
+            FactorError::InvalidCode => AppError::InvalidCode,
+            FactorError::Conflict(field) => AppError::BadRequest(format!("{field} is already taken")),
+            FactorError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<ActivityError> for AppError {
+    fn from(error: ActivityError) -> Self {
+        match error {
+            ActivityError::Forbidden(_) => AppError::Forbidden,
+            ActivityError::NotFound => AppError::NotFound,
+            ActivityError::Fault(fault) => fault.into(),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::edge::cookies::Cookies;
-use crate::service::{AuthError, SignedIn};
+use crate::service::{SessionError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -198,7 +198,8 @@ pub async fn resume(
     let token = state.cookies.read_refresh(&headers);
     let (location, set_cookies) = match state.services.sessions.refresh(token, &client).await {
         Ok(refreshed) => (format!("{site}{next}"), state.cookies.session(&refreshed)),
-        Err(AuthError::Store(e)) => return Err(AuthError::Store(e).into()),
+        // The server's own failure is a 5xx, not a reason to sign the visitor out.
+        Err(SessionError::Fault(fault)) => return Err(fault.into()),
         Err(_) => (format!("{site}/login"), state.cookies.clear_all()),
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();

@@ -7,9 +7,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::access::TokenError;
-use crate::edge::failure::{SELF_LOCKOUT, log_internal};
+use crate::edge::failure::{SELF_LOCKOUT, log_fault};
 use crate::edge::wire::{FilterError, FilterErrorKind};
-use crate::service::AuthError;
+use crate::service::{
+    AccountError, ActivityError, AuthenticateError, FactorError, Fault, Forbidden, SessionError, SignInError,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -94,6 +96,24 @@ impl ApiError {
         }
     }
 
+    /// A wrong, spent or expired second-factor code.
+    pub fn invalid_code() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "The code is not valid or has expired",
+        )
+    }
+
+    /// A resource the caller names does not exist (or is not theirs).
+    pub fn resource_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource")
+    }
+
+    pub fn conflict(field: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", format!("{field} is already taken"))
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,26 +123,15 @@ impl ApiError {
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(error: AuthError) -> Self {
-        log_internal(&error);
+impl From<SignInError> for ApiError {
+    fn from(error: SignInError) -> Self {
         match error {
-            AuthError::InvalidCredentials => ApiError::new(
+            SignInError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "Invalid username or password",
             ),
-            AuthError::InvalidRefreshToken => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
-                "The refresh token is invalid or expired",
-            ),
-            AuthError::RefreshReused => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
-                "The refresh token was already used; the session has been ended",
-            ),
-            AuthError::Throttled { retry_after_secs } => ApiError {
+            SignInError::Throttled { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -130,9 +139,7 @@ impl From<AuthError> for ApiError {
                     format!("Too many failed sign-in attempts. Try again in {retry_after_secs} seconds."),
                 )
             },
-            AuthError::Forbidden => ApiError::forbidden(),
-            AuthError::SelfLockout => ApiError::new(StatusCode::CONFLICT, "self_lockout", SELF_LOCKOUT),
-            AuthError::StepUpRequired { challenge_id } => ApiError {
+            SignInError::StepUpRequired { challenge_id } => ApiError {
                 challenge_id: Some(challenge_id),
                 ..ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -140,37 +147,110 @@ impl From<AuthError> for ApiError {
                     "This sign-in needs the code from your authenticator app",
                 )
             },
-            AuthError::InvalidCode => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_code",
-                "The code is not valid or has expired",
-            ),
-            AuthError::LoginBlocked => ApiError::new(
+            SignInError::InvalidCode => ApiError::invalid_code(),
+            SignInError::LoginBlocked => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "login_blocked",
                 "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before.",
             ),
-            AuthError::RefreshBlocked => ApiError::new(
+            SignInError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidRefreshToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is invalid or expired",
+            ),
+            SessionError::RefreshReused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "The refresh token was already used; the session has been ended",
+            ),
+            SessionError::RefreshBlocked => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "session_blocked",
                 "This session was ended because it was used from an unexpected device or network. Please sign in again.",
             ),
-            AuthError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such resource"),
-            AuthError::Token(TokenError::Expired) => ApiError::new(
+            SessionError::NotFound => ApiError::resource_not_found(),
+            SessionError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::Token(TokenError::Expired) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "token_expired",
                 "The access token has expired",
             ),
-            AuthError::Token(TokenError::Invalid | TokenError::UnknownKey) => ApiError::invalid_token(),
-            AuthError::InvalidIdentity(e) => {
+            AuthenticateError::Token(TokenError::Invalid | TokenError::UnknownKey) => ApiError::invalid_token(),
+            AuthenticateError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid username or password",
+            ),
+            AccountError::InvalidIdentity(e) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
             }
-            AuthError::WeakPassword(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m),
-            AuthError::Conflict(field) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{field} is already taken"))
-            }
-            AuthError::Store(e) if e.is_unavailable() => ApiError::database_unavailable(),
-            AuthError::Store(_) | AuthError::Keys(_) | AuthError::Password(_) => ApiError::internal(),
+            AccountError::WeakPassword(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m),
+            AccountError::Conflict(field) => ApiError::conflict(field),
+            AccountError::Forbidden(_) => ApiError::forbidden(),
+            AccountError::NotFound => ApiError::resource_not_found(),
+            AccountError::SelfLockout => ApiError::new(StatusCode::CONFLICT, "self_lockout", SELF_LOCKOUT),
+            AccountError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<FactorError> for ApiError {
+    fn from(error: FactorError) -> Self {
+        match error {
+            FactorError::InvalidCode => ApiError::invalid_code(),
+            FactorError::Conflict(field) => ApiError::conflict(field),
+            FactorError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<ActivityError> for ApiError {
+    fn from(error: ActivityError) -> Self {
+        match error {
+            ActivityError::Forbidden(_) => ApiError::forbidden(),
+            ActivityError::NotFound => ApiError::resource_not_found(),
+            ActivityError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<Forbidden> for ApiError {
+    fn from(_: Forbidden) -> Self {
+        ApiError::forbidden()
+    }
+}
+
+/// The server's own failures: logged here, never described to the caller.
+impl From<Fault> for ApiError {
+    fn from(fault: Fault) -> Self {
+        log_fault(&fault);
+        if fault.is_unavailable() {
+            ApiError::database_unavailable()
+        } else {
+            ApiError::internal()
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{cleared, parse_body};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
-use crate::service::AuthError;
+use crate::service::AccountError;
 
 #[derive(Serialize)]
 pub struct MeResponse {
@@ -58,7 +58,7 @@ pub async fn change_password(
         .await
     {
         Ok(()) => Ok(cleared(StatusCode::NO_CONTENT, state.cookies)),
-        Err(AuthError::InvalidCredentials) => Err(ApiError::new(
+        Err(AccountError::InvalidCredentials) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_current_password",
             "The current password is not correct",

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use super::extract::bearer_token;
 use super::{ApiError, AppState};
-use crate::service::AuthError;
+use crate::service::Fault;
 use crate::service::feed::{self, Delivered, Published};
 use crate::storage::ActivityRecord;
 
@@ -71,7 +71,7 @@ pub async fn admin_stream(
     let rx = state.feed.subscribe();
     let (replay_from, start) = match resume {
         None => (None, Some(Event::default().retry(RETRY).comment("live"))),
-        Some(after) if state.feed.newest_id().await.map_err(AuthError::from)? - after > MAX_REPLAY => {
+        Some(after) if state.feed.newest_id().await.map_err(Fault::from)? - after > MAX_REPLAY => {
             // Too far behind to catch up event by event: the client reloads its history.
             let reset = Event::default()
                 .retry(RETRY)

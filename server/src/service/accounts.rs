@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::AuthError;
+use super::error::AccountError;
 use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
@@ -41,7 +41,7 @@ impl AccountService {
 
     /// Adds a user (the `create-user` command, the first-run admin, the console).
     #[tracing::instrument(name = "accounts::create_user", skip_all)]
-    pub async fn create_user(&self, account: NewAccount) -> Result<User, AuthError> {
+    pub async fn create_user(&self, account: NewAccount) -> Result<User, AccountError> {
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
         password::check_policy(&account.password)?;
@@ -59,7 +59,7 @@ impl AccountService {
     /// password, for the caller to show once. Several instances starting together create it
     /// once: the loser's insert hits the unique username and it stays quiet.
     #[tracing::instrument(name = "accounts::bootstrap_admin", skip_all)]
-    pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>, AuthError> {
+    pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>, AccountError> {
         if self.users.count_users().await? > 0 {
             return Ok(None);
         }
@@ -72,7 +72,7 @@ impl AccountService {
         };
         match self.create_user(admin).await {
             Ok(_) => Ok(Some(password)),
-            Err(AuthError::Conflict(_)) => Ok(None),
+            Err(AccountError::Conflict(_)) => Ok(None),
             Err(other) => Err(other),
         }
     }
@@ -86,14 +86,14 @@ impl AccountService {
         current: SecretString,
         new: SecretString,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), AccountError> {
         password::check_policy(&new)?;
         if !self
             .passwords
             .verify(current, Some(caller.user.hashed_password.clone()))
             .await?
         {
-            return Err(AuthError::InvalidCredentials);
+            return Err(AccountError::InvalidCredentials);
         }
         let hashed = self.passwords.hash(new).await?;
         let now = self.recorder.now();
@@ -114,10 +114,10 @@ impl AccountService {
         user_id: i64,
         new: SecretString,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), AccountError> {
         caller.require_admin()?;
         password::check_policy(&new)?;
-        self.users.find_user(user_id).await?.ok_or(AuthError::NotFound)?;
+        self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
         let hashed = self.passwords.hash(new).await?;
         let reasons = vec![format!("reset_by_admin:{}", caller.user.username)];
         let event = self
@@ -132,7 +132,7 @@ impl AccountService {
 
     /// Activates or deactivates a user; deactivating ends every session of the user at once.
     #[tracing::instrument(name = "accounts::set_user_active", skip_all)]
-    pub async fn set_user_active(&self, user_id: i64, active: bool) -> Result<bool, AuthError> {
+    pub async fn set_user_active(&self, user_id: i64, active: bool) -> Result<bool, AccountError> {
         let found = self.users.set_user_active(user_id, active, self.recorder.now()).await?;
         if !active {
             self.live.forget_user(user_id);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::AuthError;
+use super::error::ActivityError;
 use super::liveness::LivenessCache;
 use super::risk::RiskGate;
 use super::shared::{Principal, Recorder};
@@ -84,7 +84,7 @@ impl ActivityService {
         caller: &Principal,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<ActivityRecord>, AuthError> {
+    ) -> Result<Vec<ActivityRecord>, ActivityError> {
         Ok(self.activity.activity_page(Some(caller.user.id), before, limit).await?)
     }
 
@@ -95,7 +95,7 @@ impl ActivityService {
         caller: &Principal,
         filter: &ActivityFilter,
         limit: i64,
-    ) -> Result<Vec<ActivityRecord>, AuthError> {
+    ) -> Result<Vec<ActivityRecord>, ActivityError> {
         caller.require_admin()?;
         if filter.username.as_deref().is_some_and(has_control_character) {
             return Ok(Vec::new());
@@ -105,16 +105,16 @@ impl ActivityService {
 
     /// The newest events of every user, newest first: the live page's starting point.
     #[tracing::instrument(name = "activity::recent", skip_all)]
-    pub async fn recent(&self, caller: &Principal, limit: i64) -> Result<Vec<ActivityRecord>, AuthError> {
+    pub async fn recent(&self, caller: &Principal, limit: i64) -> Result<Vec<ActivityRecord>, ActivityError> {
         caller.require_admin()?;
         Ok(self.activity.activity_page(None, None, limit).await?)
     }
 
     /// One event with its user, their recent history and their live sessions.
     #[tracing::instrument(name = "activity::review", skip_all)]
-    pub async fn review(&self, caller: &Principal, id: i64) -> Result<EventReview, AuthError> {
+    pub async fn review(&self, caller: &Principal, id: i64) -> Result<EventReview, ActivityError> {
         caller.require_admin()?;
-        let event = self.activity.activity_event(id).await?.ok_or(AuthError::NotFound)?;
+        let event = self.activity.activity_event(id).await?.ok_or(ActivityError::NotFound)?;
         let Some(user_id) = event.user_id else {
             return Ok(EventReview {
                 event,
@@ -141,12 +141,12 @@ impl ActivityService {
         caller: &Principal,
         event_id: i64,
         client: &ClientInfo,
-    ) -> Result<u64, AuthError> {
+    ) -> Result<u64, ActivityError> {
         self.activity
             .activity_event(event_id)
             .await?
             .filter(|e| e.user_id == Some(caller.user.id))
-            .ok_or(AuthError::NotFound)?;
+            .ok_or(ActivityError::NotFound)?;
         let now = self.recorder.now();
         let mut event = self
             .recorder
@@ -176,14 +176,14 @@ impl ActivityService {
         event_id: i64,
         verdict: EventVerdict,
         client: &ClientInfo,
-    ) -> Result<u64, AuthError> {
+    ) -> Result<u64, ActivityError> {
         caller.require_admin()?;
         let record = self
             .activity
             .activity_event(event_id)
             .await?
-            .ok_or(AuthError::NotFound)?;
-        let user_id = record.user_id.ok_or(AuthError::NotFound)?;
+            .ok_or(ActivityError::NotFound)?;
+        let user_id = record.user_id.ok_or(ActivityError::NotFound)?;
         let by = caller.user.username.clone();
         match verdict {
             EventVerdict::Legitimate => {

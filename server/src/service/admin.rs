@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::AuthError;
 use super::accounts::{AccountService, NewAccount};
+use super::error::AccountError;
 use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
@@ -59,7 +59,7 @@ impl AdminService {
         search: Option<&str>,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<User>, AuthError> {
+    ) -> Result<Vec<User>, AccountError> {
         caller.require_admin()?;
         if search.is_some_and(has_control_character) {
             return Ok(Vec::new());
@@ -74,7 +74,7 @@ impl AdminService {
         caller: &Principal,
         account: NewAccount,
         client: &ClientInfo,
-    ) -> Result<User, AuthError> {
+    ) -> Result<User, AccountError> {
         caller.require_admin()?;
         let user = self.accounts.create_user(account).await?;
         self.audit(caller, user.id, "user_created", client).await?;
@@ -90,22 +90,22 @@ impl AdminService {
         user_id: i64,
         update: UserUpdate,
         client: &ClientInfo,
-    ) -> Result<User, AuthError> {
+    ) -> Result<User, AccountError> {
         caller.require_admin()?;
         let UserUpdate { is_active, is_admin } = update;
         if user_id == caller.user.id && (is_active == Some(false) || is_admin == Some(false)) {
-            return Err(AuthError::SelfLockout);
+            return Err(AccountError::SelfLockout);
         }
         let now = self.recorder.now();
         if let Some(admin) = is_admin
             && !self.users.set_user_admin(user_id, admin, now).await?
         {
-            return Err(AuthError::NotFound);
+            return Err(AccountError::NotFound);
         }
         if let Some(active) = is_active
             && !self.accounts.set_user_active(user_id, active).await?
         {
-            return Err(AuthError::NotFound);
+            return Err(AccountError::NotFound);
         }
         let reason = match (is_active, is_admin) {
             (Some(false), _) => "user_deactivated",
@@ -115,7 +115,7 @@ impl AdminService {
             (None, None) => "user_unchanged",
         };
         self.audit(caller, user_id, reason, client).await?;
-        self.users.find_user(user_id).await?.ok_or(AuthError::NotFound)
+        self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)
     }
 
     /// Ends every session of a user on an admin's behalf.
@@ -125,9 +125,9 @@ impl AdminService {
         caller: &Principal,
         user_id: i64,
         client: &ClientInfo,
-    ) -> Result<u64, AuthError> {
+    ) -> Result<u64, AccountError> {
         caller.require_admin()?;
-        self.users.find_user(user_id).await?.ok_or(AuthError::NotFound)?;
+        self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
         let reasons = vec![format!("revoked_by_admin:{}", caller.user.username)];
         let event = self
             .recorder
@@ -149,7 +149,7 @@ impl AdminService {
         user_id: i64,
         session_id: &str,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), AccountError> {
         caller.require_admin()?;
         let now = self.recorder.now();
         let theirs = self
@@ -159,7 +159,7 @@ impl AdminService {
             .iter()
             .any(|s| s.id == session_id);
         if !theirs {
-            return Err(AuthError::NotFound);
+            return Err(AccountError::NotFound);
         }
         let reasons = vec![format!("revoked_by_admin:{}", caller.user.username)];
         let event = self
@@ -174,7 +174,13 @@ impl AdminService {
 
     /// An admin action on a user, in the activity log: `user_updated` about the user, the
     /// reason naming what changed and who did it.
-    async fn audit(&self, caller: &Principal, user_id: i64, what: &str, client: &ClientInfo) -> Result<(), AuthError> {
+    async fn audit(
+        &self,
+        caller: &Principal,
+        user_id: i64,
+        what: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         let reasons = vec![what.to_owned(), format!("by:{}", caller.user.username)];
         let event = self
             .recorder

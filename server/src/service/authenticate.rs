@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::AuthError;
+use super::error::{AuthenticateError, Fault};
 use super::liveness::LivenessCache;
 use super::shared::Principal;
 use crate::clock::Clock;
@@ -54,7 +54,7 @@ impl Authenticator {
 
     /// Recognises the caller behind an access token: the signature and claims must hold, the
     /// session must not be revoked, and the account must still be active.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
         let now = self.clock.now();
         let claims = self.verify(access_token, now).await?;
         let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
@@ -81,12 +81,12 @@ impl Authenticator {
     /// Verifies an access token; a `kid` this instance has not seen may belong to a key
     /// another instance rotated in, so the keys are reloaded (at most every few seconds)
     /// and the token checked once more.
-    async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AuthError> {
+    async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AuthenticateError> {
         match self.tokens.verify(token, now) {
             Err(TokenError::UnknownKey) if self.may_reload_keys() => {
                 let keys = super::keys::verification_keys(self.keys.as_ref())
                     .await
-                    .map_err(|e| AuthError::Keys(e.to_string()))?;
+                    .map_err(|e| Fault::Keys(e.to_string()))?;
                 self.tokens.add_verification_keys(&keys);
                 Ok(self.tokens.verify(token, now)?)
             }

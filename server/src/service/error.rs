@@ -1,22 +1,43 @@
-//! The services' error type.
+//! The services' errors: one small enum per use case, naming only the failures that use case
+//! can have, and [`Fault`], what goes wrong on the server's side, which every one of them
+//! carries. The edge turns each into the JSON API's `ApiError` and the UI's `AppError` by
+//! variant (`http::error`, `edge::failure`).
 
 use crate::domain::access::TokenError;
 use crate::domain::password::PasswordError;
 use crate::domain::user::InvalidIdentity;
 use crate::storage::StoreError;
 
-/// The service layer's one error type.
+/// Not the caller's doing: the database, the password hasher or the key store failed.
+/// Logged where it is converted, never sent.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub enum Fault {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("cannot load keys: {0}")]
+    Keys(String),
+}
+
+impl Fault {
+    /// The database cannot be reached (503, worth retrying), rather than a bug (500).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Fault::Store(e) if e.is_unavailable())
+    }
+}
+
+/// The caller is signed in but not an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("forbidden")]
+pub struct Forbidden;
+
+/// Signing in, and answering a step-up challenge.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
     /// Unknown user, wrong password or inactive account: deliberately indistinguishable.
     #[error("invalid username or password")]
     InvalidCredentials,
-    /// Unknown, malformed, revoked or expired refresh token.
-    #[error("the refresh token is invalid")]
-    InvalidRefreshToken,
-    /// A spent refresh token came back outside the grace window: the session is revoked.
-    #[error("the refresh token was already used")]
-    RefreshReused,
     /// Too many recent failures from this address or against this account.
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: i64 },
@@ -30,19 +51,45 @@ pub enum AuthError {
     /// The risk policy refused the sign-in.
     #[error("sign-in blocked by the risk policy")]
     LoginBlocked,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Refreshing, listing and ending sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown, malformed, revoked or expired refresh token.
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+    /// A spent refresh token came back outside the grace window: the session is revoked.
+    #[error("the refresh token was already used")]
+    RefreshReused,
     /// A refresh looked like someone else holding the token: the session is ended.
     #[error("session ended by the risk policy")]
     RefreshBlocked,
-    /// An admin tried to deactivate or demote themselves.
-    #[error("an administrator cannot deactivate or demote themselves")]
-    SelfLockout,
-    /// Authenticated, but not allowed (an admin-only action).
-    #[error("forbidden")]
-    Forbidden,
+    /// No such session of the caller's.
     #[error("not found")]
     NotFound,
     #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Recognising the caller behind an access token.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// Malformed, forged, expired, or its session or account is gone.
+    #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Accounts: creating them, passwords, and the console's operations on them.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The current password given with a change is wrong.
+    #[error("invalid password")]
+    InvalidCredentials,
     #[error(transparent)]
     InvalidIdentity(#[from] InvalidIdentity),
     #[error("{0}")]
@@ -50,27 +97,96 @@ pub enum AuthError {
     #[error("{0} is already taken")]
     Conflict(&'static str),
     #[error(transparent)]
-    Store(StoreError),
+    Forbidden(#[from] Forbidden),
+    #[error("not found")]
+    NotFound,
+    /// An admin tried to deactivate or demote themselves.
+    #[error("an administrator cannot deactivate or demote themselves")]
+    SelfLockout,
     #[error(transparent)]
-    Password(PasswordError),
-    #[error("cannot load keys: {0}")]
-    Keys(String),
+    Fault(Fault),
 }
 
-impl From<StoreError> for AuthError {
+/// Enrolling an authenticator.
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    /// The first code does not match the pending authenticator, or there is none.
+    #[error("the code is not valid")]
+    InvalidCode,
+    /// A confirmed authenticator exists and must stay.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// Reading and judging the activity log.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivityError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    /// No such event (or, for "this wasn't me", none of the caller's).
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+/// Each error takes storage failures as faults, but for the conflicts that are the
+/// caller's answer (a taken name, an authenticator already there).
+macro_rules! from_store {
+    ($($error:ident),*) => {$(
+        impl From<StoreError> for $error {
+            fn from(error: StoreError) -> Self {
+                Fault::Store(error).into()
+            }
+        }
+    )*};
+}
+
+from_store!(SignInError, SessionError, AuthenticateError, ActivityError);
+
+impl From<PasswordError> for SignInError {
+    fn from(error: PasswordError) -> Self {
+        Fault::Password(error).into()
+    }
+}
+
+impl From<StoreError> for AccountError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(field) => AuthError::Conflict(field),
-            other => AuthError::Store(other),
+            StoreError::Conflict(field) => AccountError::Conflict(field),
+            other => AccountError::Fault(Fault::Store(other)),
         }
     }
 }
 
-impl From<PasswordError> for AuthError {
+impl From<PasswordError> for AccountError {
     fn from(error: PasswordError) -> Self {
         match error {
-            PasswordError::TooShort | PasswordError::TooLong => AuthError::WeakPassword(error.to_string()),
-            other => AuthError::Password(other),
+            PasswordError::TooShort | PasswordError::TooLong => AccountError::WeakPassword(error.to_string()),
+            other => AccountError::Fault(Fault::Password(other)),
         }
+    }
+}
+
+impl From<Fault> for AccountError {
+    fn from(fault: Fault) -> Self {
+        AccountError::Fault(fault)
+    }
+}
+
+impl From<StoreError> for FactorError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(field) => FactorError::Conflict(field),
+            other => FactorError::Fault(Fault::Store(other)),
+        }
+    }
+}
+
+impl From<Fault> for FactorError {
+    fn from(fault: Fault) -> Self {
+        FactorError::Fault(fault)
     }
 }

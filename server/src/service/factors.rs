@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::AuthError;
+use super::error::{FactorError, Fault};
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
 use crate::domain::totp;
@@ -39,7 +39,7 @@ impl SecondFactorService {
     /// Starts TOTP enrolment: a new secret to scan. Replaces a pending one; a confirmed
     /// authenticator must stay (409) so a stolen session cannot swap it silently.
     #[tracing::instrument(name = "factors::begin_totp", skip_all)]
-    pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrolment, AuthError> {
+    pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrolment, FactorError> {
         let secret = totp::new_secret();
         self.factors
             .begin_totp(caller.user.id, &secret, self.recorder.now())
@@ -56,15 +56,15 @@ impl SecondFactorService {
         caller: &Principal,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<Vec<String>, AuthError> {
+    ) -> Result<Vec<String>, FactorError> {
         let now = self.recorder.now();
         let factor = self
             .factors
             .totp_factor(caller.user.id)
             .await?
             .filter(|f| f.confirmed_at.is_none())
-            .ok_or(AuthError::InvalidCode)?;
-        let step = totp::verify(&factor.secret, code, now, None).ok_or(AuthError::InvalidCode)?;
+            .ok_or(FactorError::InvalidCode)?;
+        let step = totp::verify(&factor.secret, code, now, None).ok_or(FactorError::InvalidCode)?;
         let codes = totp::recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
         self.factors.confirm_totp(caller.user.id, step, &hashes, now).await?;
@@ -76,12 +76,12 @@ impl SecondFactorService {
 
     /// Whether the caller has a confirmed authenticator.
     #[tracing::instrument(name = "factors::has_second_factor", skip_all)]
-    pub async fn has_second_factor(&self, caller: &Principal) -> Result<bool, AuthError> {
+    pub async fn has_second_factor(&self, caller: &Principal) -> Result<bool, Fault> {
         self.is_enrolled(caller.user.id).await
     }
 
     /// Whether the user has a confirmed authenticator (a step-up can be asked of them).
-    pub(super) async fn is_enrolled(&self, user_id: i64) -> Result<bool, AuthError> {
+    pub(super) async fn is_enrolled(&self, user_id: i64) -> Result<bool, Fault> {
         Ok(self
             .factors
             .totp_factor(user_id)
@@ -90,21 +90,23 @@ impl SecondFactorService {
     }
 
     /// Checks a step-up answer: a current authenticator code (each works once), or an
-    /// unspent recovery code (spent now). `InvalidCode` when the user has no confirmed
-    /// authenticator.
-    pub(super) async fn check(&self, user_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AuthError> {
-        let factor = self
+    /// unspent recovery code (spent now). `None` when the user has no confirmed
+    /// authenticator to check against.
+    pub(super) async fn check(&self, user_id: i64, code: &str, now: DateTime<Utc>) -> Result<Option<bool>, Fault> {
+        let Some(factor) = self
             .factors
             .totp_factor(user_id)
             .await?
             .filter(|f| f.confirmed_at.is_some())
-            .ok_or(AuthError::InvalidCode)?;
-        Ok(match totp::verify(&factor.secret, code, now, factor.last_step) {
+        else {
+            return Ok(None);
+        };
+        Ok(Some(match totp::verify(&factor.secret, code, now, factor.last_step) {
             Some(step) => self.factors.use_totp_step(user_id, step).await?,
             None => {
                 let hash = totp::hash_recovery_code(code);
                 self.factors.use_recovery_code(user_id, &hash, now).await?
             }
-        })
+        }))
     }
 }

@@ -25,7 +25,9 @@ pub use activity::{ActivityService, EventReview, EventVerdict};
 pub use admin::{AdminService, UserUpdate};
 pub use authenticate::Authenticator;
 pub use availability::DatabaseGate;
-pub use error::AuthError;
+pub use error::{
+    AccountError, ActivityError, AuthenticateError, FactorError, Fault, Forbidden, SessionError, SignInError,
+};
 pub use factors::{SecondFactorService, TotpEnrolment};
 pub use feed::ActivityFeed;
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::AuthError;
+use super::error::SessionError;
 use super::liveness::LivenessCache;
 use super::risk::{RiskGate, observation, parse_baseline};
 use super::shared::{Issuer, Principal, Recorder, SignedIn};
@@ -56,10 +56,10 @@ impl SessionService {
     /// - Any other spent token is a replay: the whole session is revoked and a
     ///   `refresh_reused` event with risk 1.0 is written.
     #[tracing::instrument(name = "sessions::refresh", skip_all)]
-    pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+    pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, SessionError> {
         let presented = presented
             .filter(|t| looks_like_refresh_token(t))
-            .ok_or(AuthError::InvalidRefreshToken)?;
+            .ok_or(SessionError::InvalidRefreshToken)?;
         let now = self.recorder.now();
         let policy = self.issuer.policy;
         let successor = self.successors.successor(presented);
@@ -87,7 +87,7 @@ impl SessionService {
                     .await?;
                 self.live.forget_session(session_id);
                 tracing::warn!(user_id, session = %session_id, ip = %client.ip, score = alarm.risk_score, reasons = ?alarm.risk_reasons, "refresh blocked by the risk policy: session revoked");
-                return Err(AuthError::RefreshBlocked);
+                return Err(SessionError::RefreshBlocked);
             }
             match memory {
                 // A refresh that moved teaches the user's history, after the rotation.
@@ -117,11 +117,11 @@ impl SessionService {
                 }
                 (user_id, session_id)
             }
-            RotateOutcome::NotRotated(None) => return Err(AuthError::InvalidRefreshToken),
+            RotateOutcome::NotRotated(None) => return Err(SessionError::InvalidRefreshToken),
             RotateOutcome::NotRotated(Some(spent)) => {
                 let Some(spent_at) = spent.spent_at else {
                     // Never spent, yet not rotatable: revoked or expired.
-                    return Err(AuthError::InvalidRefreshToken);
+                    return Err(SessionError::InvalidRefreshToken);
                 };
                 let retry = now - spent_at <= policy.grace
                     && spent.successor_hash.as_deref() == Some(successor.hash.as_str())
@@ -140,7 +140,7 @@ impl SessionService {
                         .await?;
                     self.live.forget_session(&spent.session_id);
                     tracing::warn!(user_id = spent.user_id, session = %spent.session_id, ip = %client.ip, "refresh token reused: session revoked");
-                    return Err(AuthError::RefreshReused);
+                    return Err(SessionError::RefreshReused);
                 }
                 (spent.user_id, spent.session_id)
             }
@@ -153,7 +153,7 @@ impl SessionService {
         };
         let user = match user {
             Some(user) if user.is_active => user,
-            _ => return Err(AuthError::InvalidRefreshToken),
+            _ => return Err(SessionError::InvalidRefreshToken),
         };
         Ok(self.issuer.signed_in(user, session_id, successor.secret, now))
     }
@@ -161,7 +161,7 @@ impl SessionService {
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already
     /// revoked tokens are not an error: signing out is idempotent.
     #[tracing::instrument(name = "sessions::sign_out", skip_all)]
-    pub async fn sign_out(&self, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn sign_out(&self, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), SessionError> {
         let Some(token) = refresh_token.filter(|t| looks_like_refresh_token(t)) else {
             return Ok(());
         };
@@ -179,13 +179,13 @@ impl SessionService {
 
     /// Ends every session of the caller ("sign out everywhere").
     #[tracing::instrument(name = "sessions::sign_out_everywhere", skip_all)]
-    pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+    pub async fn sign_out_everywhere(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, SessionError> {
         self.end_sessions(caller, None, EventType::Logout, client).await
     }
 
     /// Ends every session of the caller but the current one ("sign out everywhere else").
     #[tracing::instrument(name = "sessions::end_other_sessions", skip_all)]
-    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, AuthError> {
+    pub async fn end_other_sessions(&self, caller: &Principal, client: &ClientInfo) -> Result<u64, SessionError> {
         self.end_sessions(caller, Some(&caller.claims.sid), EventType::SessionRevoked, client)
             .await
     }
@@ -196,7 +196,7 @@ impl SessionService {
         except: Option<&str>,
         kind: EventType,
         client: &ClientInfo,
-    ) -> Result<u64, AuthError> {
+    ) -> Result<u64, SessionError> {
         let now = self.recorder.now();
         let event = self.recorder.caller_event(kind, caller, client, now);
         let ended = self
@@ -209,7 +209,7 @@ impl SessionService {
 
     /// The caller's live sessions, most recently used first.
     #[tracing::instrument(name = "sessions::list", skip_all)]
-    pub async fn list(&self, caller: &Principal) -> Result<Vec<SessionRecord>, AuthError> {
+    pub async fn list(&self, caller: &Principal) -> Result<Vec<SessionRecord>, SessionError> {
         Ok(self.sessions.live_sessions(caller.user.id, self.recorder.now()).await?)
     }
 
@@ -220,7 +220,7 @@ impl SessionService {
         caller: &Principal,
         session_id: &str,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), SessionError> {
         let now = self.recorder.now();
         let owned = self
             .sessions
@@ -229,7 +229,7 @@ impl SessionService {
             .iter()
             .any(|s| s.id == session_id);
         if !owned {
-            return Err(AuthError::NotFound);
+            return Err(SessionError::NotFound);
         }
         let event = self
             .recorder

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 
-use super::AuthError;
+use super::error::Forbidden;
 use crate::clock::Clock;
 use crate::domain::access::{AccessClaims, AccessTokens, IssuedAccessToken};
 use crate::domain::client::ClientInfo;
@@ -24,12 +24,8 @@ pub struct Principal {
 
 impl Principal {
     /// `Forbidden` unless the caller is an administrator.
-    pub fn require_admin(&self) -> Result<(), AuthError> {
-        if self.user.is_admin {
-            Ok(())
-        } else {
-            Err(AuthError::Forbidden)
-        }
+    pub fn require_admin(&self) -> Result<(), Forbidden> {
+        if self.user.is_admin { Ok(()) } else { Err(Forbidden) }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::AuthError;
+use super::error::SignInError;
 use super::factors::SecondFactorService;
 use super::risk::{Memory, RiskGate, observation};
 use super::shared::{Issuer, Recorder, SignedIn};
@@ -85,7 +85,7 @@ impl SignInService {
         login: &str,
         password: SecretString,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<SignedIn, SignInError> {
         let login = normalise_login(login);
         let user = match &login {
             Some(login) => self.store.find_user_by_login(login).await?,
@@ -115,7 +115,7 @@ impl SignInService {
             self.store.record_activity(&event).await?;
             // Whole seconds, rounded up: retrying at the advertised time must succeed.
             let millis = (retry_at - now).num_milliseconds().max(1);
-            return Err(AuthError::Throttled {
+            return Err(SignInError::Throttled {
                 retry_after_secs: (millis + 999) / 1000,
             });
         }
@@ -130,7 +130,7 @@ impl SignInService {
                 let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
                 event.decision = Decision::Deny;
                 self.store.record_activity(&event).await?;
-                return Err(AuthError::InvalidCredentials);
+                return Err(SignInError::InvalidCredentials);
             }
         };
 
@@ -160,7 +160,7 @@ impl SignInService {
             event.decision = Decision::Block;
             self.store.record_activity(&event).await?;
             tracing::warn!(user_id = user.id, ip = %client.ip, score = event.risk_score, reasons = ?event.risk_reasons, "sign-in blocked by the risk policy");
-            return Err(AuthError::LoginBlocked);
+            return Err(SignInError::LoginBlocked);
         }
         let accepted = Accepted {
             user,
@@ -175,7 +175,7 @@ impl SignInService {
 
     /// Parks a sign-in behind a second factor: a challenge to answer within five minutes,
     /// and a `step_up_required` event.
-    async fn challenge(&self, user: &User, mut event: NewActivity) -> Result<AuthError, AuthError> {
+    async fn challenge(&self, user: &User, mut event: NewActivity) -> Result<SignInError, SignInError> {
         let now = event.created_at;
         let challenge = Challenge {
             id: token::random_urlsafe(24),
@@ -189,7 +189,7 @@ impl SignInService {
         event.event_type = EventType::StepUpRequired;
         event.decision = Decision::Challenge;
         self.store.record_activity(&event).await?;
-        Ok(AuthError::StepUpRequired {
+        Ok(SignInError::StepUpRequired {
             challenge_id: challenge.id,
         })
     }
@@ -197,24 +197,28 @@ impl SignInService {
     /// Answers a step-up challenge with a TOTP code or a recovery code; on success the
     /// sign-in completes as if the risk had been low, logged with its score and reasons.
     #[tracing::instrument(name = "sign_in::step_up", skip_all)]
-    pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, AuthError> {
+    pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, SignInError> {
         // Challenge ids are base64url; anything else names no challenge (and a NUL would be
         // a database error on PostgreSQL, not an answer).
         let well_formed = !challenge_id.is_empty() && challenge_id.len() <= 64 && token::is_urlsafe(challenge_id);
         if !well_formed {
-            return Err(AuthError::InvalidCode);
+            return Err(SignInError::InvalidCode);
         }
         let now = self.recorder.now();
         let challenge = self
             .store
             .attempt_challenge(challenge_id, now, CHALLENGE_ATTEMPTS)
             .await?
-            .ok_or(AuthError::InvalidCode)?;
+            .ok_or(SignInError::InvalidCode)?;
         let user = match self.store.find_user(challenge.user_id).await? {
             Some(user) if user.is_active => user,
-            _ => return Err(AuthError::InvalidCode),
+            _ => return Err(SignInError::InvalidCode),
         };
-        let passed = self.factors.check(user.id, code, now).await?;
+        let passed = self
+            .factors
+            .check(user.id, code, now)
+            .await?
+            .ok_or(SignInError::InvalidCode)?;
         let username = Some(user.username.clone());
         let mut event = self
             .recorder
@@ -226,7 +230,7 @@ impl SignInService {
             event.decision = Decision::Deny;
             event.risk_reasons.push("invalid_second_factor".to_owned());
             self.store.record_activity(&event).await?;
-            return Err(AuthError::InvalidCode);
+            return Err(SignInError::InvalidCode);
         }
         event.decision = Decision::Challenge;
         event.risk_reasons.push("second_factor_passed".to_owned());
@@ -250,7 +254,7 @@ impl SignInService {
         accepted: Accepted,
         client: &ClientInfo,
         now: DateTime<Utc>,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<SignedIn, SignInError> {
         let Accepted {
             user,
             event,

@@ -8,7 +8,6 @@ use secrecy::SecretString;
 
 use super::WebBackend;
 use crate::edge::wire::me;
-use crate::service::AuthError;
 
 #[async_trait]
 impl AuthBackend for WebBackend {
@@ -37,16 +36,10 @@ impl AuthBackend for WebBackend {
         let client = self.client(head);
         let current = SecretString::from(current.to_owned());
         let new = SecretString::from(new.to_owned());
-        match self
-            .services()
-            .accounts
-            .change_password(&caller, current, new, &client)
-            .await
-        {
-            Ok(()) => Ok(Reply::new((), self.edge.cookies.clear_all())),
-            Err(AuthError::InvalidCredentials) => Err(AppError::WrongCurrentPassword),
-            Err(other) => Err(other.into()),
-        }
+        // A wrong current password is `AppError::WrongCurrentPassword` (by `From`).
+        let accounts = &self.services().accounts;
+        accounts.change_password(&caller, current, new, &client).await?;
+        Ok(Reply::new((), self.edge.cookies.clear_all()))
     }
 
     async fn current_user(&self, head: &Parts) -> Result<Option<Me>, AppError> {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use secrecy::SecretString;
 use server::domain::client::ClientInfo;
-use server::service::AuthError;
+use server::service::SignInError;
 
 use crate::helpers::{PASSWORD, TestApp, error_code};
 
@@ -122,7 +122,7 @@ async fn counters_are_shared_by_every_instance() {
             .sign_in
             .sign_in("alice", SecretString::from("wrong".to_owned()), &client)
             .await;
-        assert!(matches!(outcome, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(outcome, Err(SignInError::InvalidCredentials)));
     }
     let outcome = other
         .services
@@ -130,7 +130,7 @@ async fn counters_are_shared_by_every_instance() {
         .sign_in("alice", SecretString::from(PASSWORD.to_owned()), &client)
         .await;
     assert!(
-        matches!(outcome, Err(AuthError::Throttled { retry_after_secs: 1 })),
+        matches!(outcome, Err(SignInError::Throttled { retry_after_secs: 1 })),
         "the other instance knows about the failures"
     );
     app.stop().await;
