@@ -47,36 +47,15 @@ pub struct EventReview {
 
 #[derive(Debug)]
 pub struct ActivityService {
-    activity: Arc<dyn ActivityStore>,
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    recorder: Recorder,
-    risk: RiskGate,
-    live: Arc<LivenessCache>,
-}
-
-/// What the activity service is built from.
-pub struct ActivityParts {
-    pub activity: Arc<dyn ActivityStore>,
-    pub users: Arc<dyn UserStore>,
-    pub sessions: Arc<dyn SessionStore>,
-    pub recorder: Recorder,
-    pub risk: RiskGate,
-    pub live: Arc<LivenessCache>,
+    pub(super) activity: Arc<dyn ActivityStore>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) recorder: Recorder,
+    pub(super) risk: RiskGate,
+    pub(super) live: Arc<LivenessCache>,
 }
 
 impl ActivityService {
-    pub fn new(parts: ActivityParts) -> Self {
-        Self {
-            activity: parts.activity,
-            users: parts.users,
-            sessions: parts.sessions,
-            recorder: parts.recorder,
-            risk: parts.risk,
-            live: parts.live,
-        }
-    }
-
     /// A page of the caller's own activity, newest first.
     #[tracing::instrument(name = "activity::mine", skip_all)]
     pub async fn mine(
@@ -185,43 +164,39 @@ impl ActivityService {
             .ok_or(ActivityError::NotFound)?;
         let user_id = record.user_id.ok_or(ActivityError::NotFound)?;
         let by = caller.user.username.clone();
-        match verdict {
-            EventVerdict::Legitimate => {
-                let reasons = vec![format!("marked_legitimate:{event_id}"), format!("by:{by}")];
-                let audit = self
-                    .recorder
-                    .about_user(EventType::UserUpdated, user_id, client, reasons);
-                let verdict = NewVerdict {
-                    event_id,
-                    verdict: ReviewVerdict::Legitimate,
-                    by,
-                    at: audit.created_at,
-                    revoke: None,
-                };
-                self.activity.set_verdict(&verdict, &audit).await?;
-                self.risk.learn_verified(user_id, &record).await;
-                Ok(0)
-            }
-            EventVerdict::Compromised => {
-                let reasons = vec![
+        // What the verdict writes beside itself: a note about the user, or, for a
+        // compromise, the end of every session of theirs.
+        let (kind, recorded, reasons, revoke) = match verdict {
+            EventVerdict::Legitimate => (
+                EventType::UserUpdated,
+                ReviewVerdict::Legitimate,
+                vec![format!("marked_legitimate:{event_id}"), format!("by:{by}")],
+                None,
+            ),
+            EventVerdict::Compromised => (
+                EventType::SessionRevoked,
+                ReviewVerdict::Compromised,
+                vec![
                     "admin_compromised".to_owned(),
                     format!("event:{event_id}"),
                     format!("by:{by}"),
-                ];
-                let event = self
-                    .recorder
-                    .about_user(EventType::SessionRevoked, user_id, client, reasons);
-                let verdict = NewVerdict {
-                    event_id,
-                    verdict: ReviewVerdict::Compromised,
-                    by,
-                    at: event.created_at,
-                    revoke: Some(RevokeSessions { user_id, except: None }),
-                };
-                let ended = self.activity.set_verdict(&verdict, &event).await?;
-                self.live.forget_user(user_id);
-                Ok(ended)
-            }
+                ],
+                Some(RevokeSessions { user_id, except: None }),
+            ),
+        };
+        let audit = self.recorder.about_user(kind, user_id, client, reasons);
+        let verdict = NewVerdict {
+            event_id,
+            verdict: recorded,
+            by,
+            at: audit.created_at,
+            revoke,
+        };
+        let ended = self.activity.set_verdict(&verdict, &audit).await?;
+        match recorded {
+            ReviewVerdict::Legitimate => self.risk.learn_verified(user_id, &record).await,
+            _ => self.live.forget_user(user_id),
         }
+        Ok(ended)
     }
 }

@@ -21,36 +21,15 @@ pub struct UserUpdate {
 
 #[derive(Debug)]
 pub struct AdminService {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    activity: Arc<dyn ActivityStore>,
-    accounts: Arc<AccountService>,
-    recorder: Recorder,
-    live: Arc<LivenessCache>,
-}
-
-/// What the console is built from.
-pub struct AdminParts {
-    pub users: Arc<dyn UserStore>,
-    pub sessions: Arc<dyn SessionStore>,
-    pub activity: Arc<dyn ActivityStore>,
-    pub accounts: Arc<AccountService>,
-    pub recorder: Recorder,
-    pub live: Arc<LivenessCache>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) activity: Arc<dyn ActivityStore>,
+    pub(super) accounts: Arc<AccountService>,
+    pub(super) recorder: Recorder,
+    pub(super) live: Arc<LivenessCache>,
 }
 
 impl AdminService {
-    pub fn new(parts: AdminParts) -> Self {
-        Self {
-            users: parts.users,
-            sessions: parts.sessions,
-            activity: parts.activity,
-            accounts: parts.accounts,
-            recorder: parts.recorder,
-            live: parts.live,
-        }
-    }
-
     /// Users for the admin console, newest first.
     #[tracing::instrument(name = "admin::users", skip_all)]
     pub async fn users(

@@ -1,6 +1,6 @@
 //! The use cases, one service each. Both the JSON API and the server functions call these,
-//! so the two paths behave the same. [`Services::new`] wires them from their parts; each
-//! holds only the storage roles it uses.
+//! so the two paths behave the same. [`Services::new`] is the one place they are built (their
+//! fields are visible to this module for that); each holds only the storage roles it uses.
 
 mod accounts;
 mod activity;
@@ -108,7 +108,7 @@ impl Services {
                 clock,
                 live: live.clone(),
             })),
-            sign_in: Arc::new(SignInService::new(sign_in::SignInParts {
+            sign_in: Arc::new(SignInService {
                 store: store.clone(),
                 passwords,
                 issuer: issuer.clone(),
@@ -116,8 +116,8 @@ impl Services {
                 throttle,
                 risk: risk.clone(),
                 factors: factors.clone(),
-            })),
-            sessions: Arc::new(SessionService::new(sessions::SessionParts {
+            }),
+            sessions: Arc::new(SessionService {
                 sessions: store.clone(),
                 users: store.clone(),
                 issuer,
@@ -125,23 +125,23 @@ impl Services {
                 recorder: recorder.clone(),
                 risk: risk.clone(),
                 live: live.clone(),
-            })),
-            activity: Arc::new(ActivityService::new(activity::ActivityParts {
+            }),
+            activity: Arc::new(ActivityService {
                 activity: store.clone(),
                 users: store.clone(),
                 sessions: store.clone(),
                 recorder: recorder.clone(),
                 risk,
                 live: live.clone(),
-            })),
-            admin: Arc::new(AdminService::new(admin::AdminParts {
+            }),
+            admin: Arc::new(AdminService {
                 users: store.clone(),
                 sessions: store.clone(),
                 activity: store,
                 accounts: accounts.clone(),
                 recorder,
                 live,
-            })),
+            }),
             factors,
             accounts,
         }

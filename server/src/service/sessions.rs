@@ -14,39 +14,16 @@ use crate::storage::{Decision, EventType, RotateOutcome, Rotation, SessionRecord
 
 #[derive(Debug)]
 pub struct SessionService {
-    sessions: Arc<dyn SessionStore>,
-    users: Arc<dyn UserStore>,
-    issuer: Issuer,
-    successors: SuccessorKey,
-    recorder: Recorder,
-    risk: RiskGate,
-    live: Arc<LivenessCache>,
-}
-
-/// What the session service is built from.
-pub struct SessionParts {
-    pub sessions: Arc<dyn SessionStore>,
-    pub users: Arc<dyn UserStore>,
-    pub issuer: Issuer,
-    pub successors: SuccessorKey,
-    pub recorder: Recorder,
-    pub risk: RiskGate,
-    pub live: Arc<LivenessCache>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) issuer: Issuer,
+    pub(super) successors: SuccessorKey,
+    pub(super) recorder: Recorder,
+    pub(super) risk: RiskGate,
+    pub(super) live: Arc<LivenessCache>,
 }
 
 impl SessionService {
-    pub fn new(parts: SessionParts) -> Self {
-        Self {
-            sessions: parts.sessions,
-            users: parts.users,
-            issuer: parts.issuer,
-            successors: parts.successors,
-            recorder: parts.recorder,
-            risk: parts.risk,
-            live: parts.live,
-        }
-    }
-
     /// Spends a refresh token and returns fresh tokens for the same session.
     ///
     /// - A live token is rotated (one atomic conditional write in the store).

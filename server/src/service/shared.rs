@@ -96,10 +96,6 @@ impl Recorder {
         self.clock.now()
     }
 
-    pub fn geo(&self) -> &Geolocator {
-        &self.geo
-    }
-
     /// An event from this client, placed and with its device parsed.
     pub fn event(
         &self,

@@ -27,24 +27,13 @@ const CHALLENGE_ATTEMPTS: i64 = 5;
 
 #[derive(Debug)]
 pub struct SignInService {
-    store: Arc<dyn Store>,
-    passwords: Passwords,
-    issuer: Issuer,
-    recorder: Recorder,
-    throttle: ThrottlePolicy,
-    risk: RiskGate,
-    factors: Arc<SecondFactorService>,
-}
-
-/// What the sign-in is built from.
-pub struct SignInParts {
-    pub store: Arc<dyn Store>,
-    pub passwords: Passwords,
-    pub issuer: Issuer,
-    pub recorder: Recorder,
-    pub throttle: ThrottlePolicy,
-    pub risk: RiskGate,
-    pub factors: Arc<SecondFactorService>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) passwords: Passwords,
+    pub(super) issuer: Issuer,
+    pub(super) recorder: Recorder,
+    pub(super) throttle: ThrottlePolicy,
+    pub(super) risk: RiskGate,
+    pub(super) factors: Arc<SecondFactorService>,
 }
 
 /// A sign-in the password and the risk engine (or a second factor) accepted, on its way to
@@ -61,18 +50,6 @@ struct Accepted {
 }
 
 impl SignInService {
-    pub fn new(parts: SignInParts) -> Self {
-        Self {
-            store: parts.store,
-            passwords: parts.passwords,
-            issuer: parts.issuer,
-            recorder: parts.recorder,
-            throttle: parts.throttle,
-            risk: parts.risk,
-            factors: parts.factors,
-        }
-    }
-
     /// Signs in with a username or e-mail address and a password.
     ///
     /// The attempt is counted by the throttle first (see [`crate::domain::throttle`]); a

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Decode, FromRow, Row as _, Type};
+use sqlx::{Decode, Encode, FromRow, Row as _, Type};
 
 /// A connection pool of either database.
 #[derive(Debug, Clone)]
@@ -248,17 +248,25 @@ impl Query {
     }
 
     fn postgres(&self) -> sqlx::query::Query<'_, Postgres, PgArguments> {
-        self.args.iter().fold(sqlx::query(&self.sql), |query, arg| match arg {
-            Arg::BigInt(v) => query.bind(*v),
-            Arg::Int(v) => query.bind(*v),
-            Arg::Double(v) => query.bind(*v),
-            Arg::Bool(v) => query.bind(*v),
-            Arg::Text(v) => query.bind(v.as_deref()),
-            Arg::Time(v) => query.bind(*v),
-        })
+        self.bound()
     }
 
     fn sqlite(&self) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
+        self.bound()
+    }
+
+    /// The sqlx query for database `DB`, every argument bound in order. The bounds name the
+    /// six types an [`Arg`] can hold, once.
+    fn bound<'q, DB>(&'q self) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        Option<i64>: Encode<'q, DB> + Type<DB>,
+        Option<i32>: Encode<'q, DB> + Type<DB>,
+        Option<f64>: Encode<'q, DB> + Type<DB>,
+        bool: Encode<'q, DB> + Type<DB>,
+        Option<&'q str>: Encode<'q, DB> + Type<DB>,
+        Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+    {
         self.args.iter().fold(sqlx::query(&self.sql), |query, arg| match arg {
             Arg::BigInt(v) => query.bind(*v),
             Arg::Int(v) => query.bind(*v),

@@ -2,6 +2,8 @@
 //! run different SQL. PostgreSQL does it in one statement; SQLite, which has no
 //! data-modifying CTEs, in one transaction. Both make the same writes.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 
 use super::activity::{self, ACTIVITY_INSERT_COLUMNS};
@@ -16,6 +18,29 @@ const SPEND_SQL: &str = "update refresh_tokens set spent_at = $2, successor_hash
      where token_hash = $1 and spent_at is null and is_revoked = false and expires_at > $2 \
        and session_id in (select id from sessions where revoked_at is null and expires_at > $2) \
      returning user_id, session_id";
+
+/// The whole rotation as one PostgreSQL statement: `$1` to `$9` the rotation, `$10` to
+/// `$27` what [`activity::bind_event`] binds. Built once: it runs on every refresh.
+static ROTATE_IN_ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with spent as ({SPEND_SQL}), \
+         touched as ( \
+           update sessions set last_used_at = $2, ip_address = $4, country = $5, city = $6, \
+                  risk_baseline = coalesce($7, sessions.risk_baseline) \
+           from spent where sessions.id = spent.session_id \
+           returning sessions.id, spent.user_id, sessions.expires_at), \
+         successor as ( \
+           insert into refresh_tokens \
+             (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
+           select user_id, id, $3, $8, $4, $2, least(expires_at, $9), false from touched), \
+         logged as ( \
+           insert into user_activity_logs ({ACTIVITY_INSERT_COLUMNS}) \
+           select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
+                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 \
+           from touched) \
+         select user_id, id from touched"
+    )
+});
 
 /// Rotates the presented token; `None` when it was not live. Returns the session's user
 /// and id.
@@ -89,26 +114,8 @@ async fn in_one_statement(
     rotation: &Rotation,
     event: &NewActivity,
 ) -> Result<Option<(i64, String)>, StoreError> {
-    let sql = format!(
-        "with spent as ({SPEND_SQL}), \
-         touched as ( \
-           update sessions set last_used_at = $2, ip_address = $4, country = $5, city = $6, \
-                  risk_baseline = coalesce($7, sessions.risk_baseline) \
-           from spent where sessions.id = spent.session_id \
-           returning sessions.id, spent.user_id, sessions.expires_at), \
-         successor as ( \
-           insert into refresh_tokens \
-             (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
-           select user_id, id, $3, $8, $4, $2, least(expires_at, $9), false from touched), \
-         logged as ( \
-           insert into user_activity_logs ({ACTIVITY_INSERT_COLUMNS}) \
-           select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
-                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 \
-           from touched) \
-         select user_id, id from touched"
-    );
     let now = rotation.now;
-    let statement = query(sql)
+    let statement = query(ROTATE_IN_ONE_STATEMENT.as_str())
         .bind(&rotation.presented_hash)
         .bind(now)
         .bind(&rotation.successor_hash)
