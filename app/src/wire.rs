@@ -331,18 +331,20 @@ pub enum AppError {
     WrongCurrentPassword,
     #[error("That session no longer exists")]
     NotFound,
-    #[error("Too many failed attempts. Try again in {0} seconds.")]
+    #[error("Too many attempts. Try again in {0} seconds.")]
     TooManyAttempts(i64),
+    #[error("Too many sign-ins are in progress from your network right now. Try again in a moment.")]
+    Busy,
+    #[error(
+        "Your authenticator is locked after too many wrong codes. Use a recovery code, or ask an administrator to unlock it."
+    )]
+    FactorLocked,
     #[error("Only administrators can see this page")]
     Forbidden,
     #[error("Enter the code from your authenticator app")]
     StepUpRequired(String),
     #[error("That code is not valid. Try the current one from your app, or a recovery code.")]
     InvalidCode,
-    #[error(
-        "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before."
-    )]
-    LoginBlocked,
     #[error("{0}")]
     BadRequest(String),
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
@@ -360,11 +362,12 @@ impl AppError {
             AppError::InvalidCredentials
             | AppError::NotSignedIn
             | AppError::StepUpRequired(_)
-            | AppError::InvalidCode => 401,
+            | AppError::InvalidCode
+            | AppError::FactorLocked => 401,
             AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
             AppError::NotFound => 404,
-            AppError::TooManyAttempts(_) => 429,
-            AppError::Forbidden | AppError::LoginBlocked => 403,
+            AppError::TooManyAttempts(_) | AppError::Busy => 429,
+            AppError::Forbidden => 403,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network => 500,
         }

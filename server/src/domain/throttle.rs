@@ -4,9 +4,12 @@
 //! - the account from this address: a few free tries, then delays that double;
 //! - the address across all accounts: an address failing against many accounts is
 //!   credential stuffing or spraying, and is slowed down for every account;
-//! - the account from anywhere, except from networks the owner has signed in from: a
-//!   distributed attack on one account slows down, while the owner, at home, is never
-//!   locked out by someone else's failures (no lockout denial of service).
+//! - the account from anywhere: a distributed attack on one account slows down. From an
+//!   address the owner has signed in from (the same IPv4 address or IPv6 /64, no wider:
+//!   a CGNAT or mobile neighbour must not share the owner's exemption) a separate count
+//!   with a higher cap applies instead, so the owner at home is not locked out by someone
+//!   else's failures elsewhere (no lockout denial of service), yet even there the account
+//!   has a ceiling.
 //!
 //! Counting before the check is what makes parallel requests useless: the store counts
 //! and decides in one locked step, so forty requests sent at once are forty counts. A
@@ -92,6 +95,8 @@ pub enum Scope {
     AccountFromAddress,
     Address,
     Account,
+    /// The current password checked before a password change.
+    PasswordCheck,
 }
 
 impl Scope {
@@ -100,6 +105,7 @@ impl Scope {
             Scope::AccountFromAddress => "too_many_attempts",
             Scope::Address => "credential_stuffing",
             Scope::Account => "account_under_attack",
+            Scope::PasswordCheck => "password_guessing",
         }
     }
 }
@@ -115,8 +121,9 @@ pub struct ThrottleKey {
 /// What the store decided about an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Counted; go on and check the password.
-    Allowed,
+    /// Counted; go on and check the password. `counted`: the most attempts any of the
+    /// keys now holds, this one included.
+    Allowed { counted: i64 },
     /// Not counted and not checked.
     Throttled { retry_at: DateTime<Utc>, scope: Scope },
 }
@@ -129,6 +136,10 @@ pub struct ThrottlePolicy {
     pub account_from_address: Rule,
     pub address: Rule,
     pub account: Rule,
+    /// The account, counted apart, from an address its owner has signed in from.
+    pub account_at_home: Rule,
+    /// The current-password check of a password change, per account.
+    pub password_check: Rule,
 }
 
 impl Default for ThrottlePolicy {
@@ -152,6 +163,21 @@ impl Default for ThrottlePolicy {
                 cap: Duration::minutes(15),
                 reset_after: Duration::hours(24),
             },
+            // NIST SP 800-63B 5.2.2: no more than 100 consecutive failures per account.
+            account_at_home: Rule {
+                free: 100,
+                base: Duration::seconds(1),
+                cap: Duration::minutes(15),
+                reset_after: Duration::hours(24),
+            },
+            // Whoever holds a session already: three tries, then waits; the fifth failure
+            // ends the session (see `AccountService::change_password`).
+            password_check: Rule {
+                free: 3,
+                base: Duration::seconds(2),
+                cap: Duration::minutes(15),
+                reset_after: Duration::hours(1),
+            },
         }
     }
 }
@@ -159,9 +185,9 @@ impl Default for ThrottlePolicy {
 impl ThrottlePolicy {
     /// The keys one attempt is counted under. `account` names the account: its id when it
     /// exists, else the normalised name tried (so unknown names are throttled alike).
-    /// `known_network`: the owner has signed in from the client's network before, so the
-    /// account-wide count does not apply.
-    pub fn keys(&self, account: &str, ip: IpAddr, known_network: bool) -> Vec<ThrottleKey> {
+    /// `owner_address`: the owner has signed in from the client's address
+    /// ([`address_key`]) before, so the account-wide count is the one kept for home.
+    pub fn keys(&self, account: &str, ip: IpAddr, owner_address: bool) -> Vec<ThrottleKey> {
         let address = address_key(ip);
         let mut keys = vec![
             ThrottleKey {
@@ -175,16 +201,33 @@ impl ThrottlePolicy {
                 rule: self.address,
             },
         ];
-        if !known_network {
-            keys.push(ThrottleKey {
+        keys.push(if owner_address {
+            ThrottleKey {
+                key: format!("account-home:{account}"),
+                scope: Scope::Account,
+                rule: self.account_at_home,
+            }
+        } else {
+            ThrottleKey {
                 key: format!("account:{account}"),
                 scope: Scope::Account,
                 rule: self.account,
-            });
-        }
+            }
+        });
         // One lock order for every transaction, so two attempts can never deadlock.
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         keys
+    }
+}
+
+impl ThrottlePolicy {
+    /// The key the current-password check of a password change is counted under.
+    pub fn password_check_key(&self, user_id: i64) -> ThrottleKey {
+        ThrottleKey {
+            key: format!("password-check:u:{user_id}"),
+            scope: Scope::PasswordCheck,
+            rule: self.password_check,
+        }
     }
 }
 
@@ -244,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_sorted_and_known_networks_skip_the_account_key() {
+    fn keys_are_sorted_and_the_owners_address_keeps_a_higher_account_cap() {
         let policy = ThrottlePolicy::default();
         let ip: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
         let keys = policy.keys("u:7", ip, false);
@@ -256,7 +299,17 @@ mod tests {
                 "ip:2001:db8:1:2::/64"
             ]
         );
-        assert_eq!(policy.keys("u:7", ip, true).len(), 2);
+        let home = policy.keys("u:7", ip, true);
+        assert_eq!(
+            home.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            [
+                "account-home:u:7",
+                "account-ip:u:7|2001:db8:1:2::/64",
+                "ip:2001:db8:1:2::/64"
+            ]
+        );
+        assert_eq!(home[0].scope, Scope::Account);
+        assert!(home[0].rule.free > policy.account.free && home[0].rule.free <= 100);
         assert_eq!(known_network("81.2.69.142".parse().unwrap()), "81.2.69.0/24");
         assert_eq!(known_network(ip), "2001:db8:1::/48");
     }

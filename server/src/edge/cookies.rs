@@ -103,17 +103,27 @@ impl Cookies {
     }
 }
 
-/// The value of the named cookie in the request, if present.
+/// The value of the named cookie in the request, if it is there exactly once.
+///
+/// A request carrying the name twice is read as carrying none: a sibling subdomain can
+/// plant a `Domain=` cookie of the same name (cookie tossing; only the `__Host-` prefix
+/// forbids it), and the browser sends both in an order the server cannot trust. Serving
+/// the first would let the planted one stand in for the user's own.
 fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim());
+    let value = found.next()?;
+    if found.next().is_some() {
+        tracing::warn!(cookie = name, "a request carried the cookie twice; neither is used");
+        return None;
+    }
+    Some(value).filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -154,5 +164,19 @@ mod tests {
         assert_eq!(Cookies::SECURE.read_refresh(&headers), Some("xyz"));
         assert_eq!(Cookies::SECURE.read_access(&headers), Some("jwt"));
         assert_eq!(Cookies::new(false).read_access(&headers), None);
+    }
+
+    #[test]
+    fn a_cookie_sent_twice_is_not_read_at_all() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Secure-fin_refresh=planted; a=1; __Secure-fin_refresh=own"),
+        );
+        assert_eq!(Cookies::SECURE.read_refresh(&headers), None);
+        let mut split = HeaderMap::new();
+        split.append(header::COOKIE, HeaderValue::from_static("__Secure-fin_refresh=own"));
+        split.append(header::COOKIE, HeaderValue::from_static("__Secure-fin_refresh=planted"));
+        assert_eq!(Cookies::SECURE.read_refresh(&split), None);
     }
 }

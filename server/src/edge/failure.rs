@@ -42,9 +42,10 @@ impl From<SignInError> for AppError {
         match error {
             SignInError::InvalidCredentials => AppError::InvalidCredentials,
             SignInError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
+            SignInError::Busy => AppError::Busy,
             SignInError::StepUpRequired { challenge_id } => AppError::StepUpRequired(challenge_id),
             SignInError::InvalidCode => AppError::InvalidCode,
-            SignInError::LoginBlocked => AppError::LoginBlocked,
+            SignInError::FactorLocked => AppError::FactorLocked,
             SignInError::Fault(fault) => fault.into(),
         }
     }
@@ -81,6 +82,8 @@ impl From<AccountError> for AppError {
             AccountError::Forbidden(_) => AppError::Forbidden,
             AccountError::NotFound => AppError::NotFound,
             AccountError::SelfLockout => AppError::BadRequest(SELF_LOCKOUT.to_owned()),
+            AccountError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
+            AccountError::Busy => AppError::Busy,
             AccountError::Fault(fault) => fault.into(),
         }
     }
@@ -91,6 +94,7 @@ impl From<FactorError> for AppError {
         match error {
             FactorError::InvalidCode => AppError::InvalidCode,
             FactorError::Conflict(field) => AppError::BadRequest(format!("{field} is already taken")),
+            FactorError::Forbidden(_) => AppError::Forbidden,
             FactorError::Fault(fault) => fault.into(),
         }
     }

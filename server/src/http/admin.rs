@@ -163,6 +163,26 @@ pub async fn update(
     Ok(Json(user.into()))
 }
 
+#[derive(Serialize)]
+pub struct FactorUnlocked {
+    unlocked: bool,
+}
+
+/// `POST /api/admin/users/{id}/second-factor/unlock`.
+pub async fn unlock_second_factor(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    PathSegment(id): PathSegment,
+) -> Result<Json<FactorUnlocked>, ApiError> {
+    let unlocked = state
+        .services
+        .factors
+        .unlock(&caller, path_id(&id, "user")?, &client)
+        .await?;
+    Ok(Json(FactorUnlocked { unlocked }))
+}
+
 /// `POST /api/admin/users/{id}/revoke-sessions`.
 pub async fn revoke_sessions(
     State(state): State<AppState>,

@@ -136,7 +136,15 @@ impl From<SignInError> for ApiError {
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_attempts",
-                    format!("Too many failed sign-in attempts. Try again in {retry_after_secs} seconds."),
+                    format!("Too many sign-in attempts. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            SignInError::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many sign-ins are in progress from your network right now. Try again in a moment.",
                 )
             },
             SignInError::StepUpRequired { challenge_id } => ApiError {
@@ -148,10 +156,10 @@ impl From<SignInError> for ApiError {
                 )
             },
             SignInError::InvalidCode => ApiError::invalid_code(),
-            SignInError::LoginBlocked => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "login_blocked",
-                "This sign-in looks too unlike your usual ones and was blocked. If it was you, try again from a device you have used before.",
+            SignInError::FactorLocked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_locked",
+                "Your authenticator is locked after too many wrong codes. Use a recovery code, or ask an administrator to unlock it.",
             ),
             SignInError::Fault(fault) => fault.into(),
         }
@@ -212,6 +220,22 @@ impl From<AccountError> for ApiError {
             AccountError::Forbidden(_) => ApiError::forbidden(),
             AccountError::NotFound => ApiError::resource_not_found(),
             AccountError::SelfLockout => ApiError::new(StatusCode::CONFLICT, "self_lockout", SELF_LOCKOUT),
+            AccountError::Throttled { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    format!("Too many password attempts. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            AccountError::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many password checks are in progress. Try again in a moment.",
+                )
+            },
             AccountError::Fault(fault) => fault.into(),
         }
     }
@@ -222,6 +246,7 @@ impl From<FactorError> for ApiError {
         match error {
             FactorError::InvalidCode => ApiError::invalid_code(),
             FactorError::Conflict(field) => ApiError::conflict(field),
+            FactorError::Forbidden(_) => ApiError::forbidden(),
             FactorError::Fault(fault) => fault.into(),
         }
     }

@@ -65,13 +65,26 @@ impl SecurityHeaders {
     }
 }
 
+/// Whether a response to `path` may be cached: the build's static files (whose names
+/// change with their content under `cargo leptos`, and which hold nothing personal) and the
+/// site's public images. Everything else may carry personal data (pages, server functions,
+/// the CSV export, the JSON API) and is `no-store` unless its handler said otherwise (the
+/// published keys are public and cacheable).
+fn is_public_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/favicon.ico" | "/world-map.svg")
+}
+
 /// Middleware: makes the nonce, runs the request, then sets the headers on whatever came back.
 pub async fn harden(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let nonce = CspNonce::fresh();
     let over_tls = came_over_tls(&request, &state);
+    let cacheable = is_public_asset(request.uri().path());
     request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if !cacheable && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let policy = if is_html(headers) {
         // The nonce is base64, so the policy is always a valid header value.
         HeaderValue::from_str(&state.security.page_policy(&nonce.0)).ok()

@@ -17,6 +17,7 @@ mod me;
 pub mod metrics;
 mod openapi;
 mod origin;
+mod redirects;
 pub mod request_id;
 pub mod routes;
 mod server_fn;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
             app::shell,
         ))
         .layer(axum::middleware::from_fn(server_fn::bad_arguments_are_400))
+        .layer(axum::middleware::from_fn(redirects::with_status))
         .layer(axum::middleware::from_fn_with_state(
             state.allowed_origins.clone(),
             origin::refuse_cross_site,

@@ -42,6 +42,11 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::POST, "/api/admin/users", admin::create),
         route(M::PATCH, "/api/admin/users/{id}", admin::update),
         route(M::POST, "/api/admin/users/{id}/revoke-sessions", admin::revoke_sessions),
+        route(
+            M::POST,
+            "/api/admin/users/{id}/second-factor/unlock",
+            admin::unlock_second_factor,
+        ),
         route(M::GET, "/api/admin/activity", activity::admin_search),
         route(M::POST, "/api/admin/activity/{id}/verdict", activity::verdict),
         route(M::GET, "/api/admin/activity.csv", activity::admin_csv),

@@ -61,7 +61,9 @@ impl Authenticator {
         if let Some(user) = self.live.get(&claims.sid, now).filter(|u| u.id == user_id) {
             return Ok(Principal { user, claims });
         }
-        if !self.sessions.session_is_live(&claims.sid, now).await? {
+        // The session must be the token's user's own: `sid` and `sub` are checked together,
+        // so a token naming someone else's session is no token at all.
+        if !self.sessions.session_is_live(&claims.sid, user_id, now).await? {
             return Err(TokenError::Invalid.into());
         }
         match self.users.find_user(user_id).await? {

@@ -35,12 +35,17 @@ pub struct Forbidden;
 /// Signing in, and answering a step-up challenge.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Unknown user, wrong password or inactive account: deliberately indistinguishable.
+    /// Unknown user, wrong password, inactive account, or a sign-in the risk policy refused:
+    /// deliberately indistinguishable.
     #[error("invalid username or password")]
     InvalidCredentials,
-    /// Too many recent failures from this address or against this account.
+    /// Too many recent attempts from this address or against this account.
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: i64 },
+    /// Too many sign-ins from this address, or against this account, are already in
+    /// progress (see `gate`): nothing failed.
+    #[error("too many sign-ins in progress")]
+    Busy,
     /// The risk policy asks for a second factor: answer the challenge at
     /// `POST /api/auth/step-up`.
     #[error("a second factor is required")]
@@ -48,9 +53,9 @@ pub enum SignInError {
     /// A wrong, spent or expired second-factor code, or an unknown challenge.
     #[error("the code is not valid")]
     InvalidCode,
-    /// The risk policy refused the sign-in.
-    #[error("sign-in blocked by the risk policy")]
-    LoginBlocked,
+    /// The authenticator is locked after too many wrong codes.
+    #[error("the second factor is locked")]
+    FactorLocked,
     #[error(transparent)]
     Fault(#[from] Fault),
 }
@@ -103,6 +108,12 @@ pub enum AccountError {
     /// An admin tried to deactivate or demote themselves.
     #[error("an administrator cannot deactivate or demote themselves")]
     SelfLockout,
+    /// Too many recent current-password checks for this account.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
+    /// Too many password checks for this account or address are already in progress.
+    #[error("too many password checks in progress")]
+    Busy,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -116,6 +127,8 @@ pub enum FactorError {
     /// A confirmed authenticator exists and must stay.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     #[error(transparent)]
     Fault(Fault),
 }

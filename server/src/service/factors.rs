@@ -9,7 +9,24 @@ use super::error::{FactorError, Fault};
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
 use crate::domain::totp;
-use crate::storage::{ActivityStore, EventType, FactorStore};
+use crate::storage::{ActivityStore, Decision, EventType, FactorStore, TotpFactor};
+
+/// Wrong answers in a row, across every challenge, that lock the authenticator: a guesser
+/// holding the password gets ten tries in all (about 1 in 100,000 against a 6-digit code),
+/// not five per fresh challenge forever.
+pub const FACTOR_LOCK_AFTER: i64 = 10;
+
+/// What a step-up answer amounted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The user has no confirmed authenticator to check against.
+    NoFactor,
+    Passed,
+    Wrong,
+    /// The authenticator is locked after too many wrong answers: only a recovery code (or
+    /// an administrator) unlocks it.
+    Locked,
+}
 
 /// A new authenticator to scan.
 #[derive(Debug, Clone)]
@@ -90,23 +107,84 @@ impl SecondFactorService {
     }
 
     /// Checks a step-up answer: a current authenticator code (each works once), or an
-    /// unspent recovery code (spent now). `None` when the user has no confirmed
-    /// authenticator to check against.
-    pub(super) async fn check(&self, user_id: i64, code: &str, now: DateTime<Utc>) -> Result<Option<bool>, Fault> {
+    /// unspent recovery code (spent now). Wrong answers are counted across challenges;
+    /// the tenth in a row locks the authenticator's codes (the owner is told in their
+    /// activity log), and a recovery code, the other factor, unlocks it.
+    pub(super) async fn check(
+        &self,
+        user_id: i64,
+        code: &str,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<Answer, Fault> {
         let Some(factor) = self
             .factors
             .totp_factor(user_id)
             .await?
             .filter(|f| f.confirmed_at.is_some())
         else {
-            return Ok(None);
+            return Ok(Answer::NoFactor);
         };
-        Ok(Some(match totp::verify(&factor.secret, code, now, factor.last_step) {
+        let totp_step = match factor.locked_at {
+            None => totp::verify(&factor.secret, code, now, factor.last_step),
+            Some(_) => None,
+        };
+        let passed = match totp_step {
             Some(step) => self.factors.use_totp_step(user_id, step).await?,
             None => {
                 let hash = totp::hash_recovery_code(code);
                 self.factors.use_recovery_code(user_id, &hash, now).await?
             }
-        }))
+        };
+        if passed {
+            if factor.failures > 0 || factor.locked_at.is_some() {
+                self.factors.clear_factor_failures(user_id).await?;
+            }
+            return Ok(Answer::Passed);
+        }
+        let counted = self
+            .factors
+            .count_factor_failure(user_id, FACTOR_LOCK_AFTER, now)
+            .await?;
+        match counted {
+            Some(TotpFactor {
+                locked_at: Some(locked_at),
+                ..
+            }) => {
+                if factor.locked_at.is_none() && locked_at == now {
+                    self.tell_locked(user_id, client, now).await?;
+                }
+                Ok(Answer::Locked)
+            }
+            _ => Ok(Answer::Wrong),
+        }
+    }
+
+    /// The owner's record of the lock (and, once mail exists, their notice).
+    async fn tell_locked(&self, user_id: i64, client: &ClientInfo, now: DateTime<Utc>) -> Result<(), Fault> {
+        let mut event = self
+            .recorder
+            .event(EventType::UserUpdated, Some(user_id), None, client, now);
+        event.decision = Decision::Block;
+        event.risk_reasons = vec!["second_factor_locked".to_owned()];
+        self.activity.record_activity(&event).await?;
+        tracing::warn!(user_id, ip = %client.ip, "second factor locked after repeated wrong codes");
+        Ok(())
+    }
+
+    /// Unlocks a user's authenticator on an administrator's word, and starts its failure
+    /// count afresh; false when it was neither locked nor counting.
+    #[tracing::instrument(name = "factors::unlock", skip_all)]
+    pub async fn unlock(&self, caller: &Principal, user_id: i64, client: &ClientInfo) -> Result<bool, FactorError> {
+        caller.require_admin()?;
+        let unlocked = self.factors.clear_factor_failures(user_id).await?;
+        if unlocked {
+            let reasons = vec![format!("second_factor_unlocked_by_admin:{}", caller.user.username)];
+            let event = self
+                .recorder
+                .about_user(EventType::UserUpdated, user_id, client, reasons);
+            self.activity.record_activity(&event).await?;
+        }
+        Ok(unlocked)
     }
 }

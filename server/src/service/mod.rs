@@ -10,6 +10,7 @@ mod availability;
 mod error;
 mod factors;
 pub mod feed;
+mod gate;
 mod keys;
 mod liveness;
 mod maintenance;
@@ -30,6 +31,7 @@ pub use error::{
 };
 pub use factors::{SecondFactorService, TotpEnrolment};
 pub use feed::ActivityFeed;
+pub use gate::GateLimits;
 pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
 pub use maintenance::Maintenance;
 pub use risk::{NoFactorPolicy, RiskPolicy};
@@ -93,12 +95,20 @@ impl Services {
         // One cache of live sessions: whichever service ends a session evicts it here.
         let live = Arc::new(liveness::LivenessCache::default());
         let factors = Arc::new(SecondFactorService::new(store.clone(), store.clone(), recorder.clone()));
-        let accounts = Arc::new(AccountService::new(
-            store.clone(),
-            passwords.clone(),
-            recorder.clone(),
-            live.clone(),
-        ));
+        // One gate for every password check, so sign-ins and password changes share the
+        // bounds per address and account.
+        let gate = gate::CheckGate::new(gate::GateLimits::default());
+        let accounts = Arc::new(AccountService {
+            users: store.clone(),
+            sessions: store.clone(),
+            activity: store.clone(),
+            counters: store.clone(),
+            throttle,
+            gate: gate.clone(),
+            passwords: passwords.clone(),
+            recorder: recorder.clone(),
+            live: live.clone(),
+        });
         Self {
             auth: Arc::new(Authenticator::new(authenticate::AuthenticatorParts {
                 tokens: issuer.tokens.clone(),
@@ -116,10 +126,12 @@ impl Services {
                 throttle,
                 risk: risk.clone(),
                 factors: factors.clone(),
+                gate,
             }),
             sessions: Arc::new(SessionService {
                 sessions: store.clone(),
                 users: store.clone(),
+                activity: store.clone(),
                 issuer,
                 successors,
                 recorder: recorder.clone(),

@@ -10,12 +10,15 @@ use super::shared::{Issuer, Principal, Recorder, SignedIn};
 use crate::domain::client::ClientInfo;
 use crate::domain::risk::Response;
 use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_token};
-use crate::storage::{Decision, EventType, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore};
+use crate::storage::{
+    ActivityStore, Decision, EventType, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore,
+};
 
 #[derive(Debug)]
 pub struct SessionService {
     pub(super) sessions: Arc<dyn SessionStore>,
     pub(super) users: Arc<dyn UserStore>,
+    pub(super) activity: Arc<dyn ActivityStore>,
     pub(super) issuer: Issuer,
     pub(super) successors: SuccessorKey,
     pub(super) recorder: Recorder,
@@ -28,8 +31,9 @@ impl SessionService {
     ///
     /// - A live token is rotated (one atomic conditional write in the store).
     /// - A token spent less than the grace window ago, whose successor is still unused and
-    ///   went to this same device (user agent and address), gets that same successor back:
-    ///   two tabs refreshing at once, or a retry after a lost response, keep the session.
+    ///   went to this same device (its device cookie, user agent and address), gets that
+    ///   same successor back: two tabs refreshing at once, or a retry after a lost
+    ///   response, keep the session. Each such answer is logged (`refresh_retry`).
     /// - Any other spent token is a replay: the whole session is revoked and a
     ///   `refresh_reused` event with risk 1.0 is written.
     #[tracing::instrument(name = "sessions::refresh", skip_all)]
@@ -55,7 +59,7 @@ impl SessionService {
             let (judgement, memory) = self.risk.judge_refresh(user_id, client, &baseline, &obs).await?;
             event.risk_score = judgement.assessment.score;
             event.risk_reasons = judgement.assessment.reasons.clone();
-            if judgement.response == Response::Block && self.sessions.session_is_live(session_id, now).await? {
+            if judgement.response == Response::Block && self.sessions.session_is_live(session_id, user_id, now).await? {
                 let mut alarm = event.clone();
                 alarm.user_id = Some(user_id);
                 alarm.decision = Decision::Block;
@@ -79,6 +83,7 @@ impl SessionService {
             now,
             idle_timeout: policy.idle_timeout,
             device_info: client.device.clone(),
+            device_hash: client.device_cookie.clone(),
             ip_address: client.ip.to_string(),
             country: event.place.country.clone(),
             city: event.place.city.clone(),
@@ -104,7 +109,10 @@ impl SessionService {
                     && spent.successor_hash.as_deref() == Some(successor.hash.as_str())
                     && spent.successor_live
                     && spent.successor_device.as_deref() == Some(client.device.as_str())
-                    && spent.successor_ip.as_deref() == Some(rotation.ip_address.as_str());
+                    && spent.successor_ip.as_deref() == Some(rotation.ip_address.as_str())
+                    // The browser that got the successor, by its device cookie: someone
+                    // sharing its user agent and address (a NAT) is not that browser.
+                    && spent.successor_device_hash == client.device_cookie;
                 if !retry {
                     let mut alarm =
                         self.recorder
@@ -119,6 +127,11 @@ impl SessionService {
                     tracing::warn!(user_id = spent.user_id, session = %spent.session_id, ip = %client.ip, "refresh token reused: session revoked");
                     return Err(SessionError::RefreshReused);
                 }
+                // A replay answered is still a replay: on the record, with its place.
+                let mut retry = event.clone();
+                retry.user_id = Some(spent.user_id);
+                retry.risk_reasons.push("refresh_retry".to_owned());
+                self.activity.record_activity(&retry).await?;
                 (spent.user_id, spent.session_id)
             }
         };

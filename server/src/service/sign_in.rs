@@ -7,20 +7,21 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::SignInError;
-use super::factors::SecondFactorService;
+use super::factors::{Answer, SecondFactorService};
+use super::gate::CheckGate;
 use super::risk::{Memory, RiskGate, observation};
 use super::shared::{Issuer, Recorder, SignedIn};
 use crate::domain::client::{ClientInfo, hash_device_cookie};
 use crate::domain::password::Passwords;
 use crate::domain::risk::{Response, Signals};
-use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, known_network};
+use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key};
 use crate::domain::token::{self, NewRefreshToken};
 use crate::domain::user::{User, normalise_login};
 use crate::storage::{Challenge, Decision, EventType, NewActivity, NewSession, Store};
 
-/// How long a network the owner signed in from keeps them clear of the account-wide
-/// throttle.
-const KNOWN_NETWORK_MEMORY: Duration = Duration::days(90);
+/// How long an address the owner signed in from keeps its own, higher account-wide
+/// throttle cap.
+const OWNER_ADDRESS_MEMORY: Duration = Duration::days(90);
 /// How long a step-up challenge can be answered, and how many answers it takes.
 const CHALLENGE_LIFETIME: Duration = Duration::minutes(5);
 const CHALLENGE_ATTEMPTS: i64 = 5;
@@ -34,6 +35,7 @@ pub struct SignInService {
     pub(super) throttle: ThrottlePolicy,
     pub(super) risk: RiskGate,
     pub(super) factors: Arc<SecondFactorService>,
+    pub(super) gate: Arc<CheckGate>,
 }
 
 /// A sign-in the password and the risk engine (or a second factor) accepted, on its way to
@@ -45,7 +47,7 @@ struct Accepted {
     signals: Signals,
     /// The throttle keys the attempt was counted under.
     keys: Vec<ThrottleKey>,
-    /// The owner's network (`known_network`) the sign-in came from.
+    /// The owner's address ([`address_key`]) the sign-in came from.
     network: String,
 }
 
@@ -74,15 +76,23 @@ impl SignInService {
             Some(user) => format!("u:{}", user.id),
             None => format!("n:{}", login.as_deref().unwrap_or("")),
         };
-        let network = known_network(client.ip);
-        let known = match &user {
-            Some(user) => {
-                self.store
-                    .is_known_network(user.id, &network, now - KNOWN_NETWORK_MEMORY)
-                    .await?
-            }
-            None => false,
+        let network = address_key(client.ip);
+        // At most a few checks per address and account run at once; the rest wait here
+        // (see `gate`), so attempts in flight never crowd out the address's allowance.
+        let Ok(_pass) = self.gate.enter(&network, &account).await else {
+            let user_id = user.as_ref().map(|u| u.id);
+            let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
+            event.decision = Decision::Throttle;
+            event.risk_reasons = vec!["too_many_in_progress".to_owned()];
+            self.store.record_activity(&event).await?;
+            return Err(SignInError::Busy);
         };
+        // The same lookup for unknown names (user 0 owns nothing), so the answer's timing
+        // does not tell which names exist.
+        let known = self
+            .store
+            .is_known_network(user.as_ref().map_or(0, |u| u.id), &network, now - OWNER_ADDRESS_MEMORY)
+            .await?;
         let keys = self.throttle.keys(&account, client.ip, known);
         if let Verdict::Throttled { retry_at, scope } = self.store.throttle_attempt(&keys, now).await? {
             let user_id = user.as_ref().map(|u| u.id);
@@ -100,30 +110,32 @@ impl SignInService {
         let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
         let password_ok = self.passwords.verify(password, stored_hash).await?;
         let now = self.recorder.now();
-        let user = match user {
-            Some(user) if password_ok && user.is_active => user,
-            user => {
-                let user_id = user.as_ref().map(|u| u.id);
-                let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
-                event.decision = Decision::Deny;
-                self.store.record_activity(&event).await?;
-                return Err(SignInError::InvalidCredentials);
-            }
-        };
 
-        // The risk engine judges the sign-in against the user's own history.
-        let username = Some(user.username.clone());
-        let mut event = self
-            .recorder
-            .event(EventType::LoginSucceeded, Some(user.id), username, client, now);
-        let memory = self.risk.memory(user.id, client, &event.place).await?;
-        let signals = self.risk.signals(client, &user.username, now).await?;
+        // The risk engine judges every attempt against the account's own history, failed
+        // ones too: a refusal for risk then costs the same reads as a wrong password, and
+        // the log shows how unusual each failure was.
+        let user_id = user.as_ref().map(|u| u.id);
+        let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
+        let memory = self.risk.memory(user_id.unwrap_or(0), client, &event.place).await?;
+        let signals = self
+            .risk
+            .signals(client, event.username.as_deref().unwrap_or(""), now)
+            .await?;
         let judgement = {
             let obs = observation(client, &event.place, &event.device, now);
             self.risk.judge_login(&memory, &obs, signals)
         };
         event.risk_score = judgement.assessment.score;
         event.risk_reasons = judgement.assessment.reasons.clone();
+        let user = match user {
+            Some(user) if password_ok && user.is_active => user,
+            _ => {
+                event.decision = Decision::Deny;
+                self.store.record_activity(&event).await?;
+                return Err(SignInError::InvalidCredentials);
+            }
+        };
+        event.event_type = EventType::LoginSucceeded;
         let block = match judgement.response {
             Response::Allow => false,
             Response::Block => true,
@@ -137,7 +149,10 @@ impl SignInService {
             event.decision = Decision::Block;
             self.store.record_activity(&event).await?;
             tracing::warn!(user_id = user.id, ip = %client.ip, score = event.risk_score, reasons = ?event.risk_reasons, "sign-in blocked by the risk policy");
-            return Err(SignInError::LoginBlocked);
+            // The same answer as a wrong password: a refusal for risk must not tell a
+            // credential-stuffing bot that the password was right. The owner and the admins
+            // see the block in the log and the live view.
+            return Err(SignInError::InvalidCredentials);
         }
         let accepted = Accepted {
             user,
@@ -191,11 +206,26 @@ impl SignInService {
             Some(user) if user.is_active => user,
             _ => return Err(SignInError::InvalidCode),
         };
-        let passed = self
-            .factors
-            .check(user.id, code, now)
-            .await?
-            .ok_or(SignInError::InvalidCode)?;
+        // Second-factor answers count on the account-wide throttle key too, so guessing
+        // across many challenges from many addresses slows down like any other guessing.
+        let account_keys: Vec<ThrottleKey> = self
+            .throttle
+            .keys(&format!("u:{}", user.id), client.ip, false)
+            .into_iter()
+            .filter(|k| k.scope == Scope::Account)
+            .collect();
+        if let Verdict::Throttled { retry_at, .. } = self.store.throttle_attempt(&account_keys, now).await? {
+            let millis = (retry_at - now).num_milliseconds().max(1);
+            return Err(SignInError::Throttled {
+                retry_after_secs: (millis + 999) / 1000,
+            });
+        }
+        let answer = self.factors.check(user.id, code, client, now).await?;
+        let passed = match answer {
+            Answer::NoFactor => return Err(SignInError::InvalidCode),
+            Answer::Passed => true,
+            Answer::Wrong | Answer::Locked => false,
+        };
         let username = Some(user.username.clone());
         let mut event = self
             .recorder
@@ -207,15 +237,22 @@ impl SignInService {
             event.decision = Decision::Deny;
             event.risk_reasons.push("invalid_second_factor".to_owned());
             self.store.record_activity(&event).await?;
+            if answer == Answer::Locked {
+                return Err(SignInError::FactorLocked);
+            }
             return Err(SignInError::InvalidCode);
         }
         event.decision = Decision::Challenge;
         event.risk_reasons.push("second_factor_passed".to_owned());
         let memory = self.risk.memory(user.id, client, &event.place).await?;
         let signals = self.risk.signals(client, &user.username, now).await?;
+        // The password stage's account-wide count stays; its other counts are cleared or
+        // given back as for any sign-in.
+        let mut keys = self.throttle.keys(&format!("u:{}", user.id), client.ip, true);
+        keys.retain(|k| k.scope != Scope::Account);
         let accepted = Accepted {
-            keys: self.throttle.keys(&format!("u:{}", user.id), client.ip, true),
-            network: known_network(client.ip),
+            keys,
+            network: address_key(client.ip),
             user,
             event,
             memory,
@@ -242,6 +279,11 @@ impl SignInService {
         } = accepted;
         let policy = self.issuer.policy;
         let refresh = NewRefreshToken::generate();
+        // A browser without a device cookie gets one now, and the engine learns it as this
+        // user's, so the next sign-in from this browser is recognised.
+        let new_cookie = (client.device_cookie.is_none() && client.takes_cookies)
+            .then(|| SecretString::from(token::random_urlsafe(32)));
+        let issued = new_cookie.as_ref().map(|c| hash_device_cookie(c.expose_secret()));
         let session_id = uuid::Uuid::new_v4().to_string();
         let (throttle_clear, throttle_refund) = keys
             .into_iter()
@@ -251,6 +293,7 @@ impl SignInService {
             session_id: session_id.clone(),
             token_hash: refresh.hash,
             device_info: client.device.clone(),
+            device_hash: issued.clone().or_else(|| client.device_cookie.clone()),
             ip_address: client.ip.to_string(),
             created_at: now,
             expires_at: now + policy.lifetime,
@@ -262,11 +305,6 @@ impl SignInService {
             throttle_refund: throttle_refund.into_iter().map(|k| k.key).collect(),
         };
         self.store.open_session(&session, &event).await?;
-        // A browser without a device cookie gets one now, and the engine learns it as this
-        // user's, so the next sign-in from this browser is recognised.
-        let new_cookie = (client.device_cookie.is_none() && client.takes_cookies)
-            .then(|| SecretString::from(token::random_urlsafe(32)));
-        let issued = new_cookie.as_ref().map(|c| hash_device_cookie(c.expose_secret()));
         let obs = observation(client, &event.place, &event.device, now);
         self.risk
             .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)

@@ -163,6 +163,8 @@ pub struct NewSession {
     pub session_id: String,
     pub token_hash: String,
     pub device_info: String,
+    /// The hash of the browser's device cookie, when it has one (see `SpentToken`).
+    pub device_hash: Option<String>,
     pub ip_address: String,
     pub created_at: DateTime<Utc>,
     /// The session's absolute end.
@@ -301,6 +303,8 @@ pub struct Rotation {
     /// The successor expires after this much idleness, but never after the session does.
     pub idle_timeout: chrono::Duration,
     pub device_info: String,
+    /// The hash of the client's device cookie, when it has one.
+    pub device_hash: Option<String>,
     pub ip_address: String,
     pub country: Option<String>,
     pub city: Option<String>,
@@ -340,6 +344,8 @@ pub struct SpentToken {
     /// Who received the successor (the client that spent this token).
     pub successor_device: Option<String>,
     pub successor_ip: Option<String>,
+    /// The successor's browser, by its device cookie's hash (none without a cookie).
+    pub successor_device_hash: Option<String>,
 }
 
 /// A user's authenticator, as stored.
@@ -350,6 +356,11 @@ pub struct TotpFactor {
     pub secret: String,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub last_step: Option<i64>,
+    /// Wrong answers in a row, across challenges.
+    pub failures: i64,
+    /// Set when the failures reached the limit: no authenticator code is accepted until a
+    /// recovery code is used or an administrator unlocks it.
+    pub locked_at: Option<DateTime<Utc>>,
 }
 
 /// A pending step-up: the password was right, the risk asks for a second factor.

@@ -75,8 +75,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         event: &NewActivity,
     ) -> Result<Option<i64>, StoreError>;
 
-    /// Whether the session is neither revoked nor past its absolute lifetime.
-    async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Whether the session belongs to the user and is neither revoked nor past its absolute
+    /// lifetime.
+    async fn session_is_live(&self, session_id: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Spends a live refresh token and stores its successor, as one conditional write: of
     /// any number of concurrent attempts on one token, exactly one rotates it. The others,
@@ -177,6 +178,9 @@ pub trait ThrottleStore: Send + Sync + std::fmt::Debug {
     /// Forgets throttle counters with no failure since `before`.
     async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Starts the named counters afresh (a check that succeeded).
+    async fn clear_throttle(&self, keys: &[String]) -> Result<(), StoreError>;
+
     /// Whether the user has signed in from `network` since `since`.
     async fn is_known_network(&self, user_id: i64, network: &str, since: DateTime<Utc>) -> Result<bool, StoreError>;
 }
@@ -200,6 +204,18 @@ pub trait FactorStore: Send + Sync + std::fmt::Debug {
         code_hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Counts a wrong answer against the user's confirmed authenticator, locking it when the
+    /// count reaches `lock_after`; returns the factor as it now is (`None` without one).
+    async fn count_factor_failure(
+        &self,
+        user_id: i64,
+        lock_after: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TotpFactor>, StoreError>;
+
+    /// Starts the failure count afresh and unlocks; false when there was nothing to clear.
+    async fn clear_factor_failures(&self, user_id: i64) -> Result<bool, StoreError>;
 
     /// Records `step` as used if it is later than the last one used: a code works once,
     /// even when two requests carry it at the same moment.

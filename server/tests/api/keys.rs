@@ -123,6 +123,25 @@ async fn a_configured_secret_signs_with_hs256_and_publishes_nothing() {
     app.stop().await;
 }
 
+/// A validly signed token whose `sid` is another user's session names no session at all:
+/// `sid` and `sub` are checked together.
+#[tokio::test]
+async fn a_token_for_someone_elses_session_is_refused() {
+    const SECRET: &str = "a shared secret of at least thirty-two characters";
+    let app = TestApp::spawn_with(&[("FIN_JWT_SECRET", SECRET)]).await;
+    app.create_user("abel", false).await;
+    let bea = app.create_user("bea", false).await;
+    let (access, _) = app.login_tokens("abel").await;
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    let payload = access.split('.').nth(1).unwrap();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sub"] = Value::String(bea.to_string());
+    let header = String::from_utf8(URL_SAFE_NO_PAD.decode(access.split('.').next().unwrap()).unwrap()).unwrap();
+    let forged = hs256(&header, &claims.to_string(), SECRET.as_bytes());
+    assert_eq!(error_code(app.get_me(&forged).await, 401).await, "invalid_token");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_configured_ed25519_key_signs_and_is_published() {
     let seed = [42u8; 32];

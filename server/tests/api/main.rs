@@ -8,6 +8,7 @@ mod admin_users;
 mod auth_api;
 mod cli;
 mod cors;
+mod factors;
 mod faults;
 mod helpers;
 mod keys;

@@ -36,6 +36,25 @@ async fn home_sends_visitors_without_a_session_to_login() {
     app.stop().await;
 }
 
+/// `curl /` sends `Accept: */*`: it gets a redirect status too, not a `200` with an empty
+/// body and a `Location` nothing follows.
+#[tokio::test]
+async fn a_plain_request_for_a_protected_page_is_redirected() {
+    let app = TestApp::spawn().await;
+    for accept in ["*/*", "application/json"] {
+        let response = app
+            .client
+            .get(app.url("/"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "Accept: {accept}");
+        assert_eq!(response.headers()["location"], "/api/auth/resume?next=%2F");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn resume_exchanges_the_refresh_cookie_and_returns_to_the_page() {
     let app = TestApp::spawn().await;
@@ -108,6 +127,11 @@ async fn the_sign_in_server_function_sets_cookies_and_home_shows_the_user() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 200);
+    assert_eq!(
+        signed_in.headers()["cache-control"],
+        "no-store",
+        "a server function's answer"
+    );
     let access = cookie_value(signed_in.headers(), "__Host-fin_access").expect("access cookie");
     let refresh = cookie_value(signed_in.headers(), "__Secure-fin_refresh").expect("refresh cookie");
     let me: Value = signed_in.json().await.unwrap();
@@ -119,8 +143,18 @@ async fn the_sign_in_server_function_sets_cookies_and_home_shows_the_user() {
         .await
         .unwrap();
     assert_eq!(home.status(), 200);
+    assert_eq!(home.headers()["cache-control"], "no-store", "a page with personal data");
     let html = home.text().await.unwrap();
     assert!(html.contains("nina") && html.contains("admin"), "{html}");
+    let csv = app
+        .client
+        .get(app.url("/admin/activity.csv"))
+        .header("cookie", format!("__Host-fin_access={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["cache-control"], "no-store", "the CSV export");
 
     let signed_out = app
         .client

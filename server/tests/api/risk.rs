@@ -72,9 +72,22 @@ async fn a_stranger_is_blocked_while_the_owners_browser_sails_through() {
     let usual = &events(&app).await[0];
     assert!(usual.risk_score < 0.05, "the usual browser and network: {usual:?}");
 
+    // The stranger with the right password hears exactly what a wrong password hears: a
+    // 401 `invalid_credentials` says nothing a credential-stuffing bot could use.
     let stranger = browser(IPHONE);
+    let wrong = stranger
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", "1.1.1.1")
+        .json(&serde_json::json!({"username": "alice", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    let wrong = (wrong.status(), wrong.text().await.unwrap());
     let response = login(&app, &stranger, "1.1.1.1").await;
-    assert_eq!(error_code(response, 403).await, "login_blocked");
+    let right = (response.status(), response.text().await.unwrap());
+    assert_eq!(right.0, 401);
+    assert!(right.1.contains("\"invalid_credentials\""), "{}", right.1);
+    assert_eq!(right, wrong, "a blocked right password answers like a wrong one");
     let blocked = &events(&app).await[0];
     assert_eq!(
         (blocked.event_type.as_str(), blocked.decision.as_str()),

@@ -92,6 +92,64 @@ async fn a_retry_inside_the_grace_window_gets_the_same_successor() {
     app.stop().await;
 }
 
+/// A refresh from a browser holding `device` (its device cookie), body delivery.
+async fn refresh_from(app: &TestApp, token: &str, device: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("__Host-fin_device={device}"))
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Inside the grace window, "the same device" is the browser's device cookie, not its user
+/// agent and address (which everyone behind one NAT with the same browser shares); and
+/// every retry the window answers is on the record.
+#[tokio::test]
+async fn the_grace_window_answers_only_the_same_browser_and_logs_each_retry() {
+    let app = TestApp::spawn().await;
+    app.create_user("sven", false).await;
+    let (own, other) = ("o".repeat(43), "x".repeat(43));
+    let login = |device: String| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("cookie", format!("__Host-fin_device={device}"))
+            .json(&json!({"username": "sven", "password": PASSWORD, "refresh_delivery": "body"}))
+            .send()
+    };
+    let first: Value = login(own.clone()).await.unwrap().json().await.unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let rotated: Value = refresh_from(&app, &r1, &own).await.json().await.unwrap();
+    let r2 = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let retried: Value = refresh_from(&app, &r1, &own).await.json().await.unwrap();
+    assert_eq!(
+        retried["refresh_token"].as_str(),
+        Some(r2.as_str()),
+        "the same browser retries"
+    );
+    let events = app.store().activity_page(None, None, 10).await.unwrap();
+    assert_eq!(events[0].event_type, "refresh");
+    assert!(
+        events[0].reasons().iter().any(|r| r == "refresh_retry"),
+        "{:?}",
+        events[0]
+    );
+
+    // Same user agent, same address, another browser: a replay, and the session ends.
+    let second: Value = login(own.clone()).await.unwrap().json().await.unwrap();
+    let s1 = second["refresh_token"].as_str().unwrap().to_owned();
+    let rotated: Value = refresh_from(&app, &s1, &own).await.json().await.unwrap();
+    let s2 = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let thief = refresh_from(&app, &s1, &other).await;
+    assert_eq!(error_code(thief, 401).await, "refresh_token_reused");
+    assert_eq!(
+        error_code(refresh_from(&app, &s2, &own).await, 401).await,
+        "invalid_refresh_token"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn another_device_inside_the_grace_window_is_reuse() {
     let app = TestApp::spawn().await;
@@ -120,7 +178,17 @@ async fn fifty_concurrent_refreshes_of_one_token_yield_one_successor() {
     assert_eq!(successors.len(), 1, "every concurrent refresh got the same successor");
     let r2 = successors.into_iter().next().unwrap();
     rotate(&app, &r2).await;
-    assert_eq!(app.count_events("refresh").await, 2, "one rotation each");
+    let refreshes = app.store().activity_page(None, None, 100).await.unwrap();
+    let (retries, rotations): (Vec<_>, Vec<_>) = refreshes
+        .iter()
+        .filter(|e| e.event_type == "refresh")
+        .partition(|e| e.reasons().iter().any(|r| r == "refresh_retry"));
+    assert_eq!(rotations.len(), 2, "one rotation each");
+    assert_eq!(
+        retries.len(),
+        49,
+        "and every retry the grace window answered, on the record"
+    );
     assert_eq!(app.count_events("refresh_reused").await, 0);
     app.stop().await;
 }
@@ -170,6 +238,33 @@ async fn the_cookie_delivery_rotates_the_cookie() {
     assert_ne!(r1, r2);
     let body: Value = response.json().await.unwrap();
     assert!(body.get("refresh_token").is_none());
+    app.stop().await;
+}
+
+/// Cookie tossing: a sibling subdomain can plant a second `__Secure-fin_refresh` cookie.
+/// A request carrying two is refused, whichever comes first, and spends neither.
+#[tokio::test]
+async fn a_request_with_two_refresh_cookies_is_refused() {
+    let app = TestApp::spawn().await;
+    app.create_user("umar", false).await;
+    let login = app.login_json(json!({"username": "umar", "password": PASSWORD})).await;
+    let own = cookie_value(login.headers(), "__Secure-fin_refresh").unwrap();
+    let planted = "p".repeat(43);
+    let post = |cookie: String| {
+        app.client
+            .post(app.url("/api/auth/refresh"))
+            .header("cookie", cookie)
+            .send()
+    };
+    for cookie in [
+        format!("__Secure-fin_refresh={own}; __Secure-fin_refresh={planted}"),
+        format!("__Secure-fin_refresh={planted}; __Secure-fin_refresh={own}"),
+    ] {
+        let response = post(cookie).await.unwrap();
+        assert_eq!(response.status(), 401, "two refresh cookies are never served");
+    }
+    let response = post(format!("__Secure-fin_refresh={own}")).await.unwrap();
+    assert_eq!(response.status(), 200, "the user's own token was not spent");
     app.stop().await;
 }
 

@@ -105,6 +105,7 @@ async fn the_store_keeps_its_contract() {
         session_id: "s-1".into(),
         token_hash: "a".repeat(64),
         device_info: "Mozilla/5.0".into(),
+        device_hash: None,
         ip_address: "203.0.113.7".into(),
         created_at: now,
         expires_at: now + Duration::days(30),
@@ -119,12 +120,19 @@ async fn the_store_keeps_its_contract() {
         .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))
         .await
         .unwrap();
-    assert!(store.session_is_live("s-1", now).await.unwrap());
+    assert!(store.session_is_live("s-1", alice.id, now).await.unwrap());
     assert!(
-        !store.session_is_live("s-1", now + Duration::days(30)).await.unwrap(),
+        !store
+            .session_is_live("s-1", alice.id, now + Duration::days(30))
+            .await
+            .unwrap(),
         "expired"
     );
-    assert!(!store.session_is_live("s-unknown", now).await.unwrap());
+    assert!(!store.session_is_live("s-unknown", alice.id, now).await.unwrap());
+    assert!(
+        !store.session_is_live("s-1", bob.id, now).await.unwrap(),
+        "a session is live only for its own user"
+    );
     let duplicate = NewSession {
         session_id: "s-2".into(),
         ..session.clone()
@@ -152,7 +160,7 @@ async fn the_store_keeps_its_contract() {
             .unwrap(),
         Some(alice.id)
     );
-    assert!(!store.session_is_live("s-1", now).await.unwrap());
+    assert!(!store.session_is_live("s-1", alice.id, now).await.unwrap());
     assert_eq!(
         store
             .revoke_session_by_token(&"a".repeat(64), now, &logout)
@@ -223,6 +231,7 @@ async fn the_store_keeps_its_contract() {
         now,
         idle_timeout: Duration::days(7),
         device_info: "Mozilla/5.0 (second tab)".into(),
+        device_hash: Some("f".repeat(64)),
         ip_address: "198.51.100.1".into(),
         country: None,
         city: None,
@@ -248,6 +257,11 @@ async fn the_store_keeps_its_contract() {
     assert!(spent.spent_at.is_some() && spent.successor_live);
     assert_eq!(spent.successor_device.as_deref(), Some("Mozilla/5.0 (second tab)"));
     assert_eq!(spent.successor_ip.as_deref(), Some("198.51.100.1"));
+    assert_eq!(
+        spent.successor_device_hash,
+        Some("f".repeat(64)),
+        "the browser it went to"
+    );
     assert_eq!(
         store.rotate_refresh_token(&rotation('z', 'y'), &refresh).await.unwrap(),
         RotateOutcome::NotRotated(None)
@@ -304,7 +318,7 @@ async fn the_store_keeps_its_contract() {
             .unwrap(),
         1
     );
-    assert!(!store.session_is_live("s-4", now).await.unwrap());
+    assert!(!store.session_is_live("s-4", alice.id, now).await.unwrap());
     let bobs = NewSession {
         user_id: bob.id,
         session_id: "s-5".into(),
@@ -318,7 +332,7 @@ async fn the_store_keeps_its_contract() {
         .unwrap();
     store.set_user_active(bob.id, false, now).await.unwrap();
     assert!(
-        !store.session_is_live("s-5", now).await.unwrap(),
+        !store.session_is_live("s-5", bob.id, now).await.unwrap(),
         "deactivation ends sessions"
     );
 
@@ -431,8 +445,11 @@ async fn activity_search_retention_and_throttling_keep_their_contract() {
     // Throttling: five free attempts, then refused until the delay has passed.
     let policy = ThrottlePolicy::default();
     let keys = policy.keys("u:1", "203.0.113.9".parse().unwrap(), true);
-    for _ in 0..5 {
-        assert_eq!(store.throttle_attempt(&keys, now).await.unwrap(), Verdict::Allowed);
+    for counted in 1..=5 {
+        assert_eq!(
+            store.throttle_attempt(&keys, now).await.unwrap(),
+            Verdict::Allowed { counted }
+        );
     }
     assert_eq!(
         store.throttle_attempt(&keys, now).await.unwrap(),
@@ -442,14 +459,32 @@ async fn activity_search_retention_and_throttling_keep_their_contract() {
         }
     );
     let later = now + Duration::seconds(1);
-    assert_eq!(store.throttle_attempt(&keys, later).await.unwrap(), Verdict::Allowed);
+    assert_eq!(
+        store.throttle_attempt(&keys, later).await.unwrap(),
+        Verdict::Allowed { counted: 6 }
+    );
     assert!(matches!(
         store.throttle_attempt(&keys, later).await.unwrap(),
         Verdict::Throttled { .. }
     ));
     assert_eq!(store.prune_throttle(now).await.unwrap(), 0, "recent counters stay");
-    assert_eq!(store.prune_throttle(now + Duration::days(1)).await.unwrap(), 2);
-    assert_eq!(store.throttle_attempt(&keys, later).await.unwrap(), Verdict::Allowed);
+    assert_eq!(store.prune_throttle(now + Duration::days(1)).await.unwrap(), 3);
+    assert_eq!(
+        store.throttle_attempt(&keys, later).await.unwrap(),
+        Verdict::Allowed { counted: 1 }
+    );
+    // Clearing starts the named keys afresh, and only those.
+    let check = [policy.password_check_key(1)];
+    store.throttle_attempt(&check, later).await.unwrap();
+    store.clear_throttle(&[check[0].key.clone()]).await.unwrap();
+    assert_eq!(
+        store.throttle_attempt(&check, later).await.unwrap(),
+        Verdict::Allowed { counted: 1 }
+    );
+    assert_eq!(
+        store.throttle_attempt(&keys, later).await.unwrap(),
+        Verdict::Allowed { counted: 2 }
+    );
 
     // Known networks: remembered by a sign-in, forgotten after the window.
     assert!(
@@ -463,6 +498,7 @@ async fn activity_search_retention_and_throttling_keep_their_contract() {
         session_id: "s-k".into(),
         token_hash: "k".repeat(64),
         device_info: "Mozilla/5.0".into(),
+        device_hash: None,
         ip_address: "203.0.113.7".into(),
         created_at: now,
         expires_at: now + Duration::days(30),

@@ -10,12 +10,13 @@ use crate::storage::{Challenge, FactorStore, StoreError, TotpFactor};
 #[async_trait]
 impl FactorStore for SqlStore {
     async fn totp_factor(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError> {
-        Ok(
-            query("select secret, confirmed_at, last_step from totp_factors where user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(query(
+            "select secret, confirmed_at, last_step, cast(failures as bigint) as failures, locked_at \
+                 from totp_factors where user_id = $1",
         )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn begin_totp(&self, user_id: i64, secret: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -62,6 +63,36 @@ impl FactorStore for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn count_factor_failure(
+        &self,
+        user_id: i64,
+        lock_after: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TotpFactor>, StoreError> {
+        Ok(query(
+            "update totp_factors set failures = failures + 1, \
+                    locked_at = case when locked_at is null and failures + 1 >= $2 then $3 else locked_at end \
+             where user_id = $1 and confirmed_at is not null \
+             returning secret, confirmed_at, last_step, cast(failures as bigint) as failures, locked_at",
+        )
+        .bind(user_id)
+        .bind(lock_after)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn clear_factor_failures(&self, user_id: i64) -> Result<bool, StoreError> {
+        let cleared = query(
+            "update totp_factors set failures = 0, locked_at = null \
+             where user_id = $1 and confirmed_at is not null and (failures > 0 or locked_at is not null)",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(cleared > 0)
     }
 
     async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {

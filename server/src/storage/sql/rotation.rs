@@ -20,7 +20,7 @@ const SPEND_SQL: &str = "update refresh_tokens set spent_at = $2, successor_hash
      returning user_id, session_id";
 
 /// The whole rotation as one PostgreSQL statement: `$1` to `$9` the rotation, `$10` to
-/// `$27` what [`activity::bind_event`] binds. Built once: it runs on every refresh.
+/// `$27` what [`activity::bind_event`] binds, `$28` the device cookie's hash. Built once: it runs on every refresh.
 static ROTATE_IN_ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with spent as ({SPEND_SQL}), \
@@ -31,8 +31,8 @@ static ROTATE_IN_ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
            returning sessions.id, spent.user_id, sessions.expires_at), \
          successor as ( \
            insert into refresh_tokens \
-             (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
-           select user_id, id, $3, $8, $4, $2, least(expires_at, $9), false from touched), \
+             (user_id, session_id, token_hash, device_info, device_hash, ip_address, created_at, expires_at, is_revoked) \
+           select user_id, id, $3, $8, $28, $4, $2, least(expires_at, $9), false from touched), \
          logged as ( \
            insert into user_activity_logs ({ACTIVITY_INSERT_COLUMNS}) \
            select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
@@ -94,6 +94,7 @@ async fn in_one_transaction(
             session_id: &session_id,
             token_hash: &rotation.successor_hash,
             device_info: &rotation.device_info,
+            device_hash: rotation.device_hash.as_deref(),
             ip_address: &rotation.ip_address,
             created_at: now,
             expires_at: session_expires.min(now + rotation.idle_timeout),
@@ -125,5 +126,8 @@ async fn in_one_statement(
         .bind(rotation.risk_baseline.as_deref())
         .bind(&rotation.device_info)
         .bind(now + rotation.idle_timeout);
-    Ok(activity::bind_event(statement, event).fetch_optional(pool).await?)
+    Ok(activity::bind_event(statement, event)
+        .bind(rotation.device_hash.as_deref())
+        .fetch_optional(pool)
+        .await?)
 }

@@ -19,6 +19,7 @@ pub(super) struct TokenRow<'a> {
     pub session_id: &'a str,
     pub token_hash: &'a str,
     pub device_info: &'a str,
+    pub device_hash: Option<&'a str>,
     pub ip_address: &'a str,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -50,6 +51,7 @@ impl SessionStore for SqlStore {
                 session_id: &session.session_id,
                 token_hash: &session.token_hash,
                 device_info: &session.device_info,
+                device_hash: session.device_hash.as_deref(),
                 ip_address: &session.ip_address,
                 created_at: session.created_at,
                 expires_at: session.token_expires_at,
@@ -113,12 +115,15 @@ impl SessionStore for SqlStore {
         Ok(Some(user_id))
     }
 
-    async fn session_is_live(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let live: i64 = query("select count(*) from sessions where id = $1 and revoked_at is null and expires_at > $2")
-            .bind(session_id)
-            .bind(now)
-            .fetch_scalar(&self.pool)
-            .await?;
+    async fn session_is_live(&self, session_id: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let live: i64 = query(
+            "select count(*) from sessions where id = $1 and user_id = $2 and revoked_at is null and expires_at > $3",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_scalar(&self.pool)
+        .await?;
         Ok(live > 0)
     }
 
@@ -198,8 +203,8 @@ impl SessionStore for SqlStore {
 pub(super) async fn insert_token<'c>(conn: impl Into<Conn<'c>>, token: &TokenRow<'_>) -> Result<(), StoreError> {
     query(
         "insert into refresh_tokens \
-         (user_id, session_id, token_hash, device_info, ip_address, created_at, expires_at, is_revoked) \
-         values ($1, $2, $3, $4, $5, $6, $7, false)",
+         (user_id, session_id, token_hash, device_info, device_hash, ip_address, created_at, expires_at, is_revoked) \
+         values ($1, $2, $3, $4, $8, $5, $6, $7, false)",
     )
     .bind(token.user_id)
     .bind(token.session_id)
@@ -208,6 +213,7 @@ pub(super) async fn insert_token<'c>(conn: impl Into<Conn<'c>>, token: &TokenRow
     .bind(token.ip_address)
     .bind(token.created_at)
     .bind(token.expires_at)
+    .bind(token.device_hash)
     .execute(conn)
     .await?;
     Ok(())
@@ -276,7 +282,8 @@ async fn spent_token(pool: &Pool, token_hash: &str, now: DateTime<Utc>) -> Resul
                 (s.id is not null and s.spent_at is null and s.is_revoked = false and s.expires_at > $2 \
                  and exists (select 1 from sessions x where x.id = t.session_id \
                              and x.revoked_at is null and x.expires_at > $2)) as successor_live, \
-                s.device_info as successor_device, s.ip_address as successor_ip \
+                s.device_info as successor_device, s.ip_address as successor_ip, \
+                s.device_hash as successor_device_hash \
          from refresh_tokens t left join refresh_tokens s on s.token_hash = t.successor_hash \
          where t.token_hash = $1",
     )

@@ -41,8 +41,10 @@ impl ThrottleStore for SqlStore {
             tx.commit().await?;
             return Ok(Verdict::Throttled { retry_at, scope });
         }
+        let mut counted = 0;
         for (key, counter) in keys.iter().zip(&counters) {
             let next = key.rule.count(counter, now);
+            counted = counted.max(next.failures);
             query("update login_throttle set failures = $2, blocked_until = $3, last_failure_at = $4 where key = $1")
                 .bind(&key.key)
                 .bind(next.failures)
@@ -52,7 +54,17 @@ impl ThrottleStore for SqlStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(Verdict::Allowed)
+        Ok(Verdict::Allowed { counted })
+    }
+
+    async fn clear_throttle(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut delete = query("delete from login_throttle where key in (");
+        delete.push_list(keys.iter().map(String::as_str)).push(")");
+        delete.execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
