@@ -8,7 +8,7 @@ use super::error::AccountError;
 use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
-use crate::domain::password::{self, Passwords};
+use crate::domain::password::{PasswordContext, PasswordPolicy, Passwords};
 use crate::domain::token::random_urlsafe;
 use crate::domain::user::{Email, NewUser, User, Username};
 use crate::storage::{EventType, UserStore};
@@ -25,15 +25,23 @@ pub struct NewAccount {
 pub struct AccountService {
     users: Arc<dyn UserStore>,
     passwords: Passwords,
+    policy: PasswordPolicy,
     recorder: Recorder,
     live: Arc<LivenessCache>,
 }
 
 impl AccountService {
-    pub fn new(users: Arc<dyn UserStore>, passwords: Passwords, recorder: Recorder, live: Arc<LivenessCache>) -> Self {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        passwords: Passwords,
+        policy: PasswordPolicy,
+        recorder: Recorder,
+        live: Arc<LivenessCache>,
+    ) -> Self {
         Self {
             users,
             passwords,
+            policy,
             recorder,
             live,
         }
@@ -44,7 +52,11 @@ impl AccountService {
     pub async fn create_user(&self, account: NewAccount) -> Result<User, AccountError> {
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
-        password::check_policy(&account.password)?;
+        let context = PasswordContext {
+            username: username.as_str(),
+            email: email.as_str(),
+        };
+        self.policy.check(&account.password, context)?;
         let hashed_password = self.passwords.hash(account.password).await?;
         let new_user = NewUser {
             username,
@@ -87,7 +99,11 @@ impl AccountService {
         new: SecretString,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        password::check_policy(&new)?;
+        let context = PasswordContext {
+            username: &caller.user.username,
+            email: &caller.user.email,
+        };
+        self.policy.check(&new, context)?;
         if !self
             .passwords
             .verify(current, Some(caller.user.hashed_password.clone()))
@@ -116,8 +132,12 @@ impl AccountService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         caller.require_admin()?;
-        password::check_policy(&new)?;
-        self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
+        let user = self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
+        let context = PasswordContext {
+            username: &user.username,
+            email: &user.email,
+        };
+        self.policy.check(&new, context)?;
         let hashed = self.passwords.hash(new).await?;
         let reasons = vec![format!("reset_by_admin:{}", caller.user.username)];
         let event = self

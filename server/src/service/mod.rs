@@ -40,7 +40,7 @@ pub use sign_in::SignInService;
 use crate::clock::Clock;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
-use crate::domain::password::Passwords;
+use crate::domain::password::{PasswordPolicy, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::domain::token::SuccessorKey;
 use crate::storage::Store;
@@ -49,6 +49,8 @@ use crate::storage::Store;
 pub struct ServiceParts {
     pub store: Arc<dyn Store>,
     pub passwords: Passwords,
+    /// Which new passwords to accept, with its common-password list.
+    pub password_policy: PasswordPolicy,
     pub tokens: AccessTokens,
     pub successors: SuccessorKey,
     pub clock: Arc<dyn Clock>,
@@ -76,6 +78,7 @@ impl Services {
         let ServiceParts {
             store,
             passwords,
+            password_policy,
             tokens,
             successors,
             clock,
@@ -96,6 +99,7 @@ impl Services {
         let accounts = Arc::new(AccountService::new(
             store.clone(),
             passwords.clone(),
+            password_policy,
             recorder.clone(),
             live.clone(),
         ));

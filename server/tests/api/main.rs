@@ -14,6 +14,7 @@ mod keys;
 mod openapi;
 mod outage;
 mod pages;
+mod password_policy;
 mod request_ids;
 mod risk;
 mod risk_corpus;
