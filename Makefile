@@ -259,7 +259,7 @@ stream-load: geoip ## Load check: 1,000 live-stream subscribers on one instance 
 	  trap '[ -n "$$pid" ] && kill $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
 	  ulimit -n 8192; \
 	  echo "load check admin passphrase" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username loadadmin --email loadadmin@example.com --admin --password-stdin; \
-	  echo "load check walker passphrase" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username walker --email walker@example.com --password-stdin; \
+	  echo "load check member passphrase" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username walker --email walker@example.com --password-stdin; \
 	  DATABASE_URL=$$db LEPTOS_SITE_ADDR=127.0.0.1:$(LOAD_PORT) RUST_LOG=warn $$bin serve > "$$dir/server.log" 2>&1 & pid=$$!; \
 	  for i in $$(seq 150); do curl -sf http://127.0.0.1:$(LOAD_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
 	  target/release/examples/stream_load http://127.0.0.1:$(LOAD_PORT) $$pid $(SUBSCRIBERS) 30
@@ -301,7 +301,7 @@ api-fuzz: schemathesis ## Schemathesis against GET /api/openapi.json on a debug 
 	  echo "127.0.0.1:$(API_FUZZ_PORT) is in use: set API_FUZZ_PORT"; exit 1; fi
 	@dir="$$(mktemp -d)"; db="sqlite:$$dir/fuzz.db"; bin=target/debug/fin-intelli; pid=; \
 	  trap '[ -n "$$pid" ] && kill $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
-	  pass="api fuzz admin passphrase"; \
+	  pass="api fuzz console passphrase"; \
 	  echo "$$pass" | DATABASE_URL=$$db RUST_LOG=warn $$bin create-user --username fuzzadmin --email fuzzadmin@example.com --admin --password-stdin; \
 	  DATABASE_URL=$$db LEPTOS_SITE_ADDR=127.0.0.1:$(API_FUZZ_PORT) RUST_LOG=warn $$bin serve > "$$dir/server.log" 2>&1 & pid=$$!; \
 	  for i in $$(seq 150); do curl -sf http://127.0.0.1:$(API_FUZZ_PORT)/healthz >/dev/null && break; sleep 0.2; done; \

@@ -18,7 +18,7 @@ export interface E2eState {
 
 // A second, ordinary account the step-up test enrols a second factor for (the admin's
 // sign-ins stay free of challenges for the other tests).
-export const STEPPER = { username: "stepper", password: "stepper passphrase 42" };
+export const STEPPER = { username: "stepper", password: "second factor passphrase 42" };
 
 export function readState(): E2eState {
   return JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as E2eState;

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-const ADMIN: (&str, &str) = ("benchadmin", "bench administrator passphrase");
+const ADMIN: (&str, &str) = ("benchadmin", "bench console passphrase");
 const PASSWORD: &str = "bench user passphrase 1";
 /// Where the load comes from (see [`client`]).
 const PLACE: &str = "81.2.69.142";
@@ -936,7 +936,7 @@ async fn run_backend(
     if let Some(stream_load) = &options.stream_load {
         eprintln!("[{name}] live stream, 1,000 subscribers");
         create_user(&options.bin, url, "loadadmin", "load check admin passphrase", true)?;
-        create_user(&options.bin, url, "walker", "load check walker passphrase", false)?;
+        create_user(&options.bin, url, "walker", "load check member passphrase", false)?;
         results.push(stream(stream_load, &server, name)?);
     }
     eprintln!("[{name}] seeding {} log rows", options.search_rows);

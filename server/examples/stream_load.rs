@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const ADMIN: (&str, &str) = ("loadadmin", "load check admin passphrase");
-const WALKER: (&str, &str) = ("walker", "load check walker passphrase");
+const WALKER: (&str, &str) = ("walker", "load check member passphrase");
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

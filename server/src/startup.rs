@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
-use crate::domain::password::{PasswordError, Passwords};
+use crate::domain::password::{PasswordError, PasswordPolicy, Passwords, UnreadableList};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::edge::cookies::Cookies;
 use crate::http::{self, AppState};
@@ -31,6 +31,8 @@ pub enum StartupError {
     Key(#[from] crate::service::KeyLoadError),
     #[error("bad password-hashing settings: {0}")]
     Passwords(#[from] PasswordError),
+    #[error(transparent)]
+    PasswordPolicy(#[from] UnreadableList),
 }
 
 /// Connects to the database, applies migrations and assembles the services. Geolocation
@@ -64,6 +66,9 @@ pub async fn build_with_geo(
     })
     .await
     .map_err(PasswordError::from)??;
+    let password_policy = tokio::task::spawn_blocking(PasswordPolicy::bundled)
+        .await
+        .map_err(PasswordError::from)??;
     let successors = load_successor_key(store.as_ref(), clock.as_ref()).await?;
     let policy = SessionPolicy {
         lifetime: config.refresh_ttl,
@@ -80,6 +85,7 @@ pub async fn build_with_geo(
     let services = Services::new(ServiceParts {
         store: store.clone(),
         passwords,
+        password_policy,
         tokens,
         successors,
         clock,

@@ -9,7 +9,7 @@ use super::gate::CheckGate;
 use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
-use crate::domain::password::{self, Passwords};
+use crate::domain::password::{PasswordContext, PasswordPolicy, Passwords};
 use crate::domain::throttle::{ThrottlePolicy, Verdict, address_key};
 use crate::domain::token::random_urlsafe;
 use crate::domain::user::{Email, NewUser, User, Username};
@@ -36,6 +36,7 @@ pub struct AccountService {
     pub(super) throttle: ThrottlePolicy,
     pub(super) gate: Arc<CheckGate>,
     pub(super) passwords: Passwords,
+    pub(super) policy: PasswordPolicy,
     pub(super) recorder: Recorder,
     pub(super) live: Arc<LivenessCache>,
 }
@@ -46,7 +47,11 @@ impl AccountService {
     pub async fn create_user(&self, account: NewAccount) -> Result<User, AccountError> {
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
-        password::check_policy(&account.password)?;
+        let context = PasswordContext {
+            username: username.as_str(),
+            email: email.as_str(),
+        };
+        self.policy.check(&account.password, context)?;
         let hashed_password = self.passwords.hash(account.password).await?;
         let new_user = NewUser {
             username,
@@ -95,7 +100,11 @@ impl AccountService {
         new: SecretString,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        password::check_policy(&new)?;
+        let context = PasswordContext {
+            username: &caller.user.username,
+            email: &caller.user.email,
+        };
+        self.policy.check(&new, context)?;
         let user_id = caller.user.id;
         let _pass = self
             .gate
@@ -157,8 +166,12 @@ impl AccountService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         caller.require_admin()?;
-        password::check_policy(&new)?;
-        self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
+        let user = self.users.find_user(user_id).await?.ok_or(AccountError::NotFound)?;
+        let context = PasswordContext {
+            username: &user.username,
+            email: &user.email,
+        };
+        self.policy.check(&new, context)?;
         let hashed = self.passwords.hash(new).await?;
         let reasons = vec![format!("reset_by_admin:{}", caller.user.username)];
         let event = self

@@ -4,7 +4,7 @@
 //! variant (`http::error`, `edge::failure`).
 
 use crate::domain::access::TokenError;
-use crate::domain::password::PasswordError;
+use crate::domain::password::{PasswordError, WeakPassword};
 use crate::domain::user::InvalidIdentity;
 use crate::storage::StoreError;
 
@@ -176,10 +176,14 @@ impl From<StoreError> for AccountError {
 
 impl From<PasswordError> for AccountError {
     fn from(error: PasswordError) -> Self {
-        match error {
-            PasswordError::TooShort | PasswordError::TooLong => AccountError::WeakPassword(error.to_string()),
-            other => AccountError::Fault(Fault::Password(other)),
-        }
+        AccountError::Fault(Fault::Password(error))
+    }
+}
+
+/// Every refusal of the password policy is the caller's to fix, and its message tells how.
+impl From<WeakPassword> for AccountError {
+    fn from(refusal: WeakPassword) -> Self {
+        AccountError::WeakPassword(refusal.to_string())
     }
 }
 

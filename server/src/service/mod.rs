@@ -42,7 +42,7 @@ pub use sign_in::SignInService;
 use crate::clock::Clock;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
-use crate::domain::password::Passwords;
+use crate::domain::password::{PasswordPolicy, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::domain::token::SuccessorKey;
 use crate::storage::Store;
@@ -51,6 +51,8 @@ use crate::storage::Store;
 pub struct ServiceParts {
     pub store: Arc<dyn Store>,
     pub passwords: Passwords,
+    /// Which new passwords to accept, with its common-password list.
+    pub password_policy: PasswordPolicy,
     pub tokens: AccessTokens,
     pub successors: SuccessorKey,
     pub clock: Arc<dyn Clock>,
@@ -78,6 +80,7 @@ impl Services {
         let ServiceParts {
             store,
             passwords,
+            password_policy,
             tokens,
             successors,
             clock,
@@ -106,6 +109,7 @@ impl Services {
             throttle,
             gate: gate.clone(),
             passwords: passwords.clone(),
+            policy: password_policy,
             recorder: recorder.clone(),
             live: live.clone(),
         });

@@ -173,7 +173,7 @@ async fn an_admin_resets_a_password_under_the_policy_and_the_old_sessions_end() 
     assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")), "{body}");
     assert_eq!(app.get_me(&zoes).await.status(), 200, "a refused reset changes nothing");
 
-    let new_password = "a fresh start for zoe 2026";
+    let new_password = "a fresh start in 2026";
     let (status, body) = call(
         &app,
         "admin/users/password",

@@ -15,6 +15,7 @@ mod keys;
 mod openapi;
 mod outage;
 mod pages;
+mod password_policy;
 mod request_ids;
 mod risk;
 mod risk_corpus;

@@ -1,8 +1,13 @@
-//! Password hashing with Argon2id at the OWASP parameters.
+//! Passwords: hashing them here, and which new ones to accept in [`policy`].
 //!
-//! Hashing costs tens of milliseconds of CPU, so it runs on a few threads of its own at a
-//! lower priority (one per core), never on the async workers. An unknown user is verified against a dummy hash so that "no such user"
-//! and "wrong password" take the same time.
+//! Hashing is Argon2id at the OWASP parameters. It costs tens of milliseconds of CPU, so it
+//! runs on a few threads of its own at a lower priority (one per core), never on the async
+//! workers. An unknown user is verified against a dummy hash so that "no such user" and
+//! "wrong password" take the same time.
+
+mod common;
+mod patterns;
+pub mod policy;
 
 use std::sync::Arc;
 
@@ -11,11 +16,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
-/// Passwords longer than this are refused outright: Argon2 would take them, but nobody needs
-/// a megabyte password and hashing one is a cheap way to burn our CPU.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
-/// NIST SP 800-63B's minimum for user-chosen passwords.
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub use common::UnreadableList;
+pub use policy::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordContext, PasswordPolicy, WeakPassword};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Settings {
@@ -33,12 +35,10 @@ impl Argon2Settings {
     };
 }
 
+/// The hasher's own failures: never the caller's doing (a refused new password is a
+/// [`WeakPassword`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
-    TooShort,
-    #[error("password must be at most {MAX_PASSWORD_BYTES} bytes")]
-    TooLong,
     #[error("invalid Argon2 parameters: {0}")]
     Parameters(argon2::Error),
     #[error("password hashing failed: {0}")]
@@ -51,19 +51,6 @@ pub enum PasswordError {
     /// A hashing thread went away with the job (it panicked, or the pool is shutting down).
     #[error("the hashing thread did not finish")]
     Lost,
-}
-
-/// Checks a new password against the policy: length only, as NIST advises (no composition
-/// rules, no forced rotation).
-pub fn check_policy(password: &SecretString) -> Result<(), PasswordError> {
-    let secret = password.expose_secret();
-    if secret.len() > MAX_PASSWORD_BYTES {
-        Err(PasswordError::TooLong)
-    } else if secret.chars().count() < MIN_PASSWORD_CHARS {
-        Err(PasswordError::TooShort)
-    } else {
-        Ok(())
-    }
 }
 
 #[derive(Clone)]
@@ -298,12 +285,5 @@ mod tests {
     fn owasp_parameters_are_the_default_settings() {
         let owasp = Argon2Settings::OWASP;
         assert_eq!((owasp.memory_kib, owasp.iterations, owasp.parallelism), (19_456, 2, 1));
-    }
-
-    #[test]
-    fn policy_is_about_length() {
-        assert!(check_policy(&secret("short")).is_err());
-        assert!(check_policy(&secret("long enough")).is_ok());
-        assert!(check_policy(&secret(&"x".repeat(MAX_PASSWORD_BYTES + 1))).is_err());
     }
 }
