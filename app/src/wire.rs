@@ -339,6 +339,8 @@ pub enum AppError {
         "Your authenticator is locked after too many wrong codes. Use a recovery code, or ask an administrator to unlock it."
     )]
     FactorLocked,
+    #[error("Enter your current password to continue.")]
+    ReauthenticationRequired,
     #[error("Only administrators can see this page")]
     Forbidden,
     #[error("Enter the code from your authenticator app")]
@@ -367,7 +369,7 @@ impl AppError {
             AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
             AppError::NotFound => 404,
             AppError::TooManyAttempts(_) | AppError::Busy => 429,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::ReauthenticationRequired => 403,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network => 500,
         }

@@ -16,7 +16,8 @@ use crate::domain::throttle::ThrottlePolicy;
 use crate::edge::cookies::Cookies;
 use crate::http::{self, AppState};
 use crate::service::{
-    ActivityFeed, DatabaseGate, Maintenance, ServiceParts, Services, SessionPolicy, load_keys, load_successor_key,
+    ActivityFeed, DatabaseGate, Maintenance, ServiceParts, Services, SessionPolicy, load_keys, load_recovery_key,
+    load_successor_key,
 };
 
 /// How often old activity and throttle counters are pruned.
@@ -70,6 +71,7 @@ pub async fn build_with_geo(
         .await
         .map_err(PasswordError::from)??;
     let successors = load_successor_key(store.as_ref(), clock.as_ref()).await?;
+    let recovery_key = load_recovery_key(store.as_ref(), clock.as_ref()).await?;
     let policy = SessionPolicy {
         lifetime: config.refresh_ttl,
         idle_timeout: config.session_idle,
@@ -88,6 +90,7 @@ pub async fn build_with_geo(
         password_policy,
         tokens,
         successors,
+        recovery_key,
         clock,
         policy,
         geo: geo.clone(),

@@ -1,16 +1,22 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{BeginTotp, ConfirmTotp, second_factor_status};
+use crate::api::{BeginTotp, ConfirmTotp, RegenerateRecoveryCodes, RemoveTotp, second_factor_status};
 use crate::components::Protected;
 
-/// Two-step verification: enrol an authenticator app (QR code, then a first code), and
-/// keep the recovery codes shown once.
+/// Two-step verification: enrol an authenticator app (QR code, then a first code), keep the
+/// recovery codes shown once, make new ones, or remove the app. Every change asks for the
+/// current password unless the sign-in was moments ago (the server decides).
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let begin = ServerAction::<BeginTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
-    let status = Resource::new_blocking(move || confirm.version().get(), |_| second_factor_status());
+    let remove = ServerAction::<RemoveTotp>::new();
+    let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
+    let status = Resource::new_blocking(
+        move || (confirm.version().get(), remove.version().get()),
+        |_| second_factor_status(),
+    );
 
     view! {
         <Title text="Security" />
@@ -25,7 +31,14 @@ pub fn SecurityPage() -> impl IntoView {
                             <p class="notice" data-testid="totp-on">
                                 "On: a sign-in that looks unusual asks for a code from your authenticator app."
                             </p>
-                            <RecoveryCodes confirm />
+                            <RecoveryCodes codes=Signal::derive(move || {
+                                regenerate
+                                    .value()
+                                    .get()
+                                    .and_then(Result::ok)
+                                    .or_else(|| confirm.value().get().and_then(Result::ok))
+                            }) />
+                            <Manage remove regenerate />
                         }
                             .into_any()
                     } else {
@@ -47,7 +60,8 @@ fn Enrol(begin: ServerAction<BeginTotp>, confirm: ServerAction<ConfirmTotp>) -> 
     view! {
         <p class="muted">"Off. Turn it on so that a stolen password is not enough to get in."</p>
         <Show when=move || setup().is_none()>
-            <ActionForm action=begin>
+            <ActionForm action=begin attr:class="form">
+                <CurrentPassword />
                 <button type="submit">"Set up an authenticator app"</button>
             </ActionForm>
         </Show>
@@ -84,12 +98,48 @@ fn Enrol(begin: ServerAction<BeginTotp>, confirm: ServerAction<ConfirmTotp>) -> 
     }
 }
 
-/// The recovery codes, right after enrolment (they are never shown again).
+/// The current password, for a change to one's factors; not needed within five minutes of
+/// signing in.
 #[component]
-fn RecoveryCodes(confirm: ServerAction<ConfirmTotp>) -> impl IntoView {
+fn CurrentPassword() -> impl IntoView {
+    view! {
+        <label>
+            "Current password (not needed within five minutes of signing in)"
+            <input type="password" name="password" autocomplete="current-password" maxlength="1024" />
+        </label>
+    }
+}
+
+/// New recovery codes, or removing the authenticator.
+#[component]
+fn Manage(remove: ServerAction<RemoveTotp>, regenerate: ServerAction<RegenerateRecoveryCodes>) -> impl IntoView {
+    let error = move || match (remove.value().get(), regenerate.value().get()) {
+        (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+        _ => None,
+    };
+    view! {
+        <h2>"Manage"</h2>
+        <ActionForm action=regenerate attr:class="form">
+            <CurrentPassword />
+            <button type="submit">"Make new recovery codes"</button>
+        </ActionForm>
+        <ActionForm action=remove attr:class="form">
+            <CurrentPassword />
+            <button type="submit">"Remove the authenticator app"</button>
+        </ActionForm>
+        <Show when=move || error().is_some()>
+            <p class="error" role="alert">
+                {error}
+            </p>
+        </Show>
+    }
+}
+
+/// The recovery codes, right after enrolment or regeneration (they are never shown again).
+#[component]
+fn RecoveryCodes(#[prop(into)] codes: Signal<Option<Vec<String>>>) -> impl IntoView {
     move || {
-        confirm.value().get().and_then(Result::ok).map(|codes| {
-            view! {
+        codes.get().map(|codes| {            view! {
                 <h2>"Recovery codes"</h2>
                 <p>
                     "Keep these somewhere safe. Each one signs you in once if you lose your phone; they are not shown again."

@@ -95,6 +95,11 @@ impl From<FactorError> for AppError {
             FactorError::InvalidCode => AppError::InvalidCode,
             FactorError::Conflict(field) => AppError::BadRequest(format!("{field} is already taken")),
             FactorError::Forbidden(_) => AppError::Forbidden,
+            FactorError::ReauthenticationRequired => AppError::ReauthenticationRequired,
+            FactorError::WrongPassword => AppError::WrongCurrentPassword,
+            FactorError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
+            FactorError::Busy => AppError::Busy,
+            FactorError::NotFound => AppError::NotFound,
             FactorError::Fault(fault) => fault.into(),
         }
     }

@@ -247,6 +247,33 @@ impl From<FactorError> for ApiError {
             FactorError::InvalidCode => ApiError::invalid_code(),
             FactorError::Conflict(field) => ApiError::conflict(field),
             FactorError::Forbidden(_) => ApiError::forbidden(),
+            FactorError::ReauthenticationRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "reauthentication_required",
+                "Enter your current password to continue.",
+            ),
+            FactorError::WrongPassword => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_current_password",
+                "The current password is not correct",
+            ),
+            FactorError::Throttled { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    format!("Too many password attempts. Try again in {retry_after_secs} seconds."),
+                )
+            },
+            FactorError::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many password checks are in progress. Try again in a moment.",
+                )
+            },
+            FactorError::NotFound => ApiError::resource_not_found(),
             FactorError::Fault(fault) => fault.into(),
         }
     }

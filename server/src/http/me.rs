@@ -7,7 +7,7 @@ use axum::response::Response;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{cleared, parse_body};
+use super::auth::{cleared, optional_body, parse_body};
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::service::AccountError;
@@ -75,12 +75,34 @@ pub struct TotpEnrolment {
     qr_svg: String,
 }
 
-/// `POST /api/me/totp`: starts enrolling an authenticator app.
+/// The re-authentication a change to one's factors carries: the current password, or
+/// nothing after a sign-in in the last five minutes.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Reauthentication {
+    password: Option<String>,
+}
+
+impl Reauthentication {
+    fn password(self) -> Option<SecretString> {
+        self.password.map(SecretString::from)
+    }
+}
+
+/// `POST /api/me/totp` `{"password"?}`: starts enrolling an authenticator app.
 pub async fn begin_totp(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    let enrolment = state.services.factors.begin_totp(&caller).await?;
+    let reauth: Reauthentication = optional_body(&headers, body)?;
+    let enrolment = state
+        .services
+        .factors
+        .begin_totp(&caller, reauth.password(), &client)
+        .await?;
     Ok(Json(TotpEnrolment {
         qr_svg: crate::domain::totp::qr_svg(&enrolment.uri),
         secret: enrolment.secret,
@@ -111,6 +133,40 @@ pub async fn confirm_totp(
         .services
         .factors
         .confirm_totp(&caller, &body.code, &client)
+        .await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+/// `DELETE /api/me/totp` `{"password"?}`: removes the authenticator and its recovery codes.
+pub async fn remove_totp(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let reauth: Reauthentication = optional_body(&headers, body)?;
+    state
+        .services
+        .factors
+        .remove_totp(&caller, reauth.password(), &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/me/totp/recovery-codes` `{"password"?}`: ten new recovery codes, shown once.
+pub async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let reauth: Reauthentication = optional_body(&headers, body)?;
+    let recovery_codes = state
+        .services
+        .factors
+        .regenerate_recovery_codes(&caller, reauth.password(), &client)
         .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

@@ -5,19 +5,14 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::AccountError;
-use super::gate::CheckGate;
 use super::liveness::LivenessCache;
+use super::reauth::Reauthenticator;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
 use crate::domain::password::{PasswordContext, PasswordPolicy, Passwords};
-use crate::domain::throttle::{ThrottlePolicy, Verdict, address_key};
 use crate::domain::token::random_urlsafe;
 use crate::domain::user::{Email, NewUser, User, Username};
-use crate::storage::{ActivityStore, Decision, EventType, SessionStore, ThrottleStore, UserStore};
-
-/// Consecutive wrong current passwords after which the session that sent them ends: whoever
-/// holds it is guessing, or has forgotten, and either way must sign in again.
-const WRONG_PASSWORDS_END_SESSION: i64 = 5;
+use crate::storage::{EventType, UserStore};
 
 /// A user to create, as typed (validated by [`AccountService::create_user`]).
 pub struct NewAccount {
@@ -30,11 +25,7 @@ pub struct NewAccount {
 #[derive(Debug)]
 pub struct AccountService {
     pub(super) users: Arc<dyn UserStore>,
-    pub(super) sessions: Arc<dyn SessionStore>,
-    pub(super) activity: Arc<dyn ActivityStore>,
-    pub(super) counters: Arc<dyn ThrottleStore>,
-    pub(super) throttle: ThrottlePolicy,
-    pub(super) gate: Arc<CheckGate>,
+    pub(super) reauth: Arc<Reauthenticator>,
     pub(super) passwords: Passwords,
     pub(super) policy: PasswordPolicy,
     pub(super) recorder: Recorder,
@@ -84,14 +75,9 @@ impl AccountService {
         }
     }
 
-    /// Changes the caller's password after checking the current one, and ends every session
-    /// (a stolen session must not outlive the password change that was meant to stop it).
-    ///
-    /// The check is a sign-in in all but name, so it is guarded like one: a stolen access
-    /// token must not become a way to guess the password at Argon2 speed, nor to keep every
-    /// hashing thread busy. The gate bounds what one account or address has in flight; the
-    /// throttle counts each check before it runs; every wrong password is logged, and the
-    /// fifth in a row ends the session that sent it.
+    /// Changes the caller's password after checking the current one (guarded like a sign-in:
+    /// see [`Reauthenticator`]), and ends every session (a stolen session must not outlive
+    /// the password change that was meant to stop it).
     #[tracing::instrument(name = "accounts::change_password", skip_all)]
     pub async fn change_password(
         &self,
@@ -105,46 +91,7 @@ impl AccountService {
             email: &caller.user.email,
         };
         self.policy.check(&new, context)?;
-        let user_id = caller.user.id;
-        let _pass = self
-            .gate
-            .enter(&address_key(client.ip), &format!("u:{user_id}"))
-            .await
-            .map_err(|_| AccountError::Busy)?;
-        let key = self.throttle.password_check_key(user_id);
-        let now = self.recorder.now();
-        let counted = match self.counters.throttle_attempt(std::slice::from_ref(&key), now).await? {
-            Verdict::Throttled { retry_at, .. } => {
-                let millis = (retry_at - now).num_milliseconds().max(1);
-                return Err(AccountError::Throttled {
-                    retry_after_secs: (millis + 999) / 1000,
-                });
-            }
-            Verdict::Allowed { counted } => counted,
-        };
-        if !self
-            .passwords
-            .verify(current, Some(caller.user.hashed_password.clone()))
-            .await?
-        {
-            let now = self.recorder.now();
-            let mut event = self.recorder.caller_event(EventType::LoginFailed, caller, client, now);
-            event.decision = Decision::Deny;
-            event.risk_reasons = vec!["wrong_current_password".to_owned()];
-            if counted >= WRONG_PASSWORDS_END_SESSION {
-                event.risk_reasons.push("session_ended".to_owned());
-                let sid = &caller.claims.sid;
-                self.sessions
-                    .revoke_session(sid, now, "password_guessing", &event)
-                    .await?;
-                self.live.forget_session(sid);
-                tracing::warn!(user_id, ip = %client.ip, "repeated wrong current passwords: session ended");
-            } else {
-                self.activity.record_activity(&event).await?;
-            }
-            return Err(AccountError::InvalidCredentials);
-        }
-        self.counters.clear_throttle(&[key.key]).await?;
+        self.reauth.password(caller, current, client).await?;
         let hashed = self.passwords.hash(new).await?;
         let now = self.recorder.now();
         let event = self

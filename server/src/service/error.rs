@@ -3,6 +3,7 @@
 //! carries. The edge turns each into the JSON API's `ApiError` and the UI's `AppError` by
 //! variant (`http::error`, `edge::failure`).
 
+use super::reauth::ReauthError;
 use crate::domain::access::TokenError;
 use crate::domain::password::{PasswordError, WeakPassword};
 use crate::domain::user::InvalidIdentity;
@@ -129,6 +130,19 @@ pub enum FactorError {
     Conflict(&'static str),
     #[error(transparent)]
     Forbidden(#[from] Forbidden),
+    /// A sensitive change needs the current password (no sign-in in the last minutes).
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// The current password given with a sensitive change is wrong.
+    #[error("wrong current password")]
+    WrongPassword,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
+    #[error("too many password checks in progress")]
+    Busy,
+    /// There is no confirmed authenticator to act on.
+    #[error("not found")]
+    NotFound,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -162,6 +176,30 @@ from_store!(SignInError, SessionError, AuthenticateError, ActivityError);
 impl From<PasswordError> for SignInError {
     fn from(error: PasswordError) -> Self {
         Fault::Password(error).into()
+    }
+}
+
+impl From<ReauthError> for AccountError {
+    fn from(error: ReauthError) -> Self {
+        match error {
+            // The password change always carries the current password.
+            ReauthError::Required | ReauthError::WrongPassword => AccountError::InvalidCredentials,
+            ReauthError::Throttled { retry_after_secs } => AccountError::Throttled { retry_after_secs },
+            ReauthError::Busy => AccountError::Busy,
+            ReauthError::Fault(fault) => AccountError::Fault(fault),
+        }
+    }
+}
+
+impl From<ReauthError> for FactorError {
+    fn from(error: ReauthError) -> Self {
+        match error {
+            ReauthError::Required => FactorError::ReauthenticationRequired,
+            ReauthError::WrongPassword => FactorError::WrongPassword,
+            ReauthError::Throttled { retry_after_secs } => FactorError::Throttled { retry_after_secs },
+            ReauthError::Busy => FactorError::Busy,
+            ReauthError::Fault(fault) => FactorError::Fault(fault),
+        }
     }
 }
 

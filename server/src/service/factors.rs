@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use secrecy::SecretString;
+
 use super::error::{FactorError, Fault};
+use super::reauth::Reauthenticator;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
 use crate::domain::totp;
@@ -39,24 +42,26 @@ pub struct TotpEnrolment {
 
 #[derive(Debug)]
 pub struct SecondFactorService {
-    factors: Arc<dyn FactorStore>,
-    activity: Arc<dyn ActivityStore>,
-    recorder: Recorder,
+    pub(super) factors: Arc<dyn FactorStore>,
+    pub(super) activity: Arc<dyn ActivityStore>,
+    pub(super) recorder: Recorder,
+    pub(super) reauth: Arc<Reauthenticator>,
+    pub(super) recovery_key: totp::RecoveryKey,
 }
 
 impl SecondFactorService {
-    pub fn new(factors: Arc<dyn FactorStore>, activity: Arc<dyn ActivityStore>, recorder: Recorder) -> Self {
-        Self {
-            factors,
-            activity,
-            recorder,
-        }
-    }
-
-    /// Starts TOTP enrolment: a new secret to scan. Replaces a pending one; a confirmed
-    /// authenticator must stay (409) so a stolen session cannot swap it silently.
+    /// Starts TOTP enrolment: a new secret to scan. Needs the current password or a sign-in
+    /// in the last minutes, so a stolen session cannot enrol the thief's authenticator.
+    /// Replaces a pending one; a confirmed authenticator must stay (409): replacing it
+    /// means removing it first, which asks the same.
     #[tracing::instrument(name = "factors::begin_totp", skip_all)]
-    pub async fn begin_totp(&self, caller: &Principal) -> Result<TotpEnrolment, FactorError> {
+    pub async fn begin_totp(
+        &self,
+        caller: &Principal,
+        password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<TotpEnrolment, FactorError> {
+        self.reauth.password_or_recent(caller, password, client).await?;
         let secret = totp::new_secret();
         self.factors
             .begin_totp(caller.user.id, &secret, self.recorder.now())
@@ -83,12 +88,56 @@ impl SecondFactorService {
             .ok_or(FactorError::InvalidCode)?;
         let step = totp::verify(&factor.secret, code, now, None).ok_or(FactorError::InvalidCode)?;
         let codes = totp::recovery_codes();
-        let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+        let hashes: Vec<String> = codes.iter().map(|c| self.recovery_key.hash(c)).collect();
         self.factors.confirm_totp(caller.user.id, step, &hashes, now).await?;
-        let mut event = self.recorder.caller_event(EventType::UserUpdated, caller, client, now);
-        event.risk_reasons = vec!["second_factor_enrolled".to_owned()];
-        self.activity.record_activity(&event).await?;
+        self.record(caller, client, "second_factor_enrolled").await?;
         Ok(codes)
+    }
+
+    /// Removes the caller's authenticator and its recovery codes (the same
+    /// re-authentication as enrolling).
+    #[tracing::instrument(name = "factors::remove_totp", skip_all)]
+    pub async fn remove_totp(
+        &self,
+        caller: &Principal,
+        password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<(), FactorError> {
+        self.reauth.password_or_recent(caller, password, client).await?;
+        if !self.factors.remove_totp(caller.user.id).await? {
+            return Err(FactorError::NotFound);
+        }
+        self.record(caller, client, "second_factor_removed").await
+    }
+
+    /// Replaces the caller's recovery codes with ten new ones, shown once (the same
+    /// re-authentication as enrolling); every old code stops working.
+    #[tracing::instrument(name = "factors::regenerate_recovery_codes", skip_all)]
+    pub async fn regenerate_recovery_codes(
+        &self,
+        caller: &Principal,
+        password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, FactorError> {
+        self.reauth.password_or_recent(caller, password, client).await?;
+        let codes = totp::recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| self.recovery_key.hash(c)).collect();
+        if !self.factors.replace_recovery_codes(caller.user.id, &hashes).await? {
+            return Err(FactorError::NotFound);
+        }
+        self.record(caller, client, "recovery_codes_regenerated").await?;
+        Ok(codes)
+    }
+
+    /// The caller's own record of a change to their factors (and, once mail exists, their
+    /// notice).
+    async fn record(&self, caller: &Principal, client: &ClientInfo, what: &str) -> Result<(), FactorError> {
+        let mut event = self
+            .recorder
+            .caller_event(EventType::UserUpdated, caller, client, self.recorder.now());
+        event.risk_reasons = vec![what.to_owned()];
+        self.activity.record_activity(&event).await?;
+        Ok(())
     }
 
     /// Whether the caller has a confirmed authenticator.
@@ -132,8 +181,9 @@ impl SecondFactorService {
         let passed = match totp_step {
             Some(step) => self.factors.use_totp_step(user_id, step).await?,
             None => {
-                let hash = totp::hash_recovery_code(code);
-                self.factors.use_recovery_code(user_id, &hash, now).await?
+                let keyed = self.recovery_key.hash(code);
+                let legacy = totp::legacy_hash_recovery_code(code);
+                self.factors.use_recovery_code(user_id, &keyed, &legacy, now).await?
             }
         };
         if passed {
@@ -148,10 +198,13 @@ impl SecondFactorService {
             .await?;
         match counted {
             Some(TotpFactor {
-                locked_at: Some(locked_at),
+                locked_at: Some(_),
+                failures,
                 ..
             }) => {
-                if factor.locked_at.is_none() && locked_at == now {
+                // The count is incremented atomically, so exactly one wrong answer is the
+                // one that locked it: that one tells the owner.
+                if failures == FACTOR_LOCK_AFTER {
                     self.tell_locked(user_id, client, now).await?;
                 }
                 Ok(Answer::Locked)

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::SigningKey;
 use crate::domain::token::SuccessorKey;
+use crate::domain::totp::RecoveryKey;
 use crate::storage::{KeyStore, StoreError, StoredSigningKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,21 @@ fn decode(key: &StoredSigningKey) -> Result<SigningKey, KeyLoadError> {
         .map_err(|e| KeyLoadError::Corrupt(format!("{}: {e}", key.kid)))?;
     SigningKey::from_parts(&key.kid, &key.algorithm, material)
         .map_err(|e| KeyLoadError::Corrupt(format!("{}: {e}", key.kid)))
+}
+
+/// The key recovery codes are hashed with: generated on first start, kept in the database
+/// (apart from the codes' rows, though in the same database: see SECURITY.md) so every
+/// instance hashes alike.
+pub async fn load_recovery_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<RecoveryKey, KeyLoadError> {
+    let mut candidate = vec![0u8; 32];
+    OsRng.fill_bytes(&mut candidate);
+    let stored = store
+        .ensure_secret("recovery_codes", &STANDARD.encode(&candidate), clock.now())
+        .await?;
+    let key = STANDARD
+        .decode(&stored)
+        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
+    Ok(RecoveryKey::new(key))
 }
 
 /// The key that derives refresh-token successors: generated on first start, kept in the

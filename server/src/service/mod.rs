@@ -14,6 +14,7 @@ mod gate;
 mod keys;
 mod liveness;
 mod maintenance;
+mod reauth;
 pub(crate) mod risk;
 mod sessions;
 mod shared;
@@ -32,7 +33,9 @@ pub use error::{
 pub use factors::{SecondFactorService, TotpEnrolment};
 pub use feed::ActivityFeed;
 pub use gate::GateLimits;
-pub use keys::{KeyLoadError, LoadedKeys, load_keys, load_successor_key, rotate_signing_key, verification_keys};
+pub use keys::{
+    KeyLoadError, LoadedKeys, load_keys, load_recovery_key, load_successor_key, rotate_signing_key, verification_keys,
+};
 pub use maintenance::Maintenance;
 pub use risk::{NoFactorPolicy, RiskPolicy};
 pub use sessions::SessionService;
@@ -45,6 +48,7 @@ use crate::domain::geo::Geolocator;
 use crate::domain::password::{PasswordPolicy, Passwords};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::domain::token::SuccessorKey;
+use crate::domain::totp::RecoveryKey;
 use crate::storage::Store;
 
 /// What the services are built from.
@@ -55,6 +59,7 @@ pub struct ServiceParts {
     pub password_policy: PasswordPolicy,
     pub tokens: AccessTokens,
     pub successors: SuccessorKey,
+    pub recovery_key: RecoveryKey,
     pub clock: Arc<dyn Clock>,
     pub policy: SessionPolicy,
     pub geo: Arc<Geolocator>,
@@ -83,6 +88,7 @@ impl Services {
             password_policy,
             tokens,
             successors,
+            recovery_key,
             clock,
             policy,
             geo,
@@ -97,17 +103,29 @@ impl Services {
         let risk = risk::RiskGate::new(store.clone(), risk);
         // One cache of live sessions: whichever service ends a session evicts it here.
         let live = Arc::new(liveness::LivenessCache::default());
-        let factors = Arc::new(SecondFactorService::new(store.clone(), store.clone(), recorder.clone()));
-        // One gate for every password check, so sign-ins and password changes share the
+        // One gate for every password check, so sign-ins and re-authentications share the
         // bounds per address and account.
         let gate = gate::CheckGate::new(gate::GateLimits::default());
-        let accounts = Arc::new(AccountService {
-            users: store.clone(),
+        let reauth = Arc::new(reauth::Reauthenticator {
             sessions: store.clone(),
             activity: store.clone(),
             counters: store.clone(),
             throttle,
             gate: gate.clone(),
+            passwords: passwords.clone(),
+            recorder: recorder.clone(),
+            live: live.clone(),
+        });
+        let factors = Arc::new(SecondFactorService {
+            factors: store.clone(),
+            activity: store.clone(),
+            recorder: recorder.clone(),
+            reauth: reauth.clone(),
+            recovery_key,
+        });
+        let accounts = Arc::new(AccountService {
+            users: store.clone(),
+            reauth,
             passwords: passwords.clone(),
             policy: password_policy,
             recorder: recorder.clone(),

@@ -108,7 +108,7 @@ impl SignInService {
         }
 
         let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
-        let password_ok = self.passwords.verify(password, stored_hash).await?;
+        let password_ok = self.passwords.verify(password.clone(), stored_hash).await?;
         let now = self.recorder.now();
 
         // The risk engine judges every attempt against the account's own history, failed
@@ -136,6 +136,7 @@ impl SignInService {
             }
         };
         event.event_type = EventType::LoginSucceeded;
+        self.upgrade_hash(&user, password).await?;
         let block = match judgement.response {
             Response::Allow => false,
             Response::Block => true,
@@ -163,6 +164,19 @@ impl SignInService {
             network,
         };
         self.open_session(accepted, client, now).await
+    }
+
+    /// Rehashes a right password whose stored hash was made under older Argon2 settings, so
+    /// the account costs (and times) the same as every other, and as unknown names do.
+    async fn upgrade_hash(&self, user: &User, password: SecretString) -> Result<(), SignInError> {
+        if !self.passwords.needs_rehash(&user.hashed_password) {
+            return Ok(());
+        }
+        let upgraded = self.passwords.hash(password).await?;
+        self.store
+            .upgrade_password_hash(user.id, &user.hashed_password, &upgraded)
+            .await?;
+        Ok(())
     }
 
     /// Parks a sign-in behind a second factor: a challenge to answer within five minutes,

@@ -56,6 +56,10 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         event: &NewActivity,
     ) -> Result<(), StoreError>;
+
+    /// Replaces the hash of the same password made under older settings, if the stored one
+    /// is still `old` (a password change in between wins). Sessions are untouched.
+    async fn upgrade_password_hash(&self, user_id: i64, old: &str, new: &str) -> Result<bool, StoreError>;
 }
 
 /// Sessions and their refresh tokens. Every state change commits with its activity row.
@@ -74,6 +78,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         event: &NewActivity,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// When the session was opened (its sign-in), if it exists.
+    async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Whether the session belongs to the user and is neither revoked nor past its absolute
     /// lifetime.
@@ -221,8 +228,22 @@ pub trait FactorStore: Send + Sync + std::fmt::Debug {
     /// even when two requests carry it at the same moment.
     async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
 
-    /// Spends a recovery code (by hash); false when it is unknown or spent.
-    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Spends a recovery code, found by its keyed hash (or, among codes stored before keyed
+    /// hashing, its plain one); false when it is unknown or spent.
+    async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        keyed_hash: &str,
+        legacy_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the recovery codes of a confirmed authenticator; false without one.
+    async fn replace_recovery_codes(&self, user_id: i64, code_hashes: &[String]) -> Result<bool, StoreError>;
+
+    /// Removes the authenticator (pending or confirmed) and its recovery codes; false when
+    /// there was none.
+    async fn remove_totp(&self, user_id: i64) -> Result<bool, StoreError>;
 
     async fn create_challenge(&self, challenge: &Challenge, now: DateTime<Utc>) -> Result<(), StoreError>;
 

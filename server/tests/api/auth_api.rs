@@ -502,3 +502,34 @@ async fn the_insecure_development_setting_drops_secure_and_still_works() {
     assert_eq!(refreshed.status(), 200);
     app.stop().await;
 }
+
+/// After the Argon2 settings change, an account hashed under the old ones is upgraded at its
+/// next sign-in, so it costs (and times) the same as the others and as unknown names do.
+#[tokio::test]
+async fn a_hash_made_under_older_settings_is_upgraded_at_sign_in() {
+    let app = TestApp::spawn().await;
+    let older = app.second_instance(&[("FIN_ARGON2_ITERATIONS", "1")]).await;
+    let user = older
+        .services
+        .accounts
+        .create_user(server::service::NewAccount {
+            username: "ulla".into(),
+            email: "ulla@example.com".into(),
+            password: secrecy::SecretString::from(PASSWORD.to_owned()),
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    assert!(user.hashed_password.contains("t=1,"), "{}", user.hashed_password);
+    let response = app
+        .login_json(serde_json::json!({"username": "ulla", "password": PASSWORD}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let stored = app.store().find_user(user.id).await.unwrap().unwrap().hashed_password;
+    assert!(stored.contains("t=2,"), "upgraded to today's settings: {stored}");
+    let again = app
+        .login_json(serde_json::json!({"username": "ulla", "password": PASSWORD}))
+        .await;
+    assert_eq!(again.status(), 200, "and the new hash verifies");
+    app.stop().await;
+}

@@ -150,3 +150,93 @@ async fn ten_wrong_codes_across_challenges_lock_the_authenticator() {
     );
     app.stop().await;
 }
+
+/// Adding, removing or re-issuing a second factor needs the current password once the
+/// sign-in is more than five minutes old: a stolen session cannot swap the authenticator.
+#[tokio::test]
+async fn factor_changes_need_the_password_or_a_recent_sign_in() {
+    let app = TestApp::spawn().await;
+    app.create_user("petra", false).await;
+    let (access, _) = app.login_tokens("petra").await;
+    let (_, old_codes) = enrol(&app, &access).await; // signed in moments ago: no password asked
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+    };
+    app.clock.advance(chrono::Duration::minutes(6));
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/api/me/totp"),
+        (reqwest::Method::POST, "/api/me/totp/recovery-codes"),
+        (reqwest::Method::POST, "/api/me/totp"),
+    ] {
+        let response = call(method.clone(), path, json!({})).await.unwrap();
+        assert_eq!(error_code(response, 403).await, "reauthentication_required", "{path}");
+        let wrong = call(method, path, json!({"password": "not the password"}))
+            .await
+            .unwrap();
+        assert_eq!(error_code(wrong, 400).await, "invalid_current_password", "{path}");
+    }
+    // Three wrong passwords: the next check waits its two seconds (as a sign-in would).
+    app.clock.advance(chrono::Duration::seconds(2));
+    // The confirmed authenticator cannot be replaced in place, password or not.
+    let replace = call(reqwest::Method::POST, "/api/me/totp", json!({"password": PASSWORD}))
+        .await
+        .unwrap();
+    assert_eq!(error_code(replace, 409).await, "conflict");
+
+    // New recovery codes: the old ones stop working, the new ones work, and the log says so.
+    let fresh: Value = call(
+        reqwest::Method::POST,
+        "/api/me/totp/recovery-codes",
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let fresh: Vec<String> = serde_json::from_value(fresh["recovery_codes"].clone()).unwrap();
+    assert_eq!(fresh.len(), 10);
+    assert!(fresh.iter().all(|c| !old_codes.contains(c)));
+    let events = app.store().activity_page(None, None, 50).await.unwrap();
+    for what in ["second_factor_enrolled", "recovery_codes_regenerated"] {
+        assert!(events.iter().any(|e| e.reasons().iter().any(|r| r == what)), "{what}");
+    }
+
+    // Removed with the password: sign-in no longer asks, and the log says so.
+    let removed = call(reqwest::Method::DELETE, "/api/me/totp", json!({"password": PASSWORD}))
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let again = call(reqwest::Method::DELETE, "/api/me/totp", json!({"password": PASSWORD}))
+        .await
+        .unwrap();
+    assert_eq!(error_code(again, 404).await, "not_found");
+    let events = app.store().activity_page(None, None, 50).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reasons().iter().any(|r| r == "second_factor_removed"))
+    );
+    app.stop().await;
+}
+
+/// Recovery codes are stored as an HMAC under the server's key, never as a plain hash a
+/// database reader could brute-force.
+#[tokio::test]
+async fn recovery_codes_are_stored_keyed() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("quentin", false).await;
+    let (access, _) = app.login_tokens("quentin").await;
+    let (_, codes) = enrol(&app, &access).await;
+    let plain = totp::legacy_hash_recovery_code(&codes[0]);
+    let stored = app
+        .store()
+        .use_recovery_code(user, "no such keyed hash", &plain, app.clock.now())
+        .await;
+    assert!(!stored.unwrap(), "no code is stored as its plain SHA-256");
+    app.stop().await;
+}

@@ -124,6 +124,21 @@ impl Passwords {
         .await
     }
 
+    /// Whether a stored hash was made under other settings than today's (an older cost,
+    /// another algorithm): such a hash is upgraded at the owner's next sign-in, so every
+    /// account, and the dummy hash unknown names are checked against, cost the same.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let current = self.inner.argon2.params();
+        let param = |name: &str| parsed.params.get_decimal(name);
+        parsed.algorithm.as_str() != "argon2id"
+            || param("m") != Some(current.m_cost())
+            || param("t") != Some(current.t_cost())
+            || param("p") != Some(current.p_cost())
+    }
+
     /// Runs `work` on a hashing thread once one is free.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
         let _permit = self.inner.permits.acquire().await?;
@@ -211,6 +226,23 @@ fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, PasswordErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn hashes_under_other_settings_need_rehashing() {
+        let cheap = Argon2Settings {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let old = Passwords::new(cheap).unwrap();
+        let new = Passwords::new(Argon2Settings { iterations: 2, ..cheap }).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let stored = runtime
+            .block_on(old.hash(SecretString::from("a long passphrase")))
+            .unwrap();
+        assert!(!old.needs_rehash(&stored));
+        assert!(new.needs_rehash(&stored));
+        assert!(!new.needs_rehash("not a PHC string"), "nothing to upgrade from");
+    }
 
     /// Tiny parameters: these tests check behaviour, not cost.
     const FAST: Argon2Settings = Argon2Settings {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::SqlStore;
-use super::db::query;
+use super::db::{Tx, query};
 use crate::storage::{Challenge, FactorStore, StoreError, TotpFactor};
 
 #[async_trait]
@@ -50,19 +50,39 @@ impl FactorStore for SqlStore {
             .bind(step)
             .execute(&mut tx)
             .await?;
+        insert_codes(&mut tx, user_id, code_hashes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_recovery_codes(&self, user_id: i64, code_hashes: &[String]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Takes the factor's row lock first, so two regenerations cannot interleave.
+        let confirmed =
+            query("update totp_factors set user_id = user_id where user_id = $1 and confirmed_at is not null")
+                .bind(user_id)
+                .execute(&mut tx)
+                .await?;
+        if confirmed == 0 {
+            return Ok(false);
+        }
+        insert_codes(&mut tx, user_id, code_hashes).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn remove_totp(&self, user_id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let removed = query("delete from totp_factors where user_id = $1")
+            .bind(user_id)
+            .execute(&mut tx)
+            .await?;
         query("delete from recovery_codes where user_id = $1")
             .bind(user_id)
             .execute(&mut tx)
             .await?;
-        for hash in code_hashes {
-            query("insert into recovery_codes (user_id, code_hash) values ($1, $2)")
-                .bind(user_id)
-                .bind(hash)
-                .execute(&mut tx)
-                .await?;
-        }
         tx.commit().await?;
-        Ok(())
+        Ok(removed > 0)
     }
 
     async fn count_factor_failure(
@@ -107,14 +127,23 @@ impl FactorStore for SqlStore {
         Ok(used == 1)
     }
 
-    async fn use_recovery_code(&self, user_id: i64, code_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let used =
-            query("update recovery_codes set used_at = $3 where user_id = $1 and code_hash = $2 and used_at is null")
-                .bind(user_id)
-                .bind(code_hash)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+    async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        keyed_hash: &str,
+        legacy_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let used = query(
+            "update recovery_codes set used_at = $3 where user_id = $1 and used_at is null \
+                 and ((keyed and code_hash = $2) or (not keyed and code_hash = $4))",
+        )
+        .bind(user_id)
+        .bind(keyed_hash)
+        .bind(now)
+        .bind(legacy_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(used == 1)
     }
 
@@ -160,4 +189,22 @@ impl FactorStore for SqlStore {
             .await?;
         Ok(used == 1)
     }
+}
+
+/// Replaces a user's recovery codes with these (keyed hashes), inside the caller's
+/// transaction.
+async fn insert_codes(tx: &mut Tx, user_id: i64, code_hashes: &[String]) -> Result<(), StoreError> {
+    query("delete from recovery_codes where user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for hash in code_hashes {
+        query("insert into recovery_codes (user_id, code_hash, keyed) values ($1, $2, $3)")
+            .bind(user_id)
+            .bind(hash)
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

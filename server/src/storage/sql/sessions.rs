@@ -115,6 +115,13 @@ impl SessionStore for SqlStore {
         Ok(Some(user_id))
     }
 
+    async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(query("select created_at from sessions where id = $1")
+            .bind(session_id)
+            .fetch_optional_scalar(&self.pool)
+            .await?)
+    }
+
     async fn session_is_live(&self, session_id: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let live: i64 = query(
             "select count(*) from sessions where id = $1 and user_id = $2 and revoked_at is null and expires_at > $3",

@@ -114,4 +114,14 @@ impl UserStore for SqlStore {
         self.signal.committed();
         Ok(())
     }
+
+    async fn upgrade_password_hash(&self, user_id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
+        let upgraded = query("update users set hashed_password = $3 where id = $1 and hashed_password = $2")
+            .bind(user_id)
+            .bind(old)
+            .bind(new)
+            .execute(&self.pool)
+            .await?;
+        Ok(upgraded == 1)
+    }
 }
