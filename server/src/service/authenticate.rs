@@ -73,6 +73,15 @@ impl Authenticator {
         }
     }
 
+    /// [`Self::authenticate`] from the database, whatever this instance's cache holds: for a
+    /// caller whose standing has just changed, perhaps on another instance. The answer
+    /// replaces the cached one.
+    pub async fn authenticate_afresh(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
+        let claims = self.verify(access_token, self.clock.now()).await?;
+        self.live.forget_session(&claims.sid);
+        self.authenticate(access_token).await
+    }
+
     /// The public keys that verify access tokens, as a JWK Set.
     pub fn jwks(&self) -> serde_json::Value {
         self.tokens.jwks()
