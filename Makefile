@@ -178,7 +178,7 @@ unit-tests:
 	@$(call step,the UI crate's unit tests)
 	cargo test --locked -p app --features ssr --lib
 	@$(call step,unit and HTTP tests on SQLite)
-	FIN_TEST_DB=sqlite FIN_TEST_REQUIRE_GEOIP=1 cargo test --locked -p server
+	FIN_TEST_DB=sqlite FIN_TEST_REQUIRE_GEOIP=1 FIN_TEST_REQUIRE_CORPUS=1 cargo test --locked -p server
 
 pg-tests:
 	@if [ -z "$${FIN_TEST_POSTGRES_URL:-}" ]; then \

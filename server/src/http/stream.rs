@@ -6,10 +6,13 @@
 //! it missed, from the log, then the live ones; a client too far behind for that
 //! (over [`MAX_REPLAY`] events) gets `event: reset` and should reload its history.
 //!
-//! The caller is checked again every [`RECHECK`]: a stream ends when its access token
-//! expires or its session is revoked, or its user is deactivated or no longer an admin,
-//! and the client reconnects with fresh credentials. Bearer token or the access cookie
-//! (the browser's `EventSource` sends cookies, not headers).
+//! The caller is checked again every [`RECHECK`], and at once (from the database) when an
+//! event about them that can take their access away passes by: a stream ends when its
+//! access token expires or its session is revoked, or its user is deactivated or no longer
+//! an admin, and the client reconnects with fresh credentials. Those events come through
+//! the feed from every instance, so a demotion made anywhere ends the stream as soon as it
+//! is delivered, not up to [`RECHECK`] later. Bearer token or the access cookie (the
+//! browser's `EventSource` sends cookies, not headers).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -31,7 +34,7 @@ use super::extract::bearer_token;
 use super::{ApiError, AppState};
 use crate::service::Fault;
 use crate::service::feed::{self, Delivered, Published};
-use crate::storage::ActivityRecord;
+use crate::storage::{ActivityRecord, Decision, EventType};
 
 /// Comment lines on an idle stream, so proxies and browsers keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -93,6 +96,7 @@ pub async fn admin_stream(
         queue: VecDeque::new(),
         recheck_at: Instant::now() + RECHECK,
         greeting: start,
+        caller: caller.user.id,
         state,
         token,
     };
@@ -136,6 +140,8 @@ fn resume_point(parts: &Parts, raw_query: Option<&str>) -> Result<Option<i64>, A
 struct Subscription {
     state: AppState,
     token: String,
+    /// The subscriber's user id: events about them trigger a recheck.
+    caller: i64,
     rx: broadcast::Receiver<Arc<Published>>,
     stopping: watch::Receiver<bool>,
     /// Read the log after this id before going live.
@@ -179,12 +185,15 @@ impl Subscription {
                 return Next::End;
             }
             if Instant::now() >= self.recheck_at {
-                if !self.caller_still_allowed().await {
+                if !self.caller_still_allowed(false).await {
                     return Next::End;
                 }
                 self.recheck_at = Instant::now() + RECHECK;
             }
             if let Some(published) = self.queue.pop_front() {
+                if may_change_standing(&published.record, self.caller) && !self.caller_still_allowed(true).await {
+                    return Next::End;
+                }
                 let id = published.record.id;
                 if id > self.replayed_up_to {
                     self.replayed = None;
@@ -238,12 +247,38 @@ impl Subscription {
         }
     }
 
-    async fn caller_still_allowed(&self) -> bool {
-        match self.state.services.auth.authenticate(&self.token).await {
+    /// Whether the caller may still read the stream; `afresh` asks the database rather than
+    /// this instance's cache, which may not have heard of a change made elsewhere.
+    async fn caller_still_allowed(&self, afresh: bool) -> bool {
+        let auth = &self.state.services.auth;
+        let checked = if afresh {
+            auth.authenticate_afresh(&self.token).await
+        } else {
+            auth.authenticate(&self.token).await
+        };
+        match checked {
             Ok(caller) => caller.require_admin().is_ok(),
             Err(_) => false,
         }
     }
+}
+
+/// Whether `record` is about `user_id` and of a kind that can take their access away: a
+/// change to the account (deactivated, demoted), a password change, ended sessions. Sign-in
+/// attempts, which anyone can cause in bulk, are not.
+fn may_change_standing(record: &ActivityRecord, user_id: i64) -> bool {
+    let kind = record.event_type.as_str();
+    record.user_id == Some(user_id)
+        && ([
+            EventType::UserUpdated,
+            EventType::PasswordChanged,
+            EventType::SessionRevoked,
+            EventType::Logout,
+            EventType::RefreshReused,
+        ]
+        .iter()
+        .any(|t| t.as_str() == kind)
+            || (kind == EventType::Refresh.as_str() && record.decision == Decision::Block.as_str()))
 }
 
 /// An event's `data:`: the `Activity` JSON of `GET /api/admin/activity`.

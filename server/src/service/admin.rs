@@ -76,10 +76,14 @@ impl AdminService {
             return Err(AccountError::SelfLockout);
         }
         let now = self.recorder.now();
-        if let Some(admin) = is_admin
-            && !self.users.set_user_admin(user_id, admin, now).await?
-        {
-            return Err(AccountError::NotFound);
+        if let Some(admin) = is_admin {
+            let found = self.users.set_user_admin(user_id, admin, now).await?;
+            // Cached answers still carry the old role: a demoted admin must lose the
+            // console with their next request, not a second later.
+            self.live.forget_user(user_id);
+            if !found {
+                return Err(AccountError::NotFound);
+            }
         }
         if let Some(active) = is_active
             && !self.accounts.set_user_active(user_id, active).await?

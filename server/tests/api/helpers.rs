@@ -417,6 +417,19 @@ impl EventStream {
         }
     }
 
+    /// Whether the server ends the stream before `wait` passes (what comes until then is
+    /// read and dropped).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None) | Err(_)) => return true,
+            }
+        }
+    }
+
     /// Moves every complete frame from the buffer to `parsed`.
     fn parse(&mut self) {
         let Some(end) = self.buffer.rfind("\n\n") else { return };

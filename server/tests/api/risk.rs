@@ -349,3 +349,278 @@ async fn a_risky_sign_in_steps_up_with_an_authenticator_code_or_a_recovery_code(
     );
     app.stop().await;
 }
+
+/// alice, with a confirmed authenticator, on an app where every sign-in of hers asks for
+/// it; what answers a challenge.
+struct SteppingUp {
+    app: TestApp,
+    secret: Vec<u8>,
+    recovery: Vec<String>,
+}
+
+impl SteppingUp {
+    async fn start() -> Self {
+        let app = TestApp::spawn_with(&[("FIN_RISK_STEP_UP", "0"), ("FIN_RISK_BLOCK", "1")]).await;
+        app.create_user("alice", false).await;
+        let (access, _) = app.login_tokens("alice").await;
+        let enrolment: serde_json::Value = app
+            .client
+            .post(app.url("/api/me/totp"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = server::domain::totp::base32_decode(enrolment["secret"].as_str().unwrap()).unwrap();
+        let mut this = Self {
+            app,
+            secret,
+            recovery: Vec::new(),
+        };
+        let response = this
+            .app
+            .client
+            .post(this.app.url("/api/me/totp/confirm"))
+            .bearer_auth(&access)
+            .json(&serde_json::json!({"code": this.code()}))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        this.recovery = serde_json::from_value(body["recovery_codes"].clone()).unwrap();
+        // Past the step the confirmation spent.
+        this.app.clock.advance(chrono::Duration::seconds(30));
+        this
+    }
+
+    /// The authenticator's code now.
+    fn code(&self) -> String {
+        use server::clock::Clock as _;
+        use server::domain::totp;
+        format!("{:06}", totp::code(&self.secret, totp::step(self.app.clock.now())))
+    }
+
+    /// A correct password: a challenge.
+    async fn challenge(&self) -> String {
+        let response = self
+            .app
+            .login_json(serde_json::json!({"username": "alice", "password": PASSWORD, "refresh_delivery": "body"}))
+            .await;
+        assert_eq!(response.status(), 401);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "step_up_required");
+        body["challenge_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The status of answering `challenge` with `code`.
+    async fn answer(&self, challenge: &str, code: &str) -> u16 {
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/api/auth/step-up"))
+            .json(&serde_json::json!({"challenge_id": challenge, "code": code, "refresh_delivery": "body"}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status != 200 {
+            assert_eq!(error_code(response, 401).await, "invalid_code");
+        }
+        status
+    }
+}
+
+#[tokio::test]
+async fn a_challenge_is_answered_once_even_with_a_fresh_valid_code() {
+    let s = SteppingUp::start().await;
+    let answered = s.challenge().await;
+    assert_eq!(s.answer(&answered, &s.code()).await, 200);
+
+    // Again, with a recovery code nobody has used: refused. That code was good: another
+    // challenge takes it.
+    assert_eq!(s.answer(&answered, &s.recovery[0]).await, 401);
+    assert_eq!(s.answer(&s.challenge().await, &s.recovery[0]).await, 200);
+    // Again, with the next step's authenticator code: refused; the code was good.
+    s.app.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(s.answer(&answered, &s.code()).await, 401);
+    assert_eq!(s.answer(&s.challenge().await, &s.code()).await, 200);
+
+    // Two good answers at once: one wins.
+    s.app.clock.advance(chrono::Duration::seconds(30));
+    let raced = s.challenge().await;
+    let code = s.code();
+    let (a, b) = tokio::join!(s.answer(&raced, &code), s.answer(&raced, &s.recovery[1]));
+    let mut statuses = [a, b];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401]);
+    let sessions = s.app.count_events("login_succeeded").await;
+    assert_eq!(sessions, 1 + 4, "the first sign-in and four answered challenges");
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_challenge_expires_after_five_minutes() {
+    let s = SteppingUp::start().await;
+    let early = s.challenge().await;
+    let late = s.challenge().await;
+    s.app
+        .clock
+        .advance(chrono::Duration::minutes(5) - chrono::Duration::seconds(1));
+    assert_eq!(s.answer(&early, &s.recovery[0]).await, 200, "alive until the end");
+
+    s.app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(s.answer(&late, &s.code()).await, 401, "expired at five minutes");
+    // The code itself was good: a new challenge takes it.
+    assert_eq!(s.answer(&s.challenge().await, &s.code()).await, 200);
+    s.app.stop().await;
+}
+
+/// Signs `username` in as a browser does, from `ip`.
+async fn login_as(app: &TestApp, client: &reqwest::Client, username: &str, ip: &str) -> reqwest::Response {
+    client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs `username` in as a browser does, from `ip`, with `password`.
+async fn attempt(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    ip: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// SECURITY.md, with the default configuration (no `FIN_RISK_*`): a sign-in scoring 0.98 or
+/// more is refused; from 0.5, a user with an authenticator is asked for a code and one
+/// without is let through (`FIN_RISK_NO_FACTOR=allow`), the score and reasons logged.
+#[tokio::test]
+async fn default_thresholds_challenge_or_refuse_a_far_away_stranger_on_a_new_device() {
+    if !geoip_available() {
+        return;
+    }
+    let app = TestApp::spawn_with(&[
+        ("FIN_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("FIN_INSECURE_DEV_COOKIES", "true"),
+    ])
+    .await;
+    // A week of sign-ins from home in London, each user in their own browser.
+    let users = ["alice", "bob"];
+    for name in users {
+        app.create_user(name, false).await;
+    }
+    let homes = [browser(FIREFOX), browser(FIREFOX)];
+    for _ in 0..8 {
+        for (name, home) in users.iter().zip(&homes) {
+            assert_eq!(login_as(&app, home, name, HOME).await.status(), 200);
+        }
+        app.clock.advance(chrono::Duration::hours(20));
+    }
+    // alice has an authenticator, bob none.
+    let body: serde_json::Value = login_as(&app, &homes[0], "alice", HOME).await.json().await.unwrap();
+    enrol_authenticator(&app, body["access_token"].as_str().unwrap()).await;
+    // A day later: far away, but not impossibly far for the time.
+    app.clock.advance(chrono::Duration::hours(24));
+
+    // A stranger with the right password who got it wrong once first, from across the
+    // world on a new device: refused, authenticator or not.
+    for (name, ip) in [("alice", "8.8.8.8"), ("bob", "9.9.9.9")] {
+        let stranger = browser(IPHONE);
+        assert_eq!(attempt(&app, &stranger, name, ip, "Winter2026!").await.status(), 401);
+        let response = attempt(&app, &stranger, name, ip, PASSWORD).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            status.is_client_error() && body.get("access_token").is_none(),
+            "{name}: {status} {body}"
+        );
+        let refused = &events(&app).await[0];
+        assert_eq!(
+            (
+                refused.event_type.as_str(),
+                refused.decision.as_str(),
+                refused.username.as_deref()
+            ),
+            ("login_blocked", "block", Some(name)),
+            "{refused:?}"
+        );
+        assert!(refused.risk_score >= 0.98, "{refused:?}");
+    }
+
+    // The same far-away stranger on a new device without the failure: step-up level.
+    let stranger = browser(IPHONE);
+    let response = login_as(&app, &stranger, "alice", SYDNEY).await;
+    let challenged = &events(&app).await[0];
+    assert_eq!(response.status(), 401, "{challenged:?}");
+    assert_eq!(error_code(response, 401).await, "step_up_required");
+    assert_eq!(
+        (challenged.event_type.as_str(), challenged.decision.as_str()),
+        ("step_up_required", "challenge")
+    );
+    assert!((0.5..0.98).contains(&challenged.risk_score), "{challenged:?}");
+    for reason in ["new_country", "no_device_cookie"] {
+        assert!(
+            challenged.reasons().iter().any(|r| r == reason),
+            "{reason}: {challenged:?}"
+        );
+    }
+    // Without an authenticator the same sign-in is let through, on the record.
+    let response = login_as(&app, &browser(IPHONE), "bob", SYDNEY).await;
+    assert_eq!(response.status(), 200);
+    let let_through = &events(&app).await[0];
+    assert_eq!(
+        (let_through.event_type.as_str(), let_through.username.as_deref()),
+        ("login_succeeded", Some("bob"))
+    );
+    assert!((0.5..0.98).contains(&let_through.risk_score), "{let_through:?}");
+    assert!(
+        let_through.reasons().iter().any(|r| r == "new_country"),
+        "{let_through:?}"
+    );
+    app.stop().await;
+}
+
+/// London, where the owners sign in; Sydney, half a world away.
+const HOME: &str = "81.2.69.142";
+const SYDNEY: &str = "1.1.1.1";
+
+/// Enrols and confirms an authenticator for the holder of `access`.
+async fn enrol_authenticator(app: &TestApp, access: &str) {
+    use server::clock::Clock as _;
+    use server::domain::totp;
+    let enrolment: serde_json::Value = app
+        .client
+        .post(app.url("/api/me/totp"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = totp::base32_decode(enrolment["secret"].as_str().unwrap()).unwrap();
+    let code = format!("{:06}", totp::code(&secret, totp::step(app.clock.now())));
+    let response = app
+        .client
+        .post(app.url("/api/me/totp/confirm"))
+        .bearer_auth(access)
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -9,14 +9,21 @@ use server::risk_eval::{evaluate, read_corpus, replay};
 
 use crate::helpers::{geoip_available, shared_geo};
 
+/// The corpus beside the repository (`../shared/risk`, as `make risk-eval` reads it). `make
+/// test` sets `FIN_TEST_REQUIRE_CORPUS`, so there a missing corpus fails the run instead of
+/// skipping the test; a plain `cargo test` without it skips, loudly.
 fn corpus() -> Option<PathBuf> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/risk/dev-corpus.csv.gz");
     if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: no dev corpus at {}", path.display());
-        None
+        return Some(path);
     }
+    assert!(
+        std::env::var_os("FIN_TEST_REQUIRE_CORPUS").is_none(),
+        "no dev corpus at {}",
+        path.display()
+    );
+    eprintln!("SKIPPED: no dev corpus at {}", path.display());
+    None
 }
 
 #[tokio::test]

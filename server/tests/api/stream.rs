@@ -245,3 +245,109 @@ fn assert_same(got: &[i64], want: &[i64], who: &str) {
         want.len()
     );
 }
+
+/// `PATCH /api/admin/users/{id}` with `body`, as the admin holding `token`, at `base`.
+async fn update_user(client: &reqwest::Client, base: &str, token: &str, id: i64, body: serde_json::Value) {
+    let response = client
+        .patch(format!("{base}/api/admin/users/{id}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn users_status(client: &reqwest::Client, base: &str, token: &str) -> u16 {
+    let response = client
+        .get(format!("{base}/api/admin/users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_the_console_and_the_stream_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_user("root", true).await;
+    let ops = app.create_user("ops", true).await;
+    let (root, _) = app.login_tokens("root").await;
+    // ops in two places: the console in one, the stream in the other.
+    let (access, _) = app.login_tokens("ops").await;
+    let (watching, _) = app.login_tokens("ops").await;
+    assert_eq!(users_status(&app.client, &app.base, &access).await, 200);
+    let mut demoted = subscribe(&app.client, &app.url("/api/admin/stream"), &watching, None).await;
+    let mut watcher = subscribe(&app.client, &app.url("/api/admin/stream"), &root, None).await;
+
+    update_user(&app.client, &app.base, &root, ops, json!({"is_admin": false})).await;
+    let changed = Instant::now();
+    // The clock stands still: a cached "still an admin" would be believed forever.
+    assert_eq!(users_status(&app.client, &app.base, &access).await, 403);
+    assert!(
+        demoted.ends_within(Duration::from_secs(2)).await,
+        "the demoted admin's stream is still open after {:?}",
+        changed.elapsed()
+    );
+    let refused = app
+        .client
+        .get(app.url("/api/admin/stream"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(refused).await, (403, "forbidden".to_owned()));
+    assert_eq!(app.get_me(&access).await.status(), 200, "still signed in, as a user");
+
+    // The other admin's stream goes on, and shows the change.
+    let seen = next_of_type(&mut watcher, "user_updated").await;
+    assert_eq!(seen["user_id"], ops);
+    assert!(seen["risk_reasons"].to_string().contains("admin_removed"), "{seen}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_deactivated_on_another_instance_loses_the_stream_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_user("root", true).await;
+    let ops = app.create_user("ops", true).await;
+    let (root, _) = app.login_tokens("root").await;
+    let (access, _) = app.login_tokens("ops").await;
+    let mut stream = subscribe(&app.client, &app.url("/api/admin/stream"), &access, None).await;
+    let mut watcher = subscribe(&app.client, &app.url("/api/admin/stream"), &root, None).await;
+    let other = app.serve_second_instance(&[]).await;
+
+    update_user(&app.client, &other.base, &root, ops, json!({"is_active": false})).await;
+    let changed = Instant::now();
+    assert_eq!(users_status(&app.client, &other.base, &access).await, 401);
+    // The event reaches this instance through the feed: at once with PostgreSQL's
+    // announcements, within the feed's one-second look on SQLite.
+    assert!(
+        stream.ends_within(Duration::from_millis(2500)).await,
+        "the deactivated admin's stream is still open after {:?}",
+        changed.elapsed()
+    );
+    // This instance's own answers follow within the cache's second.
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(users_status(&app.client, &app.base, &access).await, 401);
+    let seen = next_of_type(&mut watcher, "user_updated").await;
+    assert!(seen["risk_reasons"].to_string().contains("user_deactivated"), "{seen}");
+    other.stop().await;
+    app.stop().await;
+}
+
+/// The next activity of `event_type` on `stream` (earlier ones skipped), within 3 s.
+async fn next_of_type(stream: &mut EventStream, event_type: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Some(event) = stream.activities(1, left).await.pop() else {
+            break;
+        };
+        let event = event.json();
+        if event["event_type"] == event_type {
+            return event;
+        }
+    }
+    panic!("no {event_type} event on the stream");
+}

@@ -76,11 +76,16 @@ impl std::fmt::Debug for Passwords {
 
 impl Passwords {
     pub fn new(settings: Argon2Settings) -> Result<Self, PasswordError> {
+        Self::with_dummy(settings, &crate::domain::token::random_urlsafe(32))
+    }
+
+    /// [`Self::new`] with a known dummy password (tests check that even it never verifies
+    /// an unknown user).
+    fn with_dummy(settings: Argon2Settings, dummy: &str) -> Result<Self, PasswordError> {
         let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
             .map_err(PasswordError::Parameters)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy = crate::domain::token::random_urlsafe(32);
-        let dummy_hash = hash_with(&argon2, &dummy)?;
+        let dummy_hash = hash_with(&argon2, dummy)?;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -271,8 +276,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
-        let passwords = Passwords::new(FAST).unwrap();
-        assert!(!passwords.verify(secret("anything"), None).await.unwrap());
+        let dummy = "the dummy password";
+        let passwords = Passwords::with_dummy(FAST, dummy).unwrap();
+        // The dummy hash is that password's: checked as a stored hash, it verifies...
+        let dummy_hash = passwords.inner.dummy_hash.clone();
+        assert!(passwords.verify(secret(dummy), Some(dummy_hash)).await.unwrap());
+        // ...but an unknown user, checked against the same hash, never does.
+        assert!(!passwords.verify(secret(dummy), None).await.unwrap());
+        assert!(!passwords.verify(secret("anything else"), None).await.unwrap());
     }
 
     #[tokio::test]
