@@ -81,6 +81,17 @@ pub async fn admin_reset_password(user_id: i64, password: String) -> Result<(), 
         .map_err(super::ssr::fail)
 }
 
+/// Unlocks a user's authenticator after too many wrong codes; whether there was a lock or a
+/// failure count to clear.
+#[server(prefix = "/api/ui", endpoint = "admin/users/unlock-factor", client = ApiClient)]
+pub async fn admin_unlock_factor(user_id: i64) -> Result<bool, AppError> {
+    let (backend, head) = super::ssr::context()?;
+    backend
+        .admin_unlock_factor(&head, user_id)
+        .await
+        .map_err(super::ssr::fail)
+}
+
 /// What this area's server functions ask of the server.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
@@ -115,4 +126,7 @@ pub trait AdminBackend: Send + Sync {
 
     /// Sets an account's password.
     async fn admin_reset_password(&self, head: &Parts, user_id: i64, password: &str) -> Result<(), AppError>;
+
+    /// Unlocks a user's authenticator; whether anything was cleared.
+    async fn admin_unlock_factor(&self, head: &Parts, user_id: i64) -> Result<bool, AppError>;
 }

@@ -140,23 +140,23 @@ fn Manage(remove: ServerAction<RemoveTotp>, regenerate: ServerAction<RegenerateR
 fn RecoveryCodes(#[prop(into)] codes: Signal<Option<Vec<String>>>) -> impl IntoView {
     move || {
         codes.get().map(|codes| {            view! {
-                <h2>"Recovery codes"</h2>
-                <p>
-                    "Keep these somewhere safe. Each one signs you in once if you lose your phone; they are not shown again."
-                </p>
-                <ul class="recovery" data-testid="recovery-codes">
-                    {codes
-                        .into_iter()
-                        .map(|c| {
-                            view! {
-                                <li>
-                                    <code>{c}</code>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            }
+            <h2>"Recovery codes"</h2>
+            <p>
+                "Keep these somewhere safe. Each one signs you in once if you lose your phone; they are not shown again."
+            </p>
+            <ul class="recovery" data-testid="recovery-codes">
+                {codes
+                    .into_iter()
+                    .map(|c| {
+                        view! {
+                            <li>
+                                <code>{c}</code>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
         })
     }
 }

@@ -8,7 +8,8 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{
-    AdminCreateUser, AdminEndSessions, AdminResetPassword, AdminUpdateUser, AdminUser, AppError, admin_users,
+    AdminCreateUser, AdminEndSessions, AdminResetPassword, AdminUnlockFactor, AdminUpdateUser, AdminUser, AppError,
+    admin_users,
 };
 use crate::components::Protected;
 use crate::components::format::short_time;
@@ -20,12 +21,18 @@ pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<AdminCreateUser>::new();
     let update = ServerAction::<AdminUpdateUser>::new();
     let reset = ServerAction::<AdminResetPassword>::new();
+    let unlock = ServerAction::<AdminUnlockFactor>::new();
     let end = ServerAction::<AdminEndSessions>::new();
     let users = Resource::new_blocking(
         move || (search(), create.version().get(), update.version().get()),
         |(search, _, _)| admin_users(search),
     );
-    let actions = Actions { update, reset, end };
+    let actions = Actions {
+        update,
+        reset,
+        end,
+        unlock,
+    };
 
     view! {
         <Title text="Users" />
@@ -97,6 +104,7 @@ struct Actions {
     update: ServerAction<AdminUpdateUser>,
     reset: ServerAction<AdminResetPassword>,
     end: ServerAction<AdminEndSessions>,
+    unlock: ServerAction<AdminUnlockFactor>,
 }
 
 /// What the last row action did, or why it failed.
@@ -128,6 +136,17 @@ fn Outcome(actions: Actions) -> impl IntoView {
                     .get()
                     .map(|r| r.map(|n| format!("{n} session(s) ended."))),
             )
+        })
+        .or_else(|| {
+            said(actions.unlock.value().get().map(|r| {
+                r.map(|unlocked| {
+                    if unlocked {
+                        "Authenticator unlocked; its wrong-code count starts afresh.".to_owned()
+                    } else {
+                        "The authenticator was not locked.".to_owned()
+                    }
+                })
+            }))
         })
     };
     move || {
@@ -219,6 +238,15 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
                                 }
                             >
                                 "End sessions"
+                            </button>
+                            <button
+                                type="button"
+                                class="secondary small"
+                                on:click=move |_| {
+                                    actions.unlock.dispatch(AdminUnlockFactor { user_id: id });
+                                }
+                            >
+                                "Unlock authenticator"
                             </button>
                             <button
                                 type="button"

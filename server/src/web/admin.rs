@@ -80,4 +80,10 @@ impl AdminBackend for WebBackend {
         let accounts = &self.services().accounts;
         Ok(accounts.reset_password(&caller, user_id, password, &client).await?)
     }
+
+    async fn admin_unlock_factor(&self, head: &Parts, user_id: i64) -> Result<bool, AppError> {
+        let caller = self.caller(head).await?;
+        let client = self.client(head);
+        Ok(self.services().factors.unlock(&caller, user_id, &client).await?)
+    }
 }
