@@ -3,7 +3,6 @@
 //! carries. The edge turns each into the JSON API's `ApiError` and the UI's `AppError` by
 //! variant (`http::error`, `edge::failure`).
 
-use super::reauth::ReauthError;
 use crate::domain::access::TokenError;
 use crate::domain::password::{PasswordError, WeakPassword};
 use crate::domain::user::InvalidIdentity;
@@ -145,6 +144,28 @@ pub enum FactorError {
     NotFound,
     #[error(transparent)]
     Fault(Fault),
+}
+
+/// Why a re-authentication did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ReauthError {
+    /// Neither a password nor a recent enough sign-in.
+    #[error("re-authentication required")]
+    Required,
+    #[error("wrong current password")]
+    WrongPassword,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
+    #[error("too many password checks in progress")]
+    Busy,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl From<StoreError> for ReauthError {
+    fn from(error: StoreError) -> Self {
+        Fault::Store(error).into()
+    }
 }
 
 /// Reading and judging the activity log.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use secrecy::SecretString;
 
-use super::error::Fault;
+use super::error::{Fault, ReauthError};
 use super::gate::CheckGate;
 use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
@@ -27,28 +27,6 @@ use crate::storage::{ActivityStore, Decision, EventType, SessionStore, ThrottleS
 const WRONG_PASSWORDS_END_SESSION: i64 = 5;
 /// How recent a sign-in stands in for the password (NIST SP 800-63B 7.5.1's "recent").
 pub const RECENT_SIGN_IN: Duration = Duration::minutes(5);
-
-/// Why a re-authentication did not pass.
-#[derive(Debug, thiserror::Error)]
-pub enum ReauthError {
-    /// Neither a password nor a recent enough sign-in.
-    #[error("re-authentication required")]
-    Required,
-    #[error("wrong current password")]
-    WrongPassword,
-    #[error("too many attempts; retry in {retry_after_secs} s")]
-    Throttled { retry_after_secs: i64 },
-    #[error("too many password checks in progress")]
-    Busy,
-    #[error(transparent)]
-    Fault(#[from] Fault),
-}
-
-impl From<crate::storage::StoreError> for ReauthError {
-    fn from(error: crate::storage::StoreError) -> Self {
-        Fault::Store(error).into()
-    }
-}
 
 #[derive(Debug)]
 pub struct Reauthenticator {
