@@ -152,6 +152,10 @@ impl Server {
             // may challenge or block them: the load measures the path, not the policy.
             .env("FIN_RISK_STEP_UP", "1.0")
             .env("FIN_RISK_BLOCK", "1.0")
+            // The live-stream scenario's 1,000 subscribers share one admin; room for them
+            // beside any stream an earlier scenario's browser left open.
+            .env("FIN_MAX_STREAMS", "2000")
+            .env("FIN_MAX_STREAMS_PER_ADMIN", "1000")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -10,10 +10,13 @@ use chrono::Duration;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
+use crate::connections::ConnectionLimits;
 use crate::domain::client::parse_cidr_list;
 use crate::domain::geo::GeoPaths;
 use crate::domain::password::Argon2Settings;
 use crate::domain::risk::RiskThresholds;
+use crate::http::headers::LiveReload;
+use crate::service::feed::StreamLimits;
 use crate::service::{NoFactorPolicy, RiskPolicy};
 use crate::storage::RedactedUrl;
 
@@ -50,7 +53,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub argon2: Argon2Settings,
     /// Development over plain HTTP on a host other than localhost: cookies without `Secure`.
-    /// Never in production; the server warns loudly at start.
+    /// Refused with `LEPTOS_ENV=PROD`; otherwise the server warns loudly at start.
     pub insecure_dev_cookies: bool,
     /// Create an `admin` account with a random password when the database has no users.
     pub bootstrap_admin: bool,
@@ -60,11 +63,16 @@ pub struct Config {
     pub activity_retention: Option<Duration>,
     /// Risk thresholds and what a step-up means for a user without a second factor.
     pub risk: RiskPolicy,
-    /// Set by `cargo leptos watch` (`LEPTOS_WATCH`): pages carry its reload script, which the
-    /// Content-Security-Policy must then let open a WebSocket.
-    pub live_reload: bool,
+    /// The reload socket of `cargo leptos watch`, when it runs the server (see
+    /// [`live_reload`]): pages carry its reload script, which the Content-Security-Policy must
+    /// then let connect to that socket.
+    pub live_reload: Option<LiveReload>,
     /// A request without a response head after this long is answered 503.
     pub request_timeout: std::time::Duration,
+    /// How many connections are served at once, and how long a request head may take.
+    pub connections: ConnectionLimits,
+    /// How many live streams are served, in all and per admin.
+    pub streams: StreamLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +193,42 @@ impl Config {
                 problem: "must not be above FIN_RISK_BLOCK".into(),
             });
         }
+        // As leptos_config reads it: `prod` or `production`, in any case.
+        let production =
+            get("LEPTOS_ENV").is_some_and(|env| matches!(env.to_ascii_lowercase().as_str(), "prod" | "production"));
+        let insecure_dev_cookies = flag("FIN_INSECURE_DEV_COOKIES", false)?;
+        if insecure_dev_cookies && production {
+            return Err(ConfigError {
+                name: "FIN_INSECURE_DEV_COOKIES",
+                problem: "must not be on with LEPTOS_ENV=PROD: production cookies are always Secure".into(),
+            });
+        }
+        // Counts of connections and streams: at least one, at most a million.
+        let count = |name: &'static str, default: usize| number(name, default as i64, 1, 1_000_000).map(|n| n as usize);
+        let (defaults, stream_defaults) = (ConnectionLimits::default(), StreamLimits::default());
+        let connections = ConnectionLimits {
+            max_connections: count("FIN_MAX_CONNECTIONS", defaults.max_connections)?,
+            header_read_timeout: std::time::Duration::from_secs(number(
+                "FIN_HEADER_READ_TIMEOUT_SECS",
+                defaults.header_read_timeout.as_secs() as i64,
+                1,
+                300,
+            )? as u64),
+        };
+        let streams = StreamLimits {
+            total: count("FIN_MAX_STREAMS", stream_defaults.total)?,
+            per_user: count("FIN_MAX_STREAMS_PER_ADMIN", stream_defaults.per_user)?,
+        };
+        if streams.total >= connections.max_connections {
+            return Err(ConfigError {
+                name: "FIN_MAX_STREAMS",
+                problem: format!(
+                    "must be below FIN_MAX_CONNECTIONS ({}), or live streams could hold every connection",
+                    connections.max_connections
+                ),
+            });
+        }
+
         let no_factor = match get("FIN_RISK_NO_FACTOR").as_deref() {
             None | Some("allow") => NoFactorPolicy::Allow,
             Some("block") => NoFactorPolicy::Block,
@@ -225,17 +269,41 @@ impl Config {
                 )? as u32,
             },
             bootstrap_admin: flag("FIN_BOOTSTRAP_ADMIN", true)?,
-            insecure_dev_cookies: flag("FIN_INSECURE_DEV_COOKIES", false)?,
+            insecure_dev_cookies,
             geoip: GeoPaths {
                 city: paths("FIN_GEOIP_CITY_DB", DEFAULT_GEOIP_CITY),
                 asn: paths("FIN_GEOIP_ASN_DB", DEFAULT_GEOIP_ASN),
             },
             activity_retention: (retention_days > 0).then(|| Duration::days(retention_days)),
             risk: RiskPolicy { thresholds, no_factor },
-            live_reload: lookup("LEPTOS_WATCH").is_some(),
+            live_reload: live_reload(get, production),
             request_timeout: std::time::Duration::from_secs(number("FIN_REQUEST_TIMEOUT_SECS", 20, 1, 600)? as u64),
+            connections,
+            streams,
         })
     }
+}
+
+/// The watcher's reload socket, when `cargo leptos watch` runs the server. It sets
+/// `LEPTOS_WATCH=true` together with `LEPTOS_SITE_ADDR` and `LEPTOS_RELOAD_PORT` (a port other
+/// than the site's; cargo-leptos `Project::to_envs`), and a production build is never run
+/// by the watcher. Anything less, such as a `LEPTOS_WATCH` left in a deployment's
+/// environment, widens nothing. Behind a proxy, leptos's script uses
+/// `LEPTOS_RELOAD_EXTERNAL_PORT` instead, and so does the policy.
+fn live_reload(get: impl Fn(&str) -> Option<String>, production: bool) -> Option<LiveReload> {
+    if production || get("LEPTOS_WATCH").as_deref() != Some("true") {
+        return None;
+    }
+    let site: std::net::SocketAddr = get("LEPTOS_SITE_ADDR")?.parse().ok()?;
+    let reload = get("LEPTOS_RELOAD_PORT")?
+        .parse::<u16>()
+        .ok()
+        .filter(|port| *port != 0 && *port != site.port())?;
+    let port = match get("LEPTOS_RELOAD_EXTERNAL_PORT") {
+        Some(external) => external.parse::<u16>().ok().filter(|port| *port != 0)?,
+        None => reload,
+    };
+    Some(LiveReload { site: site.ip(), port })
 }
 
 /// `https://app.example.com,http://127.0.0.1:8080`: origins exactly as browsers send them in
@@ -319,6 +387,8 @@ impl fmt::Debug for Config {
             .field("geoip", &self.geoip)
             .field("live_reload", &self.live_reload)
             .field("request_timeout_secs", &self.request_timeout.as_secs())
+            .field("connections", &self.connections)
+            .field("streams", &self.streams)
             .field(
                 "activity_retention_days",
                 &self.activity_retention.map(|d| d.num_days()),
@@ -376,6 +446,93 @@ mod tests {
             config(&[("FIN_BOOTSTRAP_ADMIN", "maybe")]).unwrap_err().name,
             "FIN_BOOTSTRAP_ADMIN"
         );
+    }
+
+    #[test]
+    fn resource_limits_have_defaults_and_bounds() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.connections.max_connections, 10_000);
+        assert_eq!(c.connections.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!((c.streams.total, c.streams.per_user), (1000, 5));
+        let c = config(&[
+            ("FIN_MAX_CONNECTIONS", "50"),
+            ("FIN_HEADER_READ_TIMEOUT_SECS", "2"),
+            ("FIN_MAX_STREAMS", "20"),
+            ("FIN_MAX_STREAMS_PER_ADMIN", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.connections.max_connections, 50);
+        assert_eq!(c.connections.header_read_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(c.streams, StreamLimits { total: 20, per_user: 3 });
+        for (name, bad) in [
+            ("FIN_MAX_CONNECTIONS", "0"),
+            ("FIN_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("FIN_HEADER_READ_TIMEOUT_SECS", "forever"),
+            ("FIN_MAX_STREAMS_PER_ADMIN", "0"),
+            ("FIN_MAX_STREAMS", "-1"),
+        ] {
+            assert_eq!(config(&[(name, bad)]).unwrap_err().name, name, "{name}={bad}");
+        }
+        // Streams are connections: they must leave some for everyone else.
+        let err = config(&[("FIN_MAX_CONNECTIONS", "100"), ("FIN_MAX_STREAMS", "100")]).unwrap_err();
+        assert_eq!(err.name, "FIN_MAX_STREAMS");
+    }
+
+    #[test]
+    fn insecure_dev_cookies_are_refused_in_production() {
+        let insecure = |env: &str| config(&[("FIN_INSECURE_DEV_COOKIES", "true"), ("LEPTOS_ENV", env)]);
+        for prod in ["PROD", "prod", "Production"] {
+            let err = insecure(prod).unwrap_err();
+            assert_eq!(err.name, "FIN_INSECURE_DEV_COOKIES", "{prod}");
+            assert!(err.problem.contains("LEPTOS_ENV=PROD"), "{}", err.problem);
+            assert!(config(&[("FIN_INSECURE_DEV_COOKIES", "false"), ("LEPTOS_ENV", prod)]).is_ok());
+        }
+        for dev in ["DEV", "development"] {
+            assert!(insecure(dev).unwrap().insecure_dev_cookies, "{dev}");
+        }
+    }
+
+    /// What `cargo leptos watch` sets when it runs the server (Cargo.toml's site-addr and
+    /// reload-port).
+    const WATCHER: [(&str, &str); 3] = [
+        ("LEPTOS_WATCH", "true"),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:8000"),
+        ("LEPTOS_RELOAD_PORT", "8001"),
+    ];
+
+    #[test]
+    fn the_policy_widens_for_the_reload_socket_only_when_the_watcher_runs_the_server() {
+        let watched = config(&WATCHER).unwrap();
+        let reload = LiveReload {
+            site: "127.0.0.1".parse().unwrap(),
+            port: 8001,
+        };
+        assert_eq!(watched.live_reload, Some(reload));
+        // Behind a proxy, the page's script connects to the external port.
+        let [watch, site, port] = WATCHER;
+        let proxied = config(&[watch, site, port, ("LEPTOS_RELOAD_EXTERNAL_PORT", "443")]).unwrap();
+        assert_eq!(proxied.live_reload, Some(LiveReload { port: 443, ..reload }));
+
+        // The mere presence of the variable, or of part of what the watcher sets, is not it.
+        for partial in [
+            &[("LEPTOS_WATCH", "1")][..],
+            &[("LEPTOS_WATCH", "")][..],
+            &[("LEPTOS_WATCH", "true")][..],
+            &[("LEPTOS_WATCH", "yes"), site, port][..],
+            &[("LEPTOS_WATCH", "false"), site, port][..],
+            &[watch, site][..],
+            &[watch, port][..],
+            &[watch, site, ("LEPTOS_RELOAD_PORT", "8000")][..],
+            &[watch, site, ("LEPTOS_RELOAD_PORT", "none")][..],
+            &[site, port][..],
+        ] {
+            assert_eq!(config(partial).unwrap().live_reload, None, "{partial:?}");
+        }
+        // Production never.
+        for prod in ["PROD", "prod", "production"] {
+            let c = config(&[watch, site, port, ("LEPTOS_ENV", prod)]).unwrap();
+            assert_eq!(c.live_reload, None, "{prod}");
+        }
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Building the application from its configuration, and serving it.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
@@ -9,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connections;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
 use crate::domain::password::{PasswordError, PasswordPolicy, Passwords, UnreadableList};
@@ -83,7 +83,7 @@ pub async fn build_with_geo(
         config.activity_retention,
         MAINTENANCE_INTERVAL,
     );
-    let feed = ActivityFeed::new(store.clone());
+    let feed = ActivityFeed::new(store.clone(), config.streams);
     let services = Services::new(ServiceParts {
         store: store.clone(),
         passwords,
@@ -112,11 +112,13 @@ pub async fn build_with_geo(
             live_reload: config.live_reload,
         },
         request_timeout: config.request_timeout,
+        connections: config.connections,
         leptos,
     })
 }
 
-/// Serves the app until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves the app until `shutdown` resolves, then lets in-flight requests finish, within the
+/// connection limits of `state.connections` (see [`connections`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -125,17 +127,17 @@ pub async fn serve(
     let housekeeping = tokio::spawn(state.maintenance.clone().run_forever());
     let feed = tokio::spawn(state.feed.clone().run());
     let streams = state.feed.clone();
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live streams never finish by themselves; end them so in-flight requests can.
-            streams.stop();
-        })
-        .await;
+    let limits = state.connections;
+    let app = http::router(state);
+    connections::serve(listener, app, limits, async move {
+        shutdown.await;
+        // Live streams never finish by themselves; end them so in-flight requests can.
+        streams.stop();
+    })
+    .await;
     housekeeping.abort();
     feed.abort();
-    served
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -6,7 +6,7 @@
 //! extensions ([`CspNonce`]); the render context reads it back (see `http::page_context`), so
 //! the hydration and resource scripts Leptos writes inline carry the nonce this header names.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -23,8 +23,37 @@ use crate::domain::client::is_trusted_proxy;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SecurityHeaders {
     /// `cargo leptos watch` injects a reload script that opens a WebSocket to another port;
-    /// only then may pages connect to `ws:`/`wss:` anywhere.
-    pub live_reload: bool,
+    /// only then may pages connect to that socket, and to nothing else (see `config.rs` for
+    /// when the server believes it runs under the watcher).
+    pub live_reload: Option<LiveReload>,
+}
+
+/// The reload socket of `cargo leptos watch`. Its script in each page connects to
+/// `ws://<the page's host name>:<port>/live_reload` (`wss://` on an `https:` page, which a
+/// `ws://` source covers too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveReload {
+    /// Where the server listens (`LEPTOS_SITE_ADDR`); the watcher's socket is on the same
+    /// address.
+    pub site: IpAddr,
+    /// The port the page's script connects to.
+    pub port: u16,
+}
+
+impl LiveReload {
+    /// The socket as `connect-src` sources: its address, plus `localhost` beside a loopback
+    /// one (a page opened either way connects to its own host name). A server listening on
+    /// every address cannot know the name pages use, so there any host on that port.
+    fn sources(&self) -> String {
+        let port = self.port;
+        match self.site {
+            ip if ip.is_unspecified() => format!("ws://*:{port}"),
+            IpAddr::V4(ip) if ip.is_loopback() => format!("ws://{ip}:{port} ws://localhost:{port}"),
+            IpAddr::V6(ip) if ip.is_loopback() => format!("ws://[{ip}]:{port} ws://localhost:{port}"),
+            IpAddr::V4(ip) => format!("ws://{ip}:{port}"),
+            IpAddr::V6(ip) => format!("ws://[{ip}]:{port}"),
+        }
+    }
 }
 
 /// The nonce of one response's Content-Security-Policy: 128 random bits, base64.
@@ -55,7 +84,10 @@ impl SecurityHeaders {
     /// `<style>` elements are not. WebAssembly needs `'wasm-unsafe-eval'`, nothing else is
     /// evaluated.
     pub fn page_policy(&self, nonce: &str) -> String {
-        let connect = if self.live_reload { "'self' ws: wss:" } else { "'self'" };
+        let connect = match &self.live_reload {
+            Some(reload) => format!("'self' {}", reload.sources()),
+            None => "'self'".to_owned(),
+        };
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
              style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
@@ -156,7 +188,36 @@ mod tests {
         assert_eq!(script, "script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'");
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(policy.contains("connect-src 'self';"));
-        let dev = SecurityHeaders { live_reload: true }.page_policy("abc");
-        assert!(dev.contains("connect-src 'self' ws: wss:;"));
+    }
+
+    #[test]
+    fn under_the_watcher_pages_may_connect_to_its_reload_socket_only() {
+        let policy = |site: &str| {
+            SecurityHeaders {
+                live_reload: Some(LiveReload {
+                    site: site.parse().unwrap(),
+                    port: 8001,
+                }),
+            }
+            .page_policy("abc")
+        };
+        let connect = |policy: String| {
+            policy
+                .split(';')
+                .map(str::trim)
+                .find(|d| d.starts_with("connect-src"))
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            connect(policy("127.0.0.1")),
+            "connect-src 'self' ws://127.0.0.1:8001 ws://localhost:8001"
+        );
+        assert_eq!(
+            connect(policy("::1")),
+            "connect-src 'self' ws://[::1]:8001 ws://localhost:8001"
+        );
+        assert_eq!(connect(policy("192.0.2.7")), "connect-src 'self' ws://192.0.2.7:8001");
+        assert_eq!(connect(policy("0.0.0.0")), "connect-src 'self' ws://*:8001");
     }
 }

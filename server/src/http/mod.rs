@@ -69,6 +69,9 @@ pub struct AppState {
     pub security: headers::SecurityHeaders,
     /// How long a request may take to get its response head (see `deadline`).
     pub request_timeout: std::time::Duration,
+    /// How many connections the listener serves and how long it waits for a request head
+    /// (read by `startup::serve`, not by handlers).
+    pub connections: crate::connections::ConnectionLimits,
     pub leptos: LeptosOptions,
 }
 

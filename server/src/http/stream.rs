@@ -13,6 +13,10 @@
 //! the feed from every instance, so a demotion made anywhere ends the stream as soon as it
 //! is delivered, not up to [`RECHECK`] later. Bearer token or the access cookie (the
 //! browser's `EventSource` sends cookies, not headers).
+//!
+//! An instance serves a bounded number of streams, in all and per admin
+//! ([`crate::service::feed::StreamLimits`]); beyond either, 429 `too_many_streams`. A stream
+//! holds its place until it ends, however it ends.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -20,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
@@ -33,7 +37,7 @@ use tokio::time::Instant;
 use super::extract::bearer_token;
 use super::{ApiError, AppState};
 use crate::service::Fault;
-use crate::service::feed::{self, Delivered, Published};
+use crate::service::feed::{self, Delivered, Published, StreamRefused, StreamSlot};
 use crate::storage::{ActivityRecord, Decision, EventType};
 
 /// Comment lines on an idle stream, so proxies and browsers keep it open.
@@ -69,6 +73,7 @@ pub async fn admin_stream(
     let caller = state.services.auth.authenticate(&token).await?;
     caller.require_admin()?;
     let resume = resume_point(&parts, raw.as_deref())?;
+    let slot = state.feed.streams.open(caller.user.id).map_err(too_many_streams)?;
 
     // Subscribe before reading the log, so nothing falls between the two.
     let rx = state.feed.subscribe();
@@ -99,6 +104,7 @@ pub async fn admin_stream(
         caller: caller.user.id,
         state,
         token,
+        _slot: slot,
     };
     let mut response = Sse::new(events(subscription))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
@@ -108,6 +114,15 @@ pub async fn admin_stream(
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// 429: the caller, or every admin together, has as many streams open as the instance allows.
+fn too_many_streams(refused: StreamRefused) -> ApiError {
+    let message = match refused {
+        StreamRefused::UserAtLimit => "You have as many live streams open as allowed; close one (another tab?) first",
+        StreamRefused::InstanceAtLimit => "The server has as many live streams open as it serves; try again later",
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message)
 }
 
 /// Where to resume: the `Last-Event-ID` header (an `EventSource` reconnecting by itself)
@@ -159,6 +174,8 @@ struct Subscription {
     recheck_at: Instant,
     /// The first thing sent: the reconnect delay, or a reset.
     greeting: Option<Event>,
+    /// This stream's place in the instance's count, given back when the stream is dropped.
+    _slot: StreamSlot,
 }
 
 enum Next {

@@ -7,9 +7,14 @@
 //! channel. Subscribers that fall behind lose their place in the channel, never the
 //! events: they read what they missed from the log ([`ActivityFeed::replay`]), so a slow
 //! subscriber neither stalls the others nor makes the server hold more.
+//!
+//! Each subscriber costs a connection and a periodic check of its caller, so the feed also
+//! counts them: at most [`StreamLimits::total`] on the instance and
+//! [`StreamLimits::per_user`] for any one user (one admin's runaway tabs or script cannot
+//! take every admin's place).
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -27,20 +32,119 @@ const SWEEP: Duration = Duration::from_secs(1);
 /// Ids remembered as delivered, so a row both announced and found by a sweep goes out once.
 const REMEMBERED: usize = 8192;
 
+/// How many live streams one instance serves (`FIN_MAX_STREAMS`,
+/// `FIN_MAX_STREAMS_PER_ADMIN`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// In all.
+    pub total: usize,
+    /// For any one user.
+    pub per_user: usize,
+}
+
+impl Default for StreamLimits {
+    /// 1,000 in all is what `make stream-load` checks one instance with; five per admin is
+    /// a few tabs (browsers open at most six HTTP/1.1 connections to a host anyway).
+    fn default() -> Self {
+        Self {
+            total: 1000,
+            per_user: 5,
+        }
+    }
+}
+
+/// Why a stream was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StreamRefused {
+    #[error("this user has as many live streams open as allowed")]
+    UserAtLimit,
+    #[error("the instance serves as many live streams as allowed")]
+    InstanceAtLimit,
+}
+
+/// The live streams open on this instance, by user, within [`StreamLimits`].
+#[derive(Debug, Clone)]
+pub struct StreamCounter {
+    limits: StreamLimits,
+    open: Arc<Mutex<OpenStreams>>,
+}
+
+#[derive(Debug, Default)]
+struct OpenStreams {
+    total: usize,
+    by_user: HashMap<i64, usize>,
+}
+
+impl StreamCounter {
+    pub fn new(limits: StreamLimits) -> Self {
+        Self {
+            limits,
+            open: Arc::default(),
+        }
+    }
+
+    /// Counts a new stream for `user_id`, unless that user or the instance is at its limit.
+    /// The stream holds the slot for as long as it lives.
+    pub fn open(&self, user_id: i64) -> Result<StreamSlot, StreamRefused> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.by_user.get(&user_id).is_some_and(|&n| n >= self.limits.per_user) {
+            return Err(StreamRefused::UserAtLimit);
+        }
+        if open.total >= self.limits.total {
+            return Err(StreamRefused::InstanceAtLimit);
+        }
+        open.total += 1;
+        *open.by_user.entry(user_id).or_default() += 1;
+        Ok(StreamSlot {
+            open: self.open.clone(),
+            user_id,
+        })
+    }
+
+    /// Streams open in all, and for `user_id`.
+    pub fn count(&self, user_id: i64) -> (usize, usize) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        (open.total, open.by_user.get(&user_id).copied().unwrap_or(0))
+    }
+}
+
+/// One open stream, counted until it is dropped (when its stream ends, however it ends).
+#[derive(Debug)]
+pub struct StreamSlot {
+    open: Arc<Mutex<OpenStreams>>,
+    user_id: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(count) = open.by_user.get_mut(&self.user_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.by_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ActivityFeed {
     store: Arc<dyn Store>,
     sender: broadcast::Sender<Arc<Published>>,
     /// Set at shutdown: streams end, so a graceful shutdown does not wait on them forever.
     stop: Arc<watch::Sender<bool>>,
+    /// The subscribers that are open, within their limits.
+    pub streams: StreamCounter,
 }
 
 impl ActivityFeed {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, limits: StreamLimits) -> Self {
         Self {
             store,
             sender: broadcast::channel(CHANNEL_CAPACITY).0,
             stop: Arc::new(watch::channel(false).0),
+            streams: StreamCounter::new(limits),
         }
     }
 
@@ -220,6 +324,23 @@ impl Delivered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_are_capped_per_user_and_in_all_until_they_end() {
+        let streams = StreamCounter::new(StreamLimits { total: 3, per_user: 2 });
+        let a1 = streams.open(1).unwrap();
+        let a2 = streams.open(1).unwrap();
+        assert_eq!(streams.open(1).unwrap_err(), StreamRefused::UserAtLimit);
+        let b1 = streams.open(2).unwrap();
+        assert_eq!(streams.open(3).unwrap_err(), StreamRefused::InstanceAtLimit);
+        assert_eq!(streams.count(1), (3, 2));
+        drop(a1);
+        assert_eq!(streams.count(1), (2, 1));
+        let a3 = streams.open(1).unwrap();
+        drop((a2, a3, b1));
+        assert_eq!(streams.count(1), (0, 0));
+        assert!(streams.open.lock().unwrap().by_user.is_empty());
+    }
 
     #[test]
     fn rows_before_the_start_are_history() {

@@ -12,6 +12,7 @@ mod factors;
 mod faults;
 mod helpers;
 mod keys;
+mod limits;
 mod openapi;
 mod outage;
 mod pages;
