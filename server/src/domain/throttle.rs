@@ -128,6 +128,13 @@ pub enum Verdict {
     Throttled { retry_at: DateTime<Utc>, scope: Scope },
 }
 
+/// Whole seconds until `retry_at`, rounded up and at least one: retrying at the advertised
+/// time must succeed (the `Retry-After` of every throttled answer).
+pub fn retry_after_secs(retry_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let millis = (retry_at - now).num_milliseconds().max(1);
+    (millis + 999) / 1000
+}
+
 /// The three rules. The defaults follow OWASP's guidance: a handful of free tries per
 /// account and address, more for an address (offices share one), and a high bar for the
 /// account-wide count (NIST allows at most 100 consecutive failures).

@@ -106,6 +106,32 @@ impl ApiError {
     }
 
     /// A resource the caller names does not exist (or is not theirs).
+    /// 429 `too_many_attempts` for a throttled `what` ("sign-in", "password"), with the
+    /// wait in `Retry-After`.
+    pub fn too_many_attempts(what: &str, retry_after_secs: i64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many {what} attempts. Try again in {retry_after_secs} seconds."),
+            )
+        }
+    }
+
+    /// 429 `too_many_attempts` when too many checks are already in progress (see
+    /// `service::gate`): nothing failed, so the message says so and a second's wait is enough.
+    pub fn busy(why: &str) -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("{why} Try again in a moment."),
+            )
+        }
+    }
+
     pub fn resource_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource")
     }
@@ -123,6 +149,8 @@ impl ApiError {
     }
 }
 
+const PASSWORD_CHECKS_BUSY: &str = "Too many password checks are in progress.";
+
 impl From<SignInError> for ApiError {
     fn from(error: SignInError) -> Self {
         match error {
@@ -131,22 +159,8 @@ impl From<SignInError> for ApiError {
                 "invalid_credentials",
                 "Invalid username or password",
             ),
-            SignInError::Throttled { retry_after_secs } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!("Too many sign-in attempts. Try again in {retry_after_secs} seconds."),
-                )
-            },
-            SignInError::Busy => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    "Too many sign-ins are in progress from your network right now. Try again in a moment.",
-                )
-            },
+            SignInError::Throttled { retry_after_secs } => ApiError::too_many_attempts("sign-in", retry_after_secs),
+            SignInError::Busy => ApiError::busy("Too many sign-ins are in progress from your network right now."),
             SignInError::StepUpRequired { challenge_id } => ApiError {
                 challenge_id: Some(challenge_id),
                 ..ApiError::new(
@@ -220,22 +234,8 @@ impl From<AccountError> for ApiError {
             AccountError::Forbidden(_) => ApiError::forbidden(),
             AccountError::NotFound => ApiError::resource_not_found(),
             AccountError::SelfLockout => ApiError::new(StatusCode::CONFLICT, "self_lockout", SELF_LOCKOUT),
-            AccountError::Throttled { retry_after_secs } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!("Too many password attempts. Try again in {retry_after_secs} seconds."),
-                )
-            },
-            AccountError::Busy => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    "Too many password checks are in progress. Try again in a moment.",
-                )
-            },
+            AccountError::Throttled { retry_after_secs } => ApiError::too_many_attempts("password", retry_after_secs),
+            AccountError::Busy => ApiError::busy(PASSWORD_CHECKS_BUSY),
             AccountError::Fault(fault) => fault.into(),
         }
     }
@@ -257,22 +257,8 @@ impl From<FactorError> for ApiError {
                 "invalid_current_password",
                 "The current password is not correct",
             ),
-            FactorError::Throttled { retry_after_secs } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!("Too many password attempts. Try again in {retry_after_secs} seconds."),
-                )
-            },
-            FactorError::Busy => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    "Too many password checks are in progress. Try again in a moment.",
-                )
-            },
+            FactorError::Throttled { retry_after_secs } => ApiError::too_many_attempts("password", retry_after_secs),
+            FactorError::Busy => ApiError::busy(PASSWORD_CHECKS_BUSY),
             FactorError::NotFound => ApiError::resource_not_found(),
             FactorError::Fault(fault) => fault.into(),
         }

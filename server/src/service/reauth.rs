@@ -19,7 +19,7 @@ use super::liveness::LivenessCache;
 use super::shared::{Principal, Recorder};
 use crate::domain::client::ClientInfo;
 use crate::domain::password::Passwords;
-use crate::domain::throttle::{ThrottlePolicy, Verdict, address_key};
+use crate::domain::throttle::{ThrottlePolicy, Verdict, address_key, retry_after_secs};
 use crate::storage::{ActivityStore, Decision, EventType, SessionStore, ThrottleStore};
 
 /// Consecutive wrong current passwords after which the session that sent them ends: whoever
@@ -75,9 +75,8 @@ impl Reauthenticator {
         let now = self.recorder.now();
         let counted = match self.counters.throttle_attempt(std::slice::from_ref(&key), now).await? {
             Verdict::Throttled { retry_at, .. } => {
-                let millis = (retry_at - now).num_milliseconds().max(1);
                 return Err(ReauthError::Throttled {
-                    retry_after_secs: (millis + 999) / 1000,
+                    retry_after_secs: retry_after_secs(retry_at, now),
                 });
             }
             Verdict::Allowed { counted } => counted,

@@ -14,7 +14,7 @@ use super::shared::{Issuer, Recorder, SignedIn};
 use crate::domain::client::{ClientInfo, hash_device_cookie};
 use crate::domain::password::Passwords;
 use crate::domain::risk::{Response, Signals};
-use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key};
+use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key, retry_after_secs};
 use crate::domain::token::{self, NewRefreshToken};
 use crate::domain::user::{User, normalise_login};
 use crate::storage::{Challenge, Decision, EventType, NewActivity, NewSession, Store};
@@ -79,12 +79,10 @@ impl SignInService {
         let network = address_key(client.ip);
         // At most a few checks per address and account run at once; the rest wait here
         // (see `gate`), so attempts in flight never crowd out the address's allowance.
+        let user_id = user.as_ref().map(|u| u.id);
         let Ok(_pass) = self.gate.enter(&network, &account).await else {
-            let user_id = user.as_ref().map(|u| u.id);
-            let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
-            event.decision = Decision::Throttle;
-            event.risk_reasons = vec!["too_many_in_progress".to_owned()];
-            self.store.record_activity(&event).await?;
+            self.refused_unheard(user_id, tried, client, now, "too_many_in_progress")
+                .await?;
             return Err(SignInError::Busy);
         };
         // The same lookup for unknown names (user 0 owns nothing), so the answer's timing
@@ -95,15 +93,10 @@ impl SignInService {
             .await?;
         let keys = self.throttle.keys(&account, client.ip, known);
         if let Verdict::Throttled { retry_at, scope } = self.store.throttle_attempt(&keys, now).await? {
-            let user_id = user.as_ref().map(|u| u.id);
-            let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
-            event.decision = Decision::Throttle;
-            event.risk_reasons = vec![scope.reason().to_owned()];
-            self.store.record_activity(&event).await?;
-            // Whole seconds, rounded up: retrying at the advertised time must succeed.
-            let millis = (retry_at - now).num_milliseconds().max(1);
+            self.refused_unheard(user_id, tried, client, now, scope.reason())
+                .await?;
             return Err(SignInError::Throttled {
-                retry_after_secs: (millis + 999) / 1000,
+                retry_after_secs: retry_after_secs(retry_at, now),
             });
         }
 
@@ -114,7 +107,6 @@ impl SignInService {
         // The risk engine judges every attempt against the account's own history, failed
         // ones too: a refusal for risk then costs the same reads as a wrong password, and
         // the log shows how unusual each failure was.
-        let user_id = user.as_ref().map(|u| u.id);
         let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
         let memory = self.risk.memory(user_id.unwrap_or(0), client, &event.place).await?;
         let signals = self
@@ -164,6 +156,23 @@ impl SignInService {
             network,
         };
         self.open_session(accepted, client, now).await
+    }
+
+    /// Logs an attempt refused before its password was checked (throttled, or too many in
+    /// progress), with why.
+    async fn refused_unheard(
+        &self,
+        user_id: Option<i64>,
+        tried: Option<String>,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), SignInError> {
+        let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
+        event.decision = Decision::Throttle;
+        event.risk_reasons = vec![reason.to_owned()];
+        self.store.record_activity(&event).await?;
+        Ok(())
     }
 
     /// Rehashes a right password whose stored hash was made under older Argon2 settings, so
@@ -229,9 +238,8 @@ impl SignInService {
             .filter(|k| k.scope == Scope::Account)
             .collect();
         if let Verdict::Throttled { retry_at, .. } = self.store.throttle_attempt(&account_keys, now).await? {
-            let millis = (retry_at - now).num_milliseconds().max(1);
             return Err(SignInError::Throttled {
-                retry_after_secs: (millis + 999) / 1000,
+                retry_after_secs: retry_after_secs(retry_at, now),
             });
         }
         let answer = self.factors.check(user.id, code, client, now).await?;

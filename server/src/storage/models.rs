@@ -173,7 +173,8 @@ pub struct NewSession {
     pub token_expires_at: DateTime<Utc>,
     pub country: Option<String>,
     pub city: Option<String>,
-    /// The client's network, remembered as one the owner signs in from.
+    /// The client's address as throttling keys it (IPv4, or IPv6 /64), remembered as one
+    /// the owner signs in from (the `known_networks` table keeps its older name).
     pub known_network: String,
     /// Throttle keys to clear (this account from this address) and to give back the count
     /// the attempt took (the address-wide and account-wide keys).
