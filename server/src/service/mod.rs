@@ -141,7 +141,11 @@ impl Services {
                 live: live.clone(),
             })),
             sign_in: Arc::new(SignInService {
-                store: store.clone(),
+                users: store.clone(),
+                counters: store.clone(),
+                challenges: store.clone(),
+                sessions: store.clone(),
+                activity: store.clone(),
                 passwords,
                 issuer: issuer.clone(),
                 recorder: recorder.clone(),

@@ -17,7 +17,10 @@ use crate::domain::risk::{Response, Signals};
 use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key, retry_after_secs};
 use crate::domain::token::{self, NewRefreshToken};
 use crate::domain::user::{User, normalise_login};
-use crate::storage::{Challenge, Decision, EventType, NewActivity, NewSession, Store};
+use crate::storage::{
+    ActivityStore, Challenge, Decision, EventType, FactorStore, NewActivity, NewSession, SessionStore, ThrottleStore,
+    UserStore,
+};
 
 /// How long an address the owner signed in from keeps its own, higher account-wide
 /// throttle cap.
@@ -28,7 +31,11 @@ const CHALLENGE_ATTEMPTS: i64 = 5;
 
 #[derive(Debug)]
 pub struct SignInService {
-    pub(super) store: Arc<dyn Store>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) counters: Arc<dyn ThrottleStore>,
+    pub(super) challenges: Arc<dyn FactorStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) activity: Arc<dyn ActivityStore>,
     pub(super) passwords: Passwords,
     pub(super) issuer: Issuer,
     pub(super) recorder: Recorder,
@@ -67,7 +74,7 @@ impl SignInService {
     ) -> Result<SignedIn, SignInError> {
         let login = normalise_login(login);
         let user = match &login {
-            Some(login) => self.store.find_user_by_login(login).await?,
+            Some(login) => self.users.find_user_by_login(login).await?,
             None => None,
         };
         let now = self.recorder.now();
@@ -88,11 +95,11 @@ impl SignInService {
         // The same lookup for unknown names (user 0 owns nothing), so the answer's timing
         // does not tell which names exist.
         let known = self
-            .store
+            .counters
             .is_known_network(user.as_ref().map_or(0, |u| u.id), &network, now - OWNER_ADDRESS_MEMORY)
             .await?;
         let keys = self.throttle.keys(&account, client.ip, known);
-        if let Verdict::Throttled { retry_at, scope } = self.store.throttle_attempt(&keys, now).await? {
+        if let Verdict::Throttled { retry_at, scope } = self.counters.throttle_attempt(&keys, now).await? {
             self.refused_unheard(user_id, tried, client, now, scope.reason())
                 .await?;
             return Err(SignInError::Throttled {
@@ -123,7 +130,7 @@ impl SignInService {
             Some(user) if password_ok && user.is_active => user,
             _ => {
                 event.decision = Decision::Deny;
-                self.store.record_activity(&event).await?;
+                self.activity.record_activity(&event).await?;
                 return Err(SignInError::InvalidCredentials);
             }
         };
@@ -140,7 +147,7 @@ impl SignInService {
         if block {
             event.event_type = EventType::LoginBlocked;
             event.decision = Decision::Block;
-            self.store.record_activity(&event).await?;
+            self.activity.record_activity(&event).await?;
             tracing::warn!(user_id = user.id, ip = %client.ip, score = event.risk_score, reasons = ?event.risk_reasons, "sign-in blocked by the risk policy");
             // The same answer as a wrong password: a refusal for risk must not tell a
             // credential-stuffing bot that the password was right. The owner and the admins
@@ -171,7 +178,7 @@ impl SignInService {
         let mut event = self.recorder.event(EventType::LoginFailed, user_id, tried, client, now);
         event.decision = Decision::Throttle;
         event.risk_reasons = vec![reason.to_owned()];
-        self.store.record_activity(&event).await?;
+        self.activity.record_activity(&event).await?;
         Ok(())
     }
 
@@ -182,7 +189,7 @@ impl SignInService {
             return Ok(());
         }
         let upgraded = self.passwords.hash(password).await?;
-        self.store
+        self.users
             .upgrade_password_hash(user.id, &user.hashed_password, &upgraded)
             .await?;
         Ok(())
@@ -200,10 +207,10 @@ impl SignInService {
             risk_score: event.risk_score,
             risk_reasons: serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned()),
         };
-        self.store.create_challenge(&challenge, now).await?;
+        self.challenges.create_challenge(&challenge, now).await?;
         event.event_type = EventType::StepUpRequired;
         event.decision = Decision::Challenge;
-        self.store.record_activity(&event).await?;
+        self.activity.record_activity(&event).await?;
         Ok(SignInError::StepUpRequired {
             challenge_id: challenge.id,
         })
@@ -221,11 +228,11 @@ impl SignInService {
         }
         let now = self.recorder.now();
         let challenge = self
-            .store
+            .challenges
             .attempt_challenge(challenge_id, now, CHALLENGE_ATTEMPTS)
             .await?
             .ok_or(SignInError::InvalidCode)?;
-        let user = match self.store.find_user(challenge.user_id).await? {
+        let user = match self.users.find_user(challenge.user_id).await? {
             Some(user) if user.is_active => user,
             _ => return Err(SignInError::InvalidCode),
         };
@@ -237,7 +244,7 @@ impl SignInService {
             .into_iter()
             .filter(|k| k.scope == Scope::Account)
             .collect();
-        if let Verdict::Throttled { retry_at, .. } = self.store.throttle_attempt(&account_keys, now).await? {
+        if let Verdict::Throttled { retry_at, .. } = self.counters.throttle_attempt(&account_keys, now).await? {
             return Err(SignInError::Throttled {
                 retry_after_secs: retry_after_secs(retry_at, now),
             });
@@ -254,11 +261,11 @@ impl SignInService {
             .event(EventType::LoginSucceeded, Some(user.id), username, client, now);
         event.risk_score = challenge.risk_score;
         event.risk_reasons = serde_json::from_str(&challenge.risk_reasons).unwrap_or_default();
-        if !passed || !self.store.consume_challenge(challenge_id, now).await? {
+        if !passed || !self.challenges.consume_challenge(challenge_id, now).await? {
             event.event_type = EventType::LoginFailed;
             event.decision = Decision::Deny;
             event.risk_reasons.push("invalid_second_factor".to_owned());
-            self.store.record_activity(&event).await?;
+            self.activity.record_activity(&event).await?;
             if answer == Answer::Locked {
                 return Err(SignInError::FactorLocked);
             }
@@ -326,7 +333,7 @@ impl SignInService {
             throttle_clear: throttle_clear.into_iter().map(|k| k.key).collect(),
             throttle_refund: throttle_refund.into_iter().map(|k| k.key).collect(),
         };
-        self.store.open_session(&session, &event).await?;
+        self.sessions.open_session(&session, &event).await?;
         let obs = observation(client, &event.place, &event.device, now);
         self.risk
             .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)
@@ -335,5 +342,157 @@ impl SignInService {
         let mut signed_in = self.issuer.signed_in(user, session_id, refresh.secret, now);
         signed_in.device_cookie = new_cookie;
         Ok(signed_in)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::access::{AccessTokens, SigningKey};
+    use crate::domain::geo::Geolocator;
+    use crate::domain::password::{Argon2Settings, PasswordPolicy};
+    use crate::domain::token::SuccessorKey;
+    use crate::domain::totp::RecoveryKey;
+    use crate::service::{NewAccount, RiskPolicy, ServiceParts, Services, SessionPolicy};
+    use crate::storage::{Schema as _, SqlStore, StoreError};
+
+    /// A throttle store that notes what each sign-in asks of it: whose known addresses it
+    /// looked up, and under which scopes it counted the attempt.
+    #[derive(Debug)]
+    struct Watched {
+        inner: Arc<SqlStore>,
+        lookups: Mutex<Vec<i64>>,
+        counted: Mutex<Vec<Vec<Scope>>>,
+    }
+
+    #[async_trait]
+    impl ThrottleStore for Watched {
+        async fn throttle_attempt(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<Verdict, StoreError> {
+            self.counted
+                .lock()
+                .unwrap()
+                .push(keys.iter().map(|k| k.scope).collect());
+            self.inner.throttle_attempt(keys, now).await
+        }
+        async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+            self.inner.prune_throttle(before).await
+        }
+        async fn clear_throttle(&self, keys: &[String]) -> Result<(), StoreError> {
+            self.inner.clear_throttle(keys).await
+        }
+        async fn is_known_network(
+            &self,
+            user_id: i64,
+            network: &str,
+            since: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.lookups.lock().unwrap().push(user_id);
+            self.inner.is_known_network(user_id, network, since).await
+        }
+    }
+
+    /// The sign-in service over a fresh SQLite database, its throttle store watched.
+    async fn watched_sign_in() -> (SignInService, Services, Arc<Watched>) {
+        let dir = std::env::temp_dir().join(format!("fin-sign-in-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite:{}", dir.join("sign-in.db").display());
+        let store = Arc::new(SqlStore::connect(&url, 2).await.unwrap());
+        store.migrate().await.unwrap();
+        let cheap = Argon2Settings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let services = Services::new(ServiceParts {
+            store: store.clone(),
+            passwords: Passwords::new(cheap).unwrap(),
+            password_policy: PasswordPolicy::bundled().unwrap(),
+            tokens: AccessTokens::new(
+                &SigningKey::generate_ed25519(),
+                &[],
+                "fin-intelli",
+                "fin-intelli",
+                Duration::minutes(15),
+            ),
+            successors: SuccessorKey::new(vec![7; 32]),
+            recovery_key: RecoveryKey::new(vec![9; 32]),
+            clock: Arc::new(ManualClock::new(Utc::now())),
+            policy: SessionPolicy {
+                lifetime: Duration::days(30),
+                idle_timeout: Duration::days(7),
+                grace: Duration::seconds(30),
+            },
+            geo: Arc::new(Geolocator::empty()),
+            throttle: ThrottlePolicy::default(),
+            risk: RiskPolicy::default(),
+        });
+        let watched = Arc::new(Watched {
+            inner: store,
+            lookups: Mutex::default(),
+            counted: Mutex::default(),
+        });
+        let real = &services.sign_in;
+        let sign_in = SignInService {
+            users: real.users.clone(),
+            counters: watched.clone(),
+            challenges: real.challenges.clone(),
+            sessions: real.sessions.clone(),
+            activity: real.activity.clone(),
+            passwords: real.passwords.clone(),
+            issuer: real.issuer.clone(),
+            recorder: real.recorder.clone(),
+            throttle: real.throttle,
+            risk: real.risk.clone(),
+            factors: real.factors.clone(),
+            gate: real.gate.clone(),
+        };
+        (sign_in, services, watched)
+    }
+
+    /// Enumeration through the throttle: a name nobody has costs the same store work as a
+    /// real account's (one known-address lookup, the same scopes counted), so neither the
+    /// timing nor the counters tell a prober which names exist.
+    #[tokio::test]
+    async fn unknown_names_are_looked_up_and_counted_like_real_accounts() {
+        let (sign_in, services, watched) = watched_sign_in().await;
+        services
+            .accounts
+            .create_user(NewAccount {
+                username: "alice".to_owned(),
+                email: "alice@example.com".to_owned(),
+                password: SecretString::from("a quiet harbour at dawn".to_owned()),
+                is_admin: false,
+            })
+            .await
+            .unwrap();
+        let client = ClientInfo::new("203.0.113.9".parse().unwrap(), Some("probe/1.0"));
+        let wrong = || SecretString::from("not the password".to_owned());
+
+        let real = sign_in.sign_in("alice", wrong(), &client).await;
+        let unknown = sign_in.sign_in("nobody-by-this-name", wrong(), &client).await;
+
+        assert!(matches!(real, Err(SignInError::InvalidCredentials)), "{:?}", real.err());
+        assert!(
+            matches!(unknown, Err(SignInError::InvalidCredentials)),
+            "{:?}",
+            unknown.err()
+        );
+        let lookups = watched.lookups.lock().unwrap().clone();
+        assert_eq!(
+            lookups.len(),
+            2,
+            "one known-address lookup per attempt, named or not: {lookups:?}"
+        );
+        assert_eq!(
+            lookups[1], 0,
+            "an unknown name is looked up as user 0, who owns nothing"
+        );
+        let counted = watched.counted.lock().unwrap().clone();
+        assert_eq!(counted.len(), 2);
+        assert_eq!(counted[0], counted[1], "the same throttle scopes count both attempts");
     }
 }
