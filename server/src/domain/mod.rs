@@ -6,6 +6,7 @@ pub mod client;
 pub mod device;
 pub mod geo;
 pub mod password;
+pub mod proof;
 pub mod risk;
 pub mod throttle;
 pub mod token;
