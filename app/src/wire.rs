@@ -59,6 +59,7 @@ pub enum EventType {
     LoginFailed,
     Refresh,
     RefreshReused,
+    RefreshUnbound,
     Logout,
     SessionRevoked,
     StepUpRequired,
@@ -72,11 +73,12 @@ pub enum EventType {
 
 impl EventType {
     /// Every kind, in the order the filters offer them.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::Refresh,
         EventType::RefreshReused,
+        EventType::RefreshUnbound,
         EventType::Logout,
         EventType::SessionRevoked,
         EventType::StepUpRequired,
@@ -91,6 +93,7 @@ impl EventType {
             EventType::LoginFailed => "login_failed",
             EventType::Refresh => "refresh",
             EventType::RefreshReused => "refresh_reused",
+            EventType::RefreshUnbound => "refresh_unbound",
             EventType::Logout => "logout",
             EventType::SessionRevoked => "session_revoked",
             EventType::StepUpRequired => "step_up_required",
@@ -116,6 +119,7 @@ impl EventType {
             EventType::LoginFailed => "Failed sign-in",
             EventType::Refresh => "Session refreshed",
             EventType::RefreshReused => "Stolen token caught",
+            EventType::RefreshUnbound => "Copied session refused",
             EventType::Logout => "Signed out",
             EventType::SessionRevoked => "Session ended",
             EventType::StepUpRequired => "Second factor asked",
@@ -134,6 +138,7 @@ impl EventType {
                 | EventType::LoginFailed
                 | EventType::Refresh
                 | EventType::RefreshReused
+                | EventType::RefreshUnbound
                 | EventType::StepUpRequired
                 | EventType::LoginBlocked
         )

@@ -16,8 +16,8 @@ use crate::domain::throttle::ThrottlePolicy;
 use crate::edge::cookies::Cookies;
 use crate::http::{self, AppState};
 use crate::service::{
-    ActivityFeed, DatabaseGate, Maintenance, ServiceParts, Services, SessionPolicy, load_keys, load_recovery_key,
-    load_successor_key,
+    ActivityFeed, DatabaseGate, Maintenance, ServiceParts, Services, SessionPolicy, load_keys, load_nonce_key,
+    load_recovery_key, load_successor_key,
 };
 
 /// How often old activity and throttle counters are pruned.
@@ -72,6 +72,7 @@ pub async fn build_with_geo(
         .map_err(PasswordError::from)??;
     let successors = load_successor_key(store.as_ref(), clock.as_ref()).await?;
     let recovery_key = load_recovery_key(store.as_ref(), clock.as_ref()).await?;
+    let nonce_key = load_nonce_key(store.as_ref(), clock.as_ref()).await?;
     let policy = SessionPolicy {
         lifetime: config.refresh_ttl,
         idle_timeout: config.session_idle,
@@ -91,6 +92,7 @@ pub async fn build_with_geo(
         tokens,
         successors,
         recovery_key,
+        nonce_key,
         clock,
         policy,
         geo: geo.clone(),

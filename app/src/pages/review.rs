@@ -411,6 +411,9 @@ fn explain(reason: &str) -> &'static str {
         "session_country_changed" | "session_network_changed" => "the session moved to another place or network",
         "concurrent_networks" => "the session is used from two networks at once",
         "refresh_reused" | "refresh_token_reused" => "a spent refresh token came back: likely stolen",
+        "device_proof_missing" => {
+            "the session is bound to a device key and the refresh did not prove it: a copied token"
+        }
         "risk_blocked" => "the risk policy blocked the attempt",
         "second_factor_passed" => "the user passed the second-factor challenge",
         "invalid_second_factor" => "a wrong second-factor code",

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::domain::proof::Presented;
+
 /// Stored user-agent strings are cut to this many characters.
 pub const MAX_DEVICE_CHARS: usize = 255;
 
@@ -17,6 +19,8 @@ pub struct ClientInfo {
     /// Whether the response will set cookies (a browser, cookie delivery): only then is a
     /// device cookie issued.
     pub takes_cookies: bool,
+    /// The device proof the request carried (its `DPoP` header), not yet checked.
+    pub device_proof: Option<Presented>,
 }
 
 impl ClientInfo {
@@ -36,12 +40,19 @@ impl ClientInfo {
             device,
             device_cookie: None,
             takes_cookies: false,
+            device_proof: None,
         }
     }
 
     /// A client whose response sets cookies (a browser).
     pub fn taking_cookies(mut self, yes: bool) -> Self {
         self.takes_cookies = yes;
+        self
+    }
+
+    /// The client, with the device proof its request carried.
+    pub fn with_device_proof(mut self, proof: Option<Presented>) -> Self {
+        self.device_proof = proof;
         self
     }
 

@@ -46,6 +46,7 @@ impl From<SignInError> for AppError {
             SignInError::StepUpRequired { challenge_id } => AppError::StepUpRequired(challenge_id),
             SignInError::InvalidCode => AppError::InvalidCode,
             SignInError::FactorLocked => AppError::FactorLocked,
+            SignInError::InvalidDeviceProof(refused) => AppError::BadRequest(refused.to_string()),
             SignInError::Fault(fault) => fault.into(),
         }
     }
@@ -54,9 +55,10 @@ impl From<SignInError> for AppError {
 impl From<SessionError> for AppError {
     fn from(error: SessionError) -> Self {
         match error {
-            SessionError::InvalidRefreshToken | SessionError::RefreshReused | SessionError::RefreshBlocked => {
-                AppError::NotSignedIn
-            }
+            SessionError::InvalidRefreshToken
+            | SessionError::RefreshReused
+            | SessionError::RefreshBlocked
+            | SessionError::DeviceProof(_) => AppError::NotSignedIn,
             SessionError::NotFound => AppError::NotFound,
             SessionError::Fault(fault) => fault.into(),
         }

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use crate::domain::client::{ClientInfo, client_ip};
+use crate::domain::proof::Presented;
 use crate::service::Services;
 use cookies::Cookies;
 
@@ -50,5 +51,30 @@ pub fn client_info(parts: &Parts, cookies: &Cookies, trusted_proxies: &[IpNet]) 
         .filter_map(|v| v.to_str().ok());
     let ip = client_ip(peer, forwarded, trusted_proxies);
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    ClientInfo::new(ip, user_agent).with_device_cookie(cookies.read_device(&parts.headers))
+    ClientInfo::new(ip, user_agent)
+        .with_device_cookie(cookies.read_device(&parts.headers))
+        .with_device_proof(device_proof(parts))
+}
+
+/// The request's `DPoP` header and what the request was for: the host the client addressed
+/// and the path, without the query. Several `DPoP` headers are one empty, malformed proof.
+fn device_proof(parts: &Parts) -> Option<Presented> {
+    let mut values = parts.headers.get_all("dpop").iter();
+    let first = values.next()?;
+    let proof = match (first.to_str(), values.next()) {
+        (Ok(proof), None) => proof.trim().to_owned(),
+        _ => String::new(),
+    };
+    let authority = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    Some(Presented {
+        proof,
+        method: parts.method.as_str().to_owned(),
+        authority: authority.to_owned(),
+        path: parts.uri.path().to_owned(),
+    })
 }

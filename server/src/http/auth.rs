@@ -68,8 +68,28 @@ pub async fn login(
     client: ClientInfo,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = sign_in(&state, client, &headers, body).await;
+    with_nonce(&state, answer)
+}
+
+/// Every answer of the token endpoints carries a fresh nonce for the client's next device
+/// proof (RFC 9449 section 8), so a bound session's refresh needs no extra round trip.
+fn with_nonce(state: &AppState, answer: Result<Response, ApiError>) -> Response {
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(nonce) = HeaderValue::from_str(&state.services.proofs.nonce()) {
+        response.headers_mut().insert("dpop-nonce", nonce);
+    }
+    response
+}
+
+async fn sign_in(
+    state: &AppState,
+    client: ClientInfo,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: LoginRequest = parse_body(&headers, body)?;
+    let request: LoginRequest = parse_body(headers, body)?;
     if request.grant_type.as_deref().is_some_and(|g| g != "password") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -134,8 +154,18 @@ pub async fn step_up(
     client: ClientInfo,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = answer_step_up(&state, client, &headers, body).await;
+    with_nonce(&state, answer)
+}
+
+async fn answer_step_up(
+    state: &AppState,
+    client: ClientInfo,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: StepUpRequest = parse_body(&headers, body)?;
+    let request: StepUpRequest = parse_body(headers, body)?;
     let delivery = Delivery::parse(request.refresh_delivery.as_deref())?;
     let client = client.taking_cookies(delivery == Delivery::Cookie);
     let signed_in = state
@@ -151,17 +181,26 @@ pub async fn refresh(
     client: ClientInfo,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = answer_refresh(&state, client, &headers, body).await;
+    with_nonce(&state, answer)
+}
+
+async fn answer_refresh(
+    state: &AppState,
+    client: ClientInfo,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: TokenBody = optional_body(&headers, body)?;
+    let request: TokenBody = optional_body(headers, body)?;
     let (token, delivery) = match request.refresh_token {
         Some(token) => (Some(token), Delivery::Body),
-        None => (
-            state.cookies.read_refresh(&headers).map(str::to_owned),
-            Delivery::Cookie,
-        ),
+        None => (state.cookies.read_refresh(headers).map(str::to_owned), Delivery::Cookie),
     };
     match state.services.sessions.refresh(token.as_deref(), &client).await {
         Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies)),
+        // A bound session lives on: the device holding its key proves it next time.
+        Err(error @ SessionError::DeviceProof(_)) => Err(error.into()),
         Err(error) if delivery == Delivery::Cookie => {
             // The cookie holds a dead token: drop it so the browser stops sending it.
             let mut response = ApiError::from(error).into_response();
@@ -196,10 +235,13 @@ pub async fn resume(
         .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
     let (site, next) = return_address(query.next.as_deref(), &state.allowed_origins);
     let token = state.cookies.read_refresh(&headers);
-    let (location, set_cookies) = match state.services.sessions.refresh(token, &client).await {
+    let (location, set_cookies) = match state.services.sessions.resume(token, &client).await {
         Ok(refreshed) => (format!("{site}{next}"), state.cookies.session(&refreshed)),
         // The server's own failure is a 5xx, not a reason to sign the visitor out.
         Err(SessionError::Fault(fault)) => return Err(fault.into()),
+        // A device-bound session: the sign-in page's script renews it with its key, so
+        // its cookies stay.
+        Err(SessionError::DeviceProof(_)) => (format!("{site}/login"), Vec::new()),
         Err(_) => (format!("{site}/login"), state.cookies.clear_all()),
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();

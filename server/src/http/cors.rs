@@ -46,12 +46,12 @@ impl AllowedOrigins {
 }
 
 /// Methods and request headers a listed origin may use (the JSON API's, the server
-/// functions', and the stream's `Last-Event-ID`).
+/// functions', device proofs' `DPoP`, and the stream's `Last-Event-ID`).
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PATCH, DELETE";
-const ALLOW_HEADERS: &str = "authorization, content-type, last-event-id";
-/// Response headers the page may read: redirects of the server functions (`Location` with
-/// `serverfnredirect`) and the throttle's `Retry-After`.
-const EXPOSE_HEADERS: &str = "location, serverfnredirect, retry-after";
+const ALLOW_HEADERS: &str = "authorization, content-type, dpop, last-event-id";
+/// Response headers the page may read: the next device proof's `DPoP-Nonce`, redirects of
+/// the server functions (`Location` with `serverfnredirect`) and the throttle's `Retry-After`.
+const EXPOSE_HEADERS: &str = "dpop-nonce, location, serverfnredirect, retry-after";
 /// How long a browser may reuse a preflight answer, in seconds.
 const MAX_AGE: &str = "600";
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::access::TokenError;
+use crate::domain::proof::ProofError;
 use crate::edge::failure::{SELF_LOCKOUT, log_fault};
 use crate::edge::wire::{FilterError, FilterErrorKind};
 use crate::service::{
@@ -105,6 +106,11 @@ impl ApiError {
         )
     }
 
+    /// 400 `invalid_dpop_proof` (RFC 9449 section 5): a device proof that does not hold.
+    pub fn invalid_device_proof(refused: ProofError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", refused.to_string())
+    }
+
     /// A resource the caller names does not exist (or is not theirs).
     /// 429 `too_many_attempts` for a throttled `what` ("sign-in", "password"), with the
     /// wait in `Retry-After`.
@@ -175,6 +181,7 @@ impl From<SignInError> for ApiError {
                 "second_factor_locked",
                 "Your authenticator is locked after too many wrong codes. Use a recovery code, or ask an administrator to unlock it.",
             ),
+            SignInError::InvalidDeviceProof(refused) => ApiError::invalid_device_proof(refused),
             SignInError::Fault(fault) => fault.into(),
         }
     }
@@ -198,6 +205,14 @@ impl From<SessionError> for ApiError {
                 "session_blocked",
                 "This session was ended because it was used from an unexpected device or network. Please sign in again.",
             ),
+            SessionError::DeviceProof(ProofError::NonceRequired) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "use_dpop_nonce",
+                "Sign the device proof again with the nonce in the DPoP-Nonce header",
+            ),
+            SessionError::DeviceProof(refused) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "device_proof_required", refused.to_string())
+            }
             SessionError::NotFound => ApiError::resource_not_found(),
             SessionError::Fault(fault) => fault.into(),
         }

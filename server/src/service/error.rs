@@ -5,6 +5,7 @@
 
 use crate::domain::access::TokenError;
 use crate::domain::password::{PasswordError, WeakPassword};
+use crate::domain::proof::ProofError;
 use crate::domain::user::InvalidIdentity;
 use crate::storage::StoreError;
 
@@ -56,6 +57,9 @@ pub enum SignInError {
     /// The authenticator is locked after too many wrong codes.
     #[error("the second factor is locked")]
     FactorLocked,
+    /// The device proof offered to bind the new session does not hold.
+    #[error(transparent)]
+    InvalidDeviceProof(ProofError),
     #[error(transparent)]
     Fault(#[from] Fault),
 }
@@ -72,6 +76,10 @@ pub enum SessionError {
     /// A refresh looked like someone else holding the token: the session is ended.
     #[error("session ended by the risk policy")]
     RefreshBlocked,
+    /// The session is bound to a device key and the refresh did not prove it (or, with
+    /// [`ProofError::NonceRequired`], must prove it again with a fresh nonce).
+    #[error(transparent)]
+    DeviceProof(ProofError),
     /// No such session of the caller's.
     #[error("not found")]
     NotFound,
@@ -192,7 +200,31 @@ macro_rules! from_store {
     )*};
 }
 
-from_store!(SignInError, SessionError, AuthenticateError, ActivityError);
+from_store!(
+    SignInError,
+    SessionError,
+    AuthenticateError,
+    ActivityError,
+    ProofCheckError
+);
+
+/// A device proof that did not hold, or the store failing while it was checked.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofCheckError {
+    #[error(transparent)]
+    Refused(#[from] ProofError),
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl From<ProofCheckError> for SignInError {
+    fn from(error: ProofCheckError) -> Self {
+        match error {
+            ProofCheckError::Refused(refused) => SignInError::InvalidDeviceProof(refused),
+            ProofCheckError::Fault(fault) => fault.into(),
+        }
+    }
+}
 
 impl From<PasswordError> for SignInError {
     fn from(error: PasswordError) -> Self {

@@ -9,6 +9,7 @@ use secrecy::ExposeSecret;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::access::SigningKey;
+use crate::domain::proof::NonceKey;
 use crate::domain::token::SuccessorKey;
 use crate::domain::totp::RecoveryKey;
 use crate::storage::{KeyStore, StoreError, StoredSigningKey};
@@ -101,27 +102,32 @@ fn decode(key: &StoredSigningKey) -> Result<SigningKey, KeyLoadError> {
 /// (apart from the codes' rows, though in the same database: see SECURITY.md) so every
 /// instance hashes alike.
 pub async fn load_recovery_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<RecoveryKey, KeyLoadError> {
-    let mut candidate = vec![0u8; 32];
-    OsRng.fill_bytes(&mut candidate);
-    let stored = store
-        .ensure_secret("recovery_codes", &STANDARD.encode(&candidate), clock.now())
-        .await?;
-    let key = STANDARD
-        .decode(&stored)
-        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
-    Ok(RecoveryKey::new(key))
+    Ok(RecoveryKey::new(shared_secret(store, clock, "recovery_codes").await?))
 }
 
 /// The key that derives refresh-token successors: generated on first start, kept in the
 /// database so every instance derives the same successor for the same token.
 pub async fn load_successor_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<SuccessorKey, KeyLoadError> {
+    Ok(SuccessorKey::new(
+        shared_secret(store, clock, "refresh_successor").await?,
+    ))
+}
+
+/// The key device-proof nonces are signed with, shared so any instance accepts any
+/// instance's nonce.
+pub async fn load_nonce_key(store: &dyn KeyStore, clock: &dyn Clock) -> Result<NonceKey, KeyLoadError> {
+    Ok(NonceKey::new(shared_secret(store, clock, "device_proof_nonces").await?))
+}
+
+/// The 256-bit secret `name`: this instance's random candidate, unless another instance
+/// stored one first.
+async fn shared_secret(store: &dyn KeyStore, clock: &dyn Clock, name: &str) -> Result<Vec<u8>, KeyLoadError> {
     let mut candidate = vec![0u8; 32];
     OsRng.fill_bytes(&mut candidate);
     let stored = store
-        .ensure_secret("refresh_successor", &STANDARD.encode(&candidate), clock.now())
+        .ensure_secret(name, &STANDARD.encode(&candidate), clock.now())
         .await?;
-    let key = STANDARD
+    STANDARD
         .decode(&stored)
-        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))?;
-    Ok(SuccessorKey::new(key))
+        .map_err(|e| KeyLoadError::Corrupt(e.to_string()))
 }

@@ -1,4 +1,5 @@
-//! Background housekeeping: the activity log's retention and stale throttle counters.
+//! Background housekeeping: the activity log's retention, stale throttle counters, and
+//! device proofs too old to be accepted again.
 //!
 //! Runs on every instance; the deletes are idempotent and bounded (a batch at a time), so
 //! several instances pruning at once only share the work.
@@ -30,6 +31,7 @@ pub struct Maintenance {
 pub struct Pruned {
     pub events: u64,
     pub throttle_counters: u64,
+    pub spent_proofs: u64,
 }
 
 impl Maintenance {
@@ -63,6 +65,7 @@ impl Maintenance {
             }
         }
         pruned.throttle_counters = self.store.prune_throttle(now - THROTTLE_MEMORY).await?;
+        pruned.spent_proofs = self.store.prune_spent_proofs(now).await?;
         Ok(pruned)
     }
 
@@ -78,6 +81,7 @@ impl Maintenance {
                     tracing::info!(
                         events = pruned.events,
                         throttle_counters = pruned.throttle_counters,
+                        spent_proofs = pruned.spent_proofs,
                         "pruned old records"
                     );
                 }

@@ -14,6 +14,7 @@ mod gate;
 mod keys;
 mod liveness;
 mod maintenance;
+mod proofs;
 mod reauth;
 pub(crate) mod risk;
 mod sessions;
@@ -28,15 +29,18 @@ pub use admin::{AdminService, UserUpdate};
 pub use authenticate::Authenticator;
 pub use availability::DatabaseGate;
 pub use error::{
-    AccountError, ActivityError, AuthenticateError, FactorError, Fault, Forbidden, SessionError, SignInError,
+    AccountError, ActivityError, AuthenticateError, FactorError, Fault, Forbidden, ProofCheckError, SessionError,
+    SignInError,
 };
 pub use factors::{SecondFactorService, TotpEnrolment};
 pub use feed::ActivityFeed;
 pub use gate::GateLimits;
 pub use keys::{
-    KeyLoadError, LoadedKeys, load_keys, load_recovery_key, load_successor_key, rotate_signing_key, verification_keys,
+    KeyLoadError, LoadedKeys, load_keys, load_nonce_key, load_recovery_key, load_successor_key, rotate_signing_key,
+    verification_keys,
 };
 pub use maintenance::Maintenance;
+pub use proofs::DeviceProofs;
 pub use risk::{NoFactorPolicy, RiskPolicy};
 pub use sessions::SessionService;
 pub use shared::{Principal, SessionPolicy, SignedIn};
@@ -46,6 +50,7 @@ use crate::clock::Clock;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
 use crate::domain::password::{PasswordPolicy, Passwords};
+use crate::domain::proof::NonceKey;
 use crate::domain::throttle::ThrottlePolicy;
 use crate::domain::token::SuccessorKey;
 use crate::domain::totp::RecoveryKey;
@@ -60,6 +65,8 @@ pub struct ServiceParts {
     pub tokens: AccessTokens,
     pub successors: SuccessorKey,
     pub recovery_key: RecoveryKey,
+    /// Signs the nonces device proofs must carry.
+    pub nonce_key: NonceKey,
     pub clock: Arc<dyn Clock>,
     pub policy: SessionPolicy,
     pub geo: Arc<Geolocator>,
@@ -78,6 +85,8 @@ pub struct Services {
     pub factors: Arc<SecondFactorService>,
     pub activity: Arc<ActivityService>,
     pub admin: Arc<AdminService>,
+    /// Device binding: the proofs bound sessions must carry, and their nonces.
+    pub proofs: Arc<DeviceProofs>,
 }
 
 impl Services {
@@ -89,6 +98,7 @@ impl Services {
             tokens,
             successors,
             recovery_key,
+            nonce_key,
             clock,
             policy,
             geo,
@@ -106,6 +116,11 @@ impl Services {
         // One gate for every password check, so sign-ins and re-authentications share the
         // bounds per address and account.
         let gate = gate::CheckGate::new(gate::GateLimits::default());
+        let proofs = Arc::new(DeviceProofs {
+            spent: store.clone(),
+            nonces: nonce_key,
+            clock: clock.clone(),
+        });
         let reauth = Arc::new(reauth::Reauthenticator {
             sessions: store.clone(),
             activity: store.clone(),
@@ -153,6 +168,7 @@ impl Services {
                 risk: risk.clone(),
                 factors: factors.clone(),
                 gate,
+                proofs: proofs.clone(),
             }),
             sessions: Arc::new(SessionService {
                 sessions: store.clone(),
@@ -163,6 +179,7 @@ impl Services {
                 recorder: recorder.clone(),
                 risk: risk.clone(),
                 live: live.clone(),
+                proofs: proofs.clone(),
             }),
             activity: Arc::new(ActivityService {
                 activity: store.clone(),
@@ -182,6 +199,7 @@ impl Services {
             }),
             factors,
             accounts,
+            proofs,
         }
     }
 }

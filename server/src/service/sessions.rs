@@ -3,16 +3,28 @@
 
 use std::sync::Arc;
 
-use super::error::SessionError;
+use chrono::{DateTime, Utc};
+
+use super::error::{ProofCheckError, SessionError};
 use super::liveness::LivenessCache;
+use super::proofs::DeviceProofs;
 use super::risk::{RiskGate, observation, parse_baseline};
 use super::shared::{Issuer, Principal, Recorder, SignedIn};
 use crate::domain::client::ClientInfo;
+use crate::domain::proof::ProofError;
 use crate::domain::risk::Response;
 use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::storage::{
-    ActivityStore, Decision, EventType, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore,
+    ActivityStore, Decision, EventType, NewActivity, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore,
 };
+
+/// What asks for a session's renewal: a request that can carry a device proof, or a page
+/// load that cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    Request,
+    Navigation,
+}
 
 #[derive(Debug)]
 pub struct SessionService {
@@ -24,6 +36,7 @@ pub struct SessionService {
     pub(super) recorder: Recorder,
     pub(super) risk: RiskGate,
     pub(super) live: Arc<LivenessCache>,
+    pub(super) proofs: Arc<DeviceProofs>,
 }
 
 impl SessionService {
@@ -36,8 +49,29 @@ impl SessionService {
     ///   response, keep the session. Each such answer is logged (`refresh_retry`).
     /// - Any other spent token is a replay: the whole session is revoked and a
     ///   `refresh_reused` event with risk 1.0 is written.
+    /// - A session bound to a device key is refreshed only with a proof from that key
+    ///   (see [`DeviceProofs::prove`]). Without one the refresh is refused and a
+    ///   `refresh_unbound` event with risk 1.0 is written, but the session lives on: the
+    ///   owner's device still holds the key.
     #[tracing::instrument(name = "sessions::refresh", skip_all)]
     pub async fn refresh(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, SessionError> {
+        self.renew(presented, client, Renewal::Request).await
+    }
+
+    /// [`Self::refresh`] for a page load whose access cookie lapsed. A navigation cannot
+    /// carry a device proof, so a bound session is not renewed here (the page's script
+    /// renews it with its key) and its owner's navigation raises no alarm.
+    #[tracing::instrument(name = "sessions::resume", skip_all)]
+    pub async fn resume(&self, presented: Option<&str>, client: &ClientInfo) -> Result<SignedIn, SessionError> {
+        self.renew(presented, client, Renewal::Navigation).await
+    }
+
+    async fn renew(
+        &self,
+        presented: Option<&str>,
+        client: &ClientInfo,
+        renewal: Renewal,
+    ) -> Result<SignedIn, SessionError> {
         let presented = presented
             .filter(|t| looks_like_refresh_token(t))
             .ok_or(SessionError::InvalidRefreshToken)?;
@@ -49,6 +83,14 @@ impl SessionService {
         // Judge the refresh against its session before spending the token: a thief's
         // refresh ends the session instead of extending it.
         let context = self.sessions.refresh_context(&presented_hash).await?;
+        if let Some(context) = &context
+            && let Some(jkt) = &context.device_jkt
+        {
+            if renewal == Renewal::Navigation {
+                return Err(SessionError::DeviceProof(ProofError::Missing));
+            }
+            self.prove_device(jkt, context.user.id, &event, client, now).await?;
+        }
         let mut learning = None;
         let mut risk_baseline = None;
         if let Some(context) = &context
@@ -146,6 +188,35 @@ impl SessionService {
             _ => return Err(SessionError::InvalidRefreshToken),
         };
         Ok(self.issuer.signed_in(user, session_id, successor.secret, now))
+    }
+
+    /// Holds a bound session's refresh to its key. A refresh that does not prove it is
+    /// logged as `refresh_unbound` (risk 1.0, blocked) and refused; one that only needs a
+    /// fresh nonce is refused without an alarm, since it proved the key.
+    async fn prove_device(
+        &self,
+        jkt: &str,
+        user_id: i64,
+        event: &NewActivity,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(), SessionError> {
+        let refused = match self.proofs.prove(jkt, client, None, now).await {
+            Ok(()) => return Ok(()),
+            Err(ProofCheckError::Fault(fault)) => return Err(fault.into()),
+            Err(ProofCheckError::Refused(refused)) => refused,
+        };
+        if refused != ProofError::NonceRequired {
+            let mut alarm = event.clone();
+            alarm.event_type = EventType::RefreshUnbound;
+            alarm.user_id = Some(user_id);
+            alarm.risk_score = 1.0;
+            alarm.risk_reasons = vec!["device_proof_missing".to_owned()];
+            alarm.decision = Decision::Block;
+            self.activity.record_activity(&alarm).await?;
+            tracing::warn!(user_id, ip = %client.ip, why = %refused, "refresh of a device-bound session without its key: refused");
+        }
+        Err(SessionError::DeviceProof(refused))
     }
 
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::error::SignInError;
 use super::factors::{Answer, SecondFactorService};
 use super::gate::CheckGate;
+use super::proofs::DeviceProofs;
 use super::risk::{Memory, RiskGate, observation};
 use super::shared::{Issuer, Recorder, SignedIn};
 use crate::domain::client::{ClientInfo, hash_device_cookie};
@@ -18,8 +19,8 @@ use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, addre
 use crate::domain::token::{self, NewRefreshToken};
 use crate::domain::user::{User, normalise_login};
 use crate::storage::{
-    ActivityStore, Challenge, Decision, EventType, FactorStore, NewActivity, NewSession, SessionStore, ThrottleStore,
-    UserStore,
+    ActivityStore, BoundKey, Challenge, Decision, EventType, FactorStore, NewActivity, NewSession, SessionStore,
+    ThrottleStore, UserStore,
 };
 
 /// How long an address the owner signed in from keeps its own, higher account-wide
@@ -43,6 +44,7 @@ pub struct SignInService {
     pub(super) risk: RiskGate,
     pub(super) factors: Arc<SecondFactorService>,
     pub(super) gate: Arc<CheckGate>,
+    pub(super) proofs: Arc<DeviceProofs>,
 }
 
 /// A sign-in the password and the risk engine (or a second factor) accepted, on its way to
@@ -56,6 +58,8 @@ struct Accepted {
     keys: Vec<ThrottleKey>,
     /// The owner's address ([`address_key`]) the sign-in came from.
     network: String,
+    /// The device key the client proved, to bind the session to.
+    device_key: Option<BoundKey>,
 }
 
 impl SignInService {
@@ -73,6 +77,9 @@ impl SignInService {
         client: &ClientInfo,
     ) -> Result<SignedIn, SignInError> {
         let login = normalise_login(login);
+        // A device proof offered must hold whatever the password: checked (and used up)
+        // first, it says nothing about the account.
+        let device_key = self.proofs.key_to_bind(client, self.recorder.now()).await?;
         let user = match &login {
             Some(login) => self.users.find_user_by_login(login).await?,
             None => None,
@@ -161,6 +168,7 @@ impl SignInService {
             signals,
             keys,
             network,
+            device_key,
         };
         self.open_session(accepted, client, now).await
     }
@@ -227,6 +235,7 @@ impl SignInService {
             return Err(SignInError::InvalidCode);
         }
         let now = self.recorder.now();
+        let device_key = self.proofs.key_to_bind(client, now).await?;
         let challenge = self
             .challenges
             .attempt_challenge(challenge_id, now, CHALLENGE_ATTEMPTS)
@@ -286,6 +295,7 @@ impl SignInService {
             event,
             memory,
             signals,
+            device_key,
         };
         self.open_session(accepted, client, now).await
     }
@@ -305,6 +315,7 @@ impl SignInService {
             signals,
             keys,
             network,
+            device_key,
         } = accepted;
         let policy = self.issuer.policy;
         let refresh = NewRefreshToken::generate();
@@ -332,6 +343,7 @@ impl SignInService {
             known_network: network,
             throttle_clear: throttle_clear.into_iter().map(|k| k.key).collect(),
             throttle_refund: throttle_refund.into_iter().map(|k| k.key).collect(),
+            device_key,
         };
         self.sessions.open_session(&session, &event).await?;
         let obs = observation(client, &event.place, &event.device, now);
@@ -356,6 +368,7 @@ mod tests {
     use crate::domain::access::{AccessTokens, SigningKey};
     use crate::domain::geo::Geolocator;
     use crate::domain::password::{Argon2Settings, PasswordPolicy};
+    use crate::domain::proof::NonceKey;
     use crate::domain::token::SuccessorKey;
     use crate::domain::totp::RecoveryKey;
     use crate::service::{NewAccount, RiskPolicy, ServiceParts, Services, SessionPolicy};
@@ -420,6 +433,7 @@ mod tests {
             ),
             successors: SuccessorKey::new(vec![7; 32]),
             recovery_key: RecoveryKey::new(vec![9; 32]),
+            nonce_key: NonceKey::new(vec![5; 32]),
             clock: Arc::new(ManualClock::new(Utc::now())),
             policy: SessionPolicy {
                 lifetime: Duration::days(30),
@@ -449,6 +463,7 @@ mod tests {
             risk: real.risk.clone(),
             factors: real.factors.clone(),
             gate: real.gate.clone(),
+            proofs: real.proofs.clone(),
         };
         (sign_in, services, watched)
     }

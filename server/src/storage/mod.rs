@@ -15,22 +15,32 @@ use std::sync::Arc;
 
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
-    ActivityFilter, ActivityRecord, Challenge, Decision, EventType, FailureSignals, NewActivity, NewSession,
+    ActivityFilter, ActivityRecord, BoundKey, Challenge, Decision, EventType, FailureSignals, NewActivity, NewSession,
     NewVerdict, RefreshContext, ReviewVerdict, RevokeSessions, RiskLearning, RotateOutcome, Rotation, SessionRecord,
     SpentToken, StoredBaseline, StoredSigningKey, TotpFactor,
 };
-pub use roles::{ActivityStore, FactorStore, KeyStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore};
+pub use roles::{
+    ActivityStore, FactorStore, KeyStore, ProofStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore,
+};
 pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
 pub use sql::SqlStore;
 
 /// Every role: what the application is assembled from. Services take the roles they use.
 pub trait Store:
-    Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore
+    Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore + ProofStore
 {
 }
 
 impl<T> Store for T where
-    T: Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore
+    T: Schema
+        + UserStore
+        + SessionStore
+        + ActivityStore
+        + ThrottleStore
+        + FactorStore
+        + RiskStore
+        + KeyStore
+        + ProofStore
 {
 }
 

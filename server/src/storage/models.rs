@@ -15,6 +15,9 @@ pub enum EventType {
     LoginFailed,
     Refresh,
     RefreshReused,
+    /// A refresh of a device-bound session without a valid proof from its key: a copied
+    /// token or cookie jar, refused.
+    RefreshUnbound,
     Logout,
     SessionRevoked,
     StepUpRequired,
@@ -24,11 +27,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::Refresh,
         EventType::RefreshReused,
+        EventType::RefreshUnbound,
         EventType::Logout,
         EventType::SessionRevoked,
         EventType::StepUpRequired,
@@ -43,6 +47,7 @@ impl EventType {
             EventType::LoginFailed => "login_failed",
             EventType::Refresh => "refresh",
             EventType::RefreshReused => "refresh_reused",
+            EventType::RefreshUnbound => "refresh_unbound",
             EventType::Logout => "logout",
             EventType::SessionRevoked => "session_revoked",
             EventType::StepUpRequired => "step_up_required",
@@ -180,6 +185,15 @@ pub struct NewSession {
     /// the attempt took (the address-wide and account-wide keys).
     pub throttle_clear: Vec<String>,
     pub throttle_refund: Vec<String>,
+    /// The device key the session is bound to, when the client proved one at sign-in.
+    pub device_key: Option<BoundKey>,
+}
+
+/// A session's device key: the public JWK as stored and its RFC 7638 thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundKey {
+    pub jwk: String,
+    pub jkt: String,
 }
 
 /// A signing key as stored: the secret base64-encoded. `Debug` hides it.
@@ -293,6 +307,8 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Whether the session is bound to a device key (its refreshes must prove it).
+    pub device_bound: bool,
 }
 
 /// One refresh: spend `presented_hash`, issue `successor_hash` in the same session.
@@ -319,6 +335,8 @@ pub struct Rotation {
 pub struct RefreshContext {
     pub session_id: String,
     pub risk_baseline: Option<String>,
+    /// The thumbprint of the device key the session is bound to; `None`: never bound.
+    pub device_jkt: Option<String>,
     #[sqlx(flatten)]
     pub user: User,
 }

@@ -303,3 +303,14 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// instances starting at once end up with the same key.
     async fn ensure_signing_key(&self, key: &StoredSigningKey) -> Result<StoredSigningKey, StoreError>;
 }
+
+/// Device proofs already accepted: each is good for one request (RFC 9449 section 11.1).
+#[async_trait]
+pub trait ProofStore: Send + Sync + std::fmt::Debug {
+    /// Records the proof `jti` of key `jkt` as used, until `expires_at`; `false` when it
+    /// was used before. One conditional insert, so two instances cannot both accept it.
+    async fn spend_proof(&self, jkt: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Forgets proofs that could no longer be accepted anyway (expired before `now`).
+    async fn prune_spent_proofs(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}

@@ -6,7 +6,7 @@ use server::domain::device::Device;
 use server::domain::geo::Place;
 use server::domain::user::{Email, NewUser, Username};
 use server::storage::{
-    self, Decision, EventType, NewActivity, NewSession, RotateOutcome, Rotation, StoreError, StoredSigningKey,
+    self, BoundKey, Decision, EventType, NewActivity, NewSession, RotateOutcome, Rotation, StoreError, StoredSigningKey,
 };
 
 use crate::helpers::TestDb;
@@ -115,6 +115,7 @@ async fn the_store_keeps_its_contract() {
         known_network: "203.0.113.0/24".into(),
         throttle_clear: Vec::new(),
         throttle_refund: Vec::new(),
+        device_key: None,
     };
     store
         .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))
@@ -336,6 +337,42 @@ async fn the_store_keeps_its_contract() {
         "deactivation ends sessions"
     );
 
+    // Device binding: a bound session's key comes back with its refresh context, and the
+    // device list says it is bound; a proof is accepted once, and forgotten once expired.
+    let bound = NewSession {
+        session_id: "s-bound".into(),
+        token_hash: "b0".repeat(32),
+        device_key: Some(BoundKey {
+            jwk: r#"{"kty":"EC","crv":"P-256","x":"x","y":"y"}"#.into(),
+            jkt: "thumbprint".into(),
+        }),
+        ..session.clone()
+    };
+    store
+        .open_session(&bound, &event(EventType::LoginSucceeded, Some(alice.id), now))
+        .await
+        .unwrap();
+    let context = store.refresh_context(&"b0".repeat(32)).await.unwrap().unwrap();
+    assert_eq!(context.device_jkt.as_deref(), Some("thumbprint"));
+    let listed = store.live_sessions(alice.id, now).await.unwrap();
+    assert!(listed.iter().any(|s| s.id == "s-bound" && s.device_bound));
+    assert!(listed.iter().filter(|s| s.id != "s-bound").all(|s| !s.device_bound));
+    let expiry = now + Duration::minutes(3);
+    assert!(store.spend_proof("thumbprint", "jti-1", expiry).await.unwrap());
+    assert!(
+        !store.spend_proof("thumbprint", "jti-1", expiry).await.unwrap(),
+        "used once"
+    );
+    assert!(
+        store.spend_proof("another-key", "jti-1", expiry).await.unwrap(),
+        "per key"
+    );
+    assert_eq!(store.prune_spent_proofs(now).await.unwrap(), 0);
+    assert_eq!(
+        store.prune_spent_proofs(expiry + Duration::seconds(1)).await.unwrap(),
+        2
+    );
+
     // Server secrets: the first stored value wins.
     assert_eq!(store.ensure_secret("k", "first", now).await.unwrap(), "first");
     assert_eq!(store.ensure_secret("k", "second", now).await.unwrap(), "first");
@@ -508,6 +545,7 @@ async fn activity_search_retention_and_throttling_keep_their_contract() {
         known_network: "203.0.113.0/24".into(),
         throttle_clear: vec![keys[0].key.clone()],
         throttle_refund: vec![keys[1].key.clone()],
+        device_key: None,
     };
     store
         .open_session(&session, &event(EventType::LoginSucceeded, Some(alice.id), now))

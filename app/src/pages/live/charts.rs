@@ -28,7 +28,7 @@ pub(super) fn Counters(feed: Feed) -> impl IntoView {
                     EventType::LoginFailed => 1,
                     EventType::LoginBlocked => 2,
                     EventType::StepUpRequired => 3,
-                    EventType::RefreshReused => 4,
+                    EventType::RefreshReused | EventType::RefreshUnbound => 4,
                     _ => continue,
                 };
                 counts[slot] += 1;
@@ -52,7 +52,7 @@ pub(super) fn Counters(feed: Feed) -> impl IntoView {
             {tile(1, "failures", "count-failures", false)}
             {tile(2, "blocked", "count-blocked", true)}
             {tile(3, "step-ups", "count-step-ups", false)}
-            {tile(4, "reuse alarms", "count-reuse", true)}
+            {tile(4, "stolen-token alarms", "count-reuse", true)}
             <span class="muted small">"last 5 minutes"</span>
         </div>
     }

@@ -61,6 +61,8 @@ pub enum ProofError {
     Replayed,
     #[error("the device proof must carry a fresh nonce from the DPoP-Nonce header")]
     NonceRequired,
+    #[error("this session is bound to a device key: send a DPoP proof signed by it")]
+    Missing,
 }
 
 /// The request a proof must be for.
@@ -72,6 +74,38 @@ pub struct Target<'a> {
     pub authority: &'a str,
     /// The path, without the query.
     pub path: &'a str,
+}
+
+/// A proof as a request carried it (the `DPoP` header), with what that request was for.
+/// Checked by [`verify`] when the use case needs it, on the use case's clock.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Presented {
+    /// The header's value; empty when the request carried several (RFC 9449: one only).
+    pub proof: String,
+    pub method: String,
+    pub authority: String,
+    pub path: String,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("method", &self.method)
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Presented {
+    /// The request the proof must be for.
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            method: &self.method,
+            authority: &self.authority,
+            path: &self.path,
+        }
+    }
 }
 
 /// What a proof is checked against.

@@ -10,8 +10,8 @@ use crate::storage::{
     StoreError,
 };
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at";
+const SESSION_COLUMNS: &str = "id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at, \
+     device_jkt is not null as device_bound";
 
 /// One refresh-token row to insert.
 pub(super) struct TokenRow<'a> {
@@ -31,8 +31,9 @@ impl SessionStore for SqlStore {
         let mut tx = self.pool.begin().await?;
         query(
             "insert into sessions \
-             (id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+             (id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at, \
+              device_key, device_jkt) \
+             values ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)",
         )
         .bind(&session.session_id)
         .bind(session.user_id)
@@ -42,6 +43,8 @@ impl SessionStore for SqlStore {
         .bind(session.city.as_deref())
         .bind(session.created_at)
         .bind(session.expires_at)
+        .bind(session.device_key.as_ref().map(|k| k.jwk.as_str()))
+        .bind(session.device_key.as_ref().map(|k| k.jkt.as_str()))
         .execute(&mut tx)
         .await?;
         insert_token(
@@ -196,7 +199,7 @@ impl SessionStore for SqlStore {
 
     async fn refresh_context(&self, token_hash: &str) -> Result<Option<RefreshContext>, StoreError> {
         Ok(query(
-            "select s.id as session_id, s.risk_baseline, \
+            "select s.id as session_id, s.risk_baseline, s.device_jkt, \
                     u.id, u.username, u.email, u.hashed_password, u.is_active, u.is_admin, u.created_at \
              from refresh_tokens t join sessions s on s.id = t.session_id join users u on u.id = s.user_id \
              where t.token_hash = $1",

@@ -1,0 +1,271 @@
+//! Device-bound sessions (RFC 9449 DPoP proofs, which the browser's WebCrypto key sends
+//! too): a session signed in with a proof renews only with proofs from the same key, so a
+//! copied refresh token or cookie jar is refused on its first renewal while the owner's
+//! device keeps going. Real ES256 keys throughout ([`SoftwareKey`]).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use server::clock::Clock as _;
+use server::domain::proof::SoftwareKey;
+
+use crate::helpers::{PASSWORD, TestApp, cookie_value, error_code};
+
+const REFRESH: &str = "/api/auth/refresh";
+
+/// A client holding a device key, and the last nonce the server gave it.
+struct Device {
+    key: SoftwareKey,
+    nonce: Option<String>,
+}
+
+impl Device {
+    fn new() -> Self {
+        Self {
+            key: SoftwareKey::generate(),
+            nonce: None,
+        }
+    }
+
+    /// A fresh proof for `POST path`, made now on the app's clock, with the last nonce.
+    fn proof(&self, app: &TestApp, path: &str) -> String {
+        self.key
+            .proof("POST", &app.url(path), app.clock.now(), self.nonce.as_deref(), None)
+    }
+
+    /// Keeps the nonce a response carried for the next proof.
+    fn remember_nonce(&mut self, response: &reqwest::Response) {
+        let nonce = response
+            .headers()
+            .get("dpop-nonce")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(nonce.is_some(), "the token endpoints always send a nonce");
+        self.nonce = nonce;
+    }
+
+    /// Signs in with body delivery, binding the session to this key; the refresh token.
+    async fn sign_in(&mut self, app: &TestApp, username: &str) -> String {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header("dpop", self.proof(app, "/api/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD, "refresh_delivery": "body"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        self.remember_nonce(&response);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["refresh_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Refreshes with a proof from this key; the response.
+    async fn refresh(&mut self, app: &TestApp, token: &str) -> reqwest::Response {
+        let response = refresh_with(app, token, Some(self.proof(app, REFRESH))).await;
+        self.remember_nonce(&response);
+        response
+    }
+}
+
+async fn refresh_with(app: &TestApp, token: &str, proof: Option<String>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url(REFRESH))
+        .json(&serde_json::json!({"refresh_token": token}));
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    request.send().await.unwrap()
+}
+
+async fn next_token(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_copied_refresh_token_is_refused_while_the_owners_device_keeps_refreshing() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let mut owner = Device::new();
+    let mut token = owner.sign_in(&app, "alice").await;
+    for _ in 0..3 {
+        token = next_token(owner.refresh(&app, &token).await).await;
+    }
+
+    // The thief copied the current token: without the key it is refused, and so is a proof
+    // from a key of the thief's own, even with a nonce the server handed out.
+    let stolen = token.clone();
+    let refused = refresh_with(&app, &stolen, None).await;
+    assert_eq!(error_code(refused, 401).await, "device_proof_required");
+    let mut thief = Device::new();
+    thief.nonce = owner.nonce.clone();
+    let refused = refresh_with(&app, &stolen, Some(thief.proof(&app, REFRESH))).await;
+    assert_eq!(error_code(refused, 401).await, "device_proof_required");
+    assert_eq!(app.count_events("refresh_unbound").await, 2);
+    let alarms = app.store().activity_page(None, None, 50).await.unwrap();
+    let alarm = alarms.iter().find(|e| e.event_type == "refresh_unbound").unwrap();
+    assert_eq!((alarm.risk_score, alarm.decision.as_str()), (1.0, "block"));
+    assert!(alarm.user_id.is_some(), "the alarm names the account");
+
+    // The owner's session lives on.
+    let token = next_token(owner.refresh(&app, &token).await).await;
+    assert_eq!(owner.refresh(&app, &token).await.status(), 200);
+    assert_eq!(app.count_events("refresh_reused").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_copied_cookie_jar_cannot_renew_a_bound_browser_session() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let mut owner = Device::new();
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("dpop", owner.proof(&app, "/api/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    owner.remember_nonce(&response);
+    let refresh_cookie = cookie_value(response.headers(), "__Secure-fin_refresh").expect("refresh cookie");
+    let jar = format!("__Secure-fin_refresh={refresh_cookie}");
+
+    // The jar alone: refused, and its cookies are left as they were (the session lives).
+    let copied = app
+        .client
+        .post(app.url(REFRESH))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert!(copied.headers().get("set-cookie").is_none(), "nothing cleared");
+    assert_eq!(error_code(copied, 401).await, "device_proof_required");
+    // A page load cannot carry a proof: it goes to the sign-in page (whose script renews
+    // the session with its key), keeping the cookies and raising no alarm.
+    let resumed = app
+        .client
+        .get(app.url("/api/auth/resume?next=/devices"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 303);
+    assert_eq!(resumed.headers()["location"], "/login");
+    assert!(resumed.headers().get("set-cookie").is_none());
+    assert_eq!(app.count_events("refresh_unbound").await, 1);
+
+    let renewed = app
+        .client
+        .post(app.url(REFRESH))
+        .header("cookie", &jar)
+        .header("dpop", owner.proof(&app, REFRESH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    assert!(
+        cookie_value(renewed.headers(), "__Secure-fin_refresh").is_some(),
+        "rotated"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn broken_replayed_and_misdirected_proofs_are_refused_with_json_errors() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let mut owner = Device::new();
+    let token = owner.sign_in(&app, "alice").await;
+    let now = app.clock.now();
+    let nonce = owner.nonce.clone();
+    let url = app.url(REFRESH);
+    let jwk = owner.key.jwk();
+    let claims = |iat: i64| serde_json::json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": "POST", "htu": url, "iat": iat, "nonce": nonce});
+    let unsigned_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(serde_json::json!({"typ": "dpop+jwt", "alg": "none", "jwk": jwk}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims(now.timestamp()).to_string())
+    );
+    let hs256 = owner.key.sign(
+        &serde_json::json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk}),
+        &claims(now.timestamp()),
+    );
+    let proof_at = |when: chrono::DateTime<chrono::Utc>, target: &str| {
+        owner.key.proof("POST", target, when, nonce.as_deref(), None)
+    };
+    let cases = [
+        ("alg none", unsigned_none),
+        ("a symmetric alg", hs256),
+        ("stale", proof_at(now - Duration::minutes(10), &url)),
+        ("from the future", proof_at(now + Duration::minutes(10), &url)),
+        ("for another address", proof_at(now, &app.url("/api/auth/login"))),
+        (
+            "for another method",
+            owner.key.proof("GET", &url, now, nonce.as_deref(), None),
+        ),
+        ("oversized", "a".repeat(9 * 1024)),
+        ("garbage", "not-a-proof".to_owned()),
+    ];
+    for (what, proof) in cases {
+        let refused = refresh_with(&app, &token, Some(proof)).await;
+        assert_eq!(error_code(refused, 401).await, "device_proof_required", "{what}");
+    }
+
+    // One proof, one request: the second use is refused.
+    let proof = owner.proof(&app, REFRESH);
+    let token = next_token(refresh_with(&app, &token, Some(proof.clone())).await).await;
+    let replayed = refresh_with(&app, &token, Some(proof)).await;
+    assert_eq!(error_code(replayed, 401).await, "device_proof_required");
+
+    // Without a nonce, or with one past its life: 400 use_dpop_nonce and a fresh nonce,
+    // and no alarm (the key was proven).
+    let alarms = app.count_events("refresh_unbound").await;
+    for stale_nonce in [None, owner.nonce.clone()] {
+        app.clock.advance(Duration::minutes(11));
+        let proof = owner
+            .key
+            .proof("POST", &url, app.clock.now(), stale_nonce.as_deref(), None);
+        let response = refresh_with(&app, &token, Some(proof)).await;
+        let fresh = response
+            .headers()
+            .get("dpop-nonce")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(error_code(response, 400).await, "use_dpop_nonce");
+        owner.nonce = Some(fresh);
+    }
+    assert_eq!(app.count_events("refresh_unbound").await, alarms);
+    assert_eq!(owner.refresh(&app, &token).await.status(), 200);
+
+    // At sign-in a proof offered must hold too.
+    let refused = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("dpop", owner.key.proof("POST", &url, app.clock.now(), None, None))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD, "refresh_delivery": "body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(refused, 400).await, "invalid_dpop_proof");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_never_bound_keeps_the_bearer_rules() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let (_, token) = app.login_tokens("alice").await;
+    let token = next_token(refresh_with(&app, &token, None).await).await;
+    // A proof sent later binds nothing: the session stays as it was signed in.
+    let stranger = Device::new();
+    let token = next_token(refresh_with(&app, &token, Some(stranger.proof(&app, REFRESH))).await).await;
+    assert_eq!(refresh_with(&app, &token, None).await.status(), 200);
+    assert_eq!(app.count_events("refresh_unbound").await, 0);
+    app.stop().await;
+}
