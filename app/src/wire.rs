@@ -49,6 +49,8 @@ pub struct SessionInfo {
     pub last_used_at: String,
     /// The session this browser is using.
     pub current: bool,
+    /// Bound to a key the device holds: a copy of its cookies or tokens cannot renew it.
+    pub device_bound: bool,
 }
 
 /// What an activity event records, as the JSON API's `event_type` names it.

@@ -55,7 +55,23 @@ fn SessionTable(
             };
             view! {
                 <tr data-testid="session-row" data-current=session.current.to_string()>
-                    <td>{session.device}</td>
+                    <td>
+                        {session.device}
+                        {session
+                            .device_bound
+                            .then(|| {
+                                view! {
+                                    " "
+                                    <span
+                                        class="badge"
+                                        data-testid="device-bound"
+                                        title="Renewed only with a key this device holds: a copy of its cookies is refused"
+                                    >
+                                        "Key-bound"
+                                    </span>
+                                }
+                            })}
+                    </td>
                     <td>{session.place}" "<span class="muted small">{session.ip}</span></td>
                     <td>
                         <time datetime=session.created_at.clone()>{short_time(&session.created_at)}</time>

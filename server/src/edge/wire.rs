@@ -182,6 +182,7 @@ pub fn session_info(s: SessionRecord, current: Option<&str>) -> SessionInfo {
         ip: s.ip_address,
         created_at: rfc3339(s.created_at),
         last_used_at: rfc3339(s.last_used_at),
+        device_bound: s.device_bound,
         id: s.id,
     }
 }

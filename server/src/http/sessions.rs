@@ -22,6 +22,8 @@ pub struct SessionView {
     last_used_at: String,
     /// The session the caller's access token belongs to.
     current: bool,
+    /// Bound to a device key: renewed only with proofs from it.
+    device_bound: bool,
 }
 
 pub async fn list(
@@ -34,6 +36,7 @@ pub async fn list(
             .into_iter()
             .map(|s| SessionView {
                 current: s.id == caller.claims.sid,
+                device_bound: s.device_bound,
                 id: s.id,
                 device: Device::parse(&s.device_info).label(),
                 ip: s.ip_address,
