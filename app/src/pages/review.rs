@@ -373,8 +373,8 @@ fn SessionList(sessions: Vec<SessionInfo>, pending: RwSignal<Option<Pending>>) -
                     let id = s.id.clone();
                     view! {
                         <li>
-                            {s.device} {s.device_bound.then_some(" (key-bound)")} " · " {s.place} " · "
-                            {s.ip} " · since " {short_time(&s.created_at)}
+                            {s.device} {s.device_bound.then_some(" (key-bound)")} " · " {s.place} " · " {s.ip}
+                            " · since " {short_time(&s.created_at)}
                             <button
                                 type="button"
                                 class="secondary small danger"
