@@ -68,7 +68,7 @@ impl From<SessionError> for AppError {
 impl From<AuthenticateError> for AppError {
     fn from(error: AuthenticateError) -> Self {
         match error {
-            AuthenticateError::Token(_) => AppError::NotSignedIn,
+            AuthenticateError::Token(_) | AuthenticateError::DeviceProof(_) => AppError::NotSignedIn,
             AuthenticateError::Fault(fault) => fault.into(),
         }
     }

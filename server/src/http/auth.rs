@@ -115,7 +115,8 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) ->
     let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {
         access_token: access_token.to_owned(),
-        token_type: "bearer",
+        // RFC 9449 section 5: a bound access token says so.
+        token_type: if signed_in.dpop_bound { "DPoP" } else { "bearer" },
         expires_in: signed_in.access.expires_in,
         role: signed_in.user.role(),
         refresh_token: (delivery == Delivery::Body).then(|| refresh_token.to_owned()),
@@ -197,6 +198,7 @@ async fn answer_refresh(
         Some(token) => (Some(token), Delivery::Body),
         None => (state.cookies.read_refresh(headers).map(str::to_owned), Delivery::Cookie),
     };
+    let client = client.taking_cookies(delivery == Delivery::Cookie);
     match state.services.sessions.refresh(token.as_deref(), &client).await {
         Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies)),
         // A bound session lives on: the device holding its key proves it next time.

@@ -228,6 +228,11 @@ impl From<AuthenticateError> for ApiError {
                 "The access token has expired",
             ),
             AuthenticateError::Token(TokenError::Invalid | TokenError::UnknownKey) => ApiError::invalid_token(),
+            AuthenticateError::DeviceProof(refused) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_dpop_proof",
+                format!("This access token is bound to a device key: {refused}"),
+            ),
             AuthenticateError::Fault(fault) => fault.into(),
         }
     }
@@ -341,6 +346,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        } else if self.code == "invalid_dpop_proof" && self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9449 section 7.1.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\", algs=\"ES256 RS256\""),
+            );
         }
         response
     }

@@ -16,26 +16,38 @@ impl FromRequestParts<AppState> for ClientInfo {
     }
 }
 
-/// A caller with a valid bearer access token whose session is live.
+/// A caller with a valid access token whose session is live: `Authorization: Bearer`, or
+/// `Authorization: DPoP` with a proof from the key the token is bound to.
 pub struct Authenticated(pub Principal);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or_else(ApiError::invalid_token)?;
-        Ok(Authenticated(state.services.auth.authenticate(token).await?))
+        let auth = &state.services.auth;
+        if let Some(token) = bearer_token(&parts.headers) {
+            return Ok(Authenticated(auth.authenticate(token).await?));
+        }
+        let token = authorization(&parts.headers, "dpop").ok_or_else(ApiError::invalid_token)?;
+        Ok(Authenticated(
+            auth.authenticate_proven(token, &state.client(parts)).await?,
+        ))
     }
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    authorization(headers, "bearer")
+}
+
+/// The credentials of an `Authorization` header of the given scheme.
+fn authorization<'h>(headers: &'h axum::http::HeaderMap, scheme: &str) -> Option<&'h str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .filter(|(sent, _)| sent.eq_ignore_ascii_case(scheme))
         .map(|(_, token)| token.trim())
 }
 

@@ -7,9 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::error::{AuthenticateError, Fault};
 use super::liveness::LivenessCache;
+use super::proofs::{DeviceProofs, Nonce};
 use super::shared::Principal;
 use crate::clock::Clock;
 use crate::domain::access::{AccessClaims, AccessTokens, TokenError};
+use crate::domain::client::ClientInfo;
+use crate::domain::proof::ProofError;
 use crate::storage::{KeyStore, SessionStore, UserStore};
 
 /// The least time between two key reloads for unknown `kid`s, so forged `kid`s cannot make
@@ -24,6 +27,7 @@ pub struct Authenticator {
     keys: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     live: Arc<LivenessCache>,
+    proofs: Arc<DeviceProofs>,
     /// When verification keys were last reloaded for an unknown `kid` (by `clock`, so
     /// tests can move past the interval).
     last_key_reload: Mutex<Option<DateTime<Utc>>>,
@@ -37,6 +41,7 @@ pub struct AuthenticatorParts {
     pub keys: Arc<dyn KeyStore>,
     pub clock: Arc<dyn Clock>,
     pub live: Arc<LivenessCache>,
+    pub proofs: Arc<DeviceProofs>,
 }
 
 impl Authenticator {
@@ -48,15 +53,42 @@ impl Authenticator {
             keys: parts.keys,
             clock: parts.clock,
             live: parts.live,
+            proofs: parts.proofs,
             last_key_reload: Mutex::new(None),
         }
     }
 
     /// Recognises the caller behind an access token: the signature and claims must hold, the
-    /// session must not be revoked, and the account must still be active.
+    /// session must not be revoked, and the account must still be active. A token bound to
+    /// a device key is refused here: it needs [`Self::authenticate_proven`].
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
         let now = self.clock.now();
         let claims = self.verify(access_token, now).await?;
+        if claims.cnf.is_some() {
+            return Err(AuthenticateError::DeviceProof(ProofError::Missing));
+        }
+        self.recognise(claims, now).await
+    }
+
+    /// `Authorization: DPoP <token>` (RFC 9449 section 7): the token must be bound to a
+    /// device key, and the request must carry a proof from that key made for it (`ath`),
+    /// for this request, never used before.
+    pub async fn authenticate_proven(
+        &self,
+        access_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Principal, AuthenticateError> {
+        let now = self.clock.now();
+        let claims = self.verify(access_token, now).await?;
+        let jkt = claims.cnf.as_ref().map(|c| c.jkt.clone()).ok_or(TokenError::Invalid)?;
+        self.proofs
+            .prove(&jkt, client, Some(access_token), Nonce::NotRequired, now)
+            .await?;
+        self.recognise(claims, now).await
+    }
+
+    /// The session and the account behind verified claims.
+    async fn recognise(&self, claims: AccessClaims, now: DateTime<Utc>) -> Result<Principal, AuthenticateError> {
         let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
         if let Some(user) = self.live.get(&claims.sid, now).filter(|u| u.id == user_id) {
             return Ok(Principal { user, claims });
@@ -183,6 +215,11 @@ mod tests {
             keys: keys.clone(),
             clock: clock.clone(),
             live: Arc::new(LivenessCache::default()),
+            proofs: Arc::new(DeviceProofs {
+                spent: store.clone(),
+                nonces: crate::domain::proof::NonceKey::new(vec![1; 32]),
+                clock: clock.clone(),
+            }),
         });
         let unknown_key = |result: Result<Principal, AuthenticateError>| {
             matches!(result, Err(AuthenticateError::Token(TokenError::UnknownKey)))

@@ -93,6 +93,10 @@ pub enum AuthenticateError {
     /// Malformed, forged, expired, or its session or account is gone.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A token bound to a device key without a valid proof from that key (presented as a
+    /// bearer token, or with a proof that does not hold).
+    #[error(transparent)]
+    DeviceProof(ProofError),
     #[error(transparent)]
     Fault(#[from] Fault),
 }
@@ -215,6 +219,15 @@ pub enum ProofCheckError {
     Refused(#[from] ProofError),
     #[error(transparent)]
     Fault(#[from] Fault),
+}
+
+impl From<ProofCheckError> for AuthenticateError {
+    fn from(error: ProofCheckError) -> Self {
+        match error {
+            ProofCheckError::Refused(refused) => AuthenticateError::DeviceProof(refused),
+            ProofCheckError::Fault(fault) => fault.into(),
+        }
+    }
 }
 
 impl From<ProofCheckError> for SignInError {

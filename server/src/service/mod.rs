@@ -154,6 +154,7 @@ impl Services {
                 keys: store.clone(),
                 clock,
                 live: live.clone(),
+                proofs: proofs.clone(),
             })),
             sign_in: Arc::new(SignInService {
                 users: store.clone(),

@@ -13,6 +13,15 @@ use crate::domain::client::ClientInfo;
 use crate::domain::proof::{self, Expected, NonceKey, PROOF_MAX_AGE, PROOF_SKEW, Proof, ProofError};
 use crate::storage::{BoundKey, ProofStore};
 
+/// Whether a proof must carry a fresh server nonce: on a refresh, where the proof is all
+/// that stands for the device, yes; at a resource, the proof's age and single use are
+/// enough (RFC 9449 leaves resource nonces to the server), sparing a round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nonce {
+    Required,
+    NotRequired,
+}
+
 #[derive(Debug)]
 pub struct DeviceProofs {
     pub(super) spent: Arc<dyn ProofStore>,
@@ -45,12 +54,14 @@ impl DeviceProofs {
     }
 
     /// Checks that a request for a session bound to key `jkt` proves that key: a proof
-    /// signed by it, for this request, with a fresh server nonce, never used before.
+    /// signed by it, for this request (and `access_token`, at a resource), never used
+    /// before, with a fresh server nonce where `nonce` asks for one.
     pub(super) async fn prove(
         &self,
         jkt: &str,
         client: &ClientInfo,
         access_token: Option<&str>,
+        nonce: Nonce,
         now: DateTime<Utc>,
     ) -> Result<(), ProofCheckError> {
         let presented = client.device_proof.as_ref().ok_or(ProofError::Missing)?;
@@ -59,7 +70,8 @@ impl DeviceProofs {
         if proof.jkt != jkt {
             return Err(ProofError::WrongKey.into());
         }
-        if !proof.nonce.as_deref().is_some_and(|n| self.nonces.is_fresh(n, now)) {
+        let fresh = proof.nonce.as_deref().is_some_and(|n| self.nonces.is_fresh(n, now));
+        if nonce == Nonce::Required && !fresh {
             return Err(ProofError::NonceRequired.into());
         }
         self.spend(&proof).await

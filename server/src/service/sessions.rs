@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::{ProofCheckError, SessionError};
 use super::liveness::LivenessCache;
-use super::proofs::DeviceProofs;
+use super::proofs::{DeviceProofs, Nonce};
 use super::risk::{RiskGate, observation, parse_baseline};
 use super::shared::{Issuer, Principal, Recorder, SignedIn};
 use crate::domain::client::ClientInfo;
@@ -177,6 +177,7 @@ impl SessionService {
                 (spent.user_id, spent.session_id)
             }
         };
+        let bound_to = context.as_ref().and_then(|c| c.device_jkt.clone());
         // The user as read with the session: a deactivation revokes the sessions, which
         // the rotation's own condition sees, so this read cannot hand out a dead user.
         let user = match context.map(|c| c.user).filter(|u| u.id == user_id) {
@@ -187,7 +188,9 @@ impl SessionService {
             Some(user) if user.is_active => user,
             _ => return Err(SessionError::InvalidRefreshToken),
         };
-        Ok(self.issuer.signed_in(user, session_id, successor.secret, now))
+        Ok(self
+            .issuer
+            .signed_in(user, session_id, successor.secret, bound_to.as_deref(), client, now))
     }
 
     /// Holds a bound session's refresh to its key. A refresh that does not prove it is
@@ -201,7 +204,7 @@ impl SessionService {
         client: &ClientInfo,
         now: DateTime<Utc>,
     ) -> Result<(), SessionError> {
-        let refused = match self.proofs.prove(jkt, client, None, now).await {
+        let refused = match self.proofs.prove(jkt, client, None, Nonce::Required, now).await {
             Ok(()) => return Ok(()),
             Err(ProofCheckError::Fault(fault)) => return Err(fault.into()),
             Err(ProofCheckError::Refused(refused)) => refused,

@@ -39,6 +39,8 @@ pub struct SignedIn {
     pub refresh_max_age: i64,
     /// A device cookie to give a browser that had none.
     pub device_cookie: Option<SecretString>,
+    /// The access token is bound to a device key (`cnf.jkt`): token type `DPoP`.
+    pub dpop_bound: bool,
 }
 
 /// Session lifetimes and the rotation grace window.
@@ -62,10 +64,23 @@ pub struct Issuer {
 
 impl Issuer {
     /// A fresh access token for the session, with the refresh token to hand out.
-    pub fn signed_in(&self, user: User, session_id: String, refresh: SecretString, now: DateTime<Utc>) -> SignedIn {
+    ///
+    /// A client that keeps its tokens itself (no cookies) and whose session is bound to a
+    /// device key (`jkt`) gets an access token bound to that key too (RFC 9449). A browser's
+    /// access cookie is not: page loads cannot carry proofs, and the cookie lives minutes.
+    pub fn signed_in(
+        &self,
+        user: User,
+        session_id: String,
+        refresh: SecretString,
+        bound_to: Option<&str>,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> SignedIn {
+        let jkt = bound_to.filter(|_| !client.takes_cookies);
         let access = self
             .tokens
-            .issue(user.id, &user.username, user.role(), &session_id, now);
+            .issue_bound(user.id, &user.username, user.role(), &session_id, jkt, now);
         SignedIn {
             user,
             session_id,
@@ -75,6 +90,7 @@ impl Issuer {
             // timeout, revocation); the server decides, the cookie just carries it.
             refresh_max_age: self.policy.lifetime.num_seconds(),
             device_cookie: None,
+            dpop_bound: jkt.is_some(),
         }
     }
 }

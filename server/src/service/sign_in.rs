@@ -325,6 +325,7 @@ impl SignInService {
             .then(|| SecretString::from(token::random_urlsafe(32)));
         let issued = new_cookie.as_ref().map(|c| hash_device_cookie(c.expose_secret()));
         let session_id = uuid::Uuid::new_v4().to_string();
+        let bound_to = device_key.as_ref().map(|k| k.jkt.clone());
         let (throttle_clear, throttle_refund) = keys
             .into_iter()
             .partition::<Vec<_>, _>(|k| k.scope == Scope::AccountFromAddress);
@@ -351,7 +352,9 @@ impl SignInService {
             .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)
             .await;
 
-        let mut signed_in = self.issuer.signed_in(user, session_id, refresh.secret, now);
+        let mut signed_in = self
+            .issuer
+            .signed_in(user, session_id, refresh.secret, bound_to.as_deref(), client, now);
         signed_in.device_cookie = new_cookie;
         Ok(signed_in)
     }

@@ -269,3 +269,79 @@ async fn a_session_never_bound_keeps_the_bearer_rules() {
     assert_eq!(app.count_events("refresh_unbound").await, 0);
     app.stop().await;
 }
+
+/// The claims of a JWT, unverified (the test reads what the server wrote).
+fn claims_of(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn get_me(app: &TestApp, authorization: &str, proof: Option<String>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .get(app.url("/api/me"))
+        .header("authorization", authorization);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_dpop_bound_access_token_is_refused_without_a_proof_from_its_key() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let owner = Device::new();
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("dpop", owner.proof(&app, "/api/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD, "refresh_delivery": "body"}))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims_of(&access)["cnf"]["jkt"], owner.key.thumbprint());
+
+    let me = app.url("/api/me");
+    let proof_for = |key: &SoftwareKey, token: &str| key.proof("GET", &me, app.clock.now(), None, Some(token));
+    let good = proof_for(&owner.key, &access);
+    assert_eq!(
+        get_me(&app, &format!("DPoP {access}"), Some(good.clone()))
+            .await
+            .status(),
+        200
+    );
+
+    let thief = SoftwareKey::generate();
+    let refusals = [
+        ("as a bearer token", format!("Bearer {access}"), None),
+        ("without a proof", format!("DPoP {access}"), None),
+        ("with the proof used again", format!("DPoP {access}"), Some(good)),
+        (
+            "with a proof for another token",
+            format!("DPoP {access}"),
+            Some(proof_for(&owner.key, "other")),
+        ),
+        (
+            "with a proof from another key",
+            format!("DPoP {access}"),
+            Some(proof_for(&thief, &access)),
+        ),
+    ];
+    for (what, authorization, proof) in refusals {
+        let refused = get_me(&app, &authorization, proof).await;
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("DPoP "), "{what}: {challenge}");
+        assert_eq!(error_code(refused, 401).await, "invalid_dpop_proof", "{what}");
+    }
+
+    // A token that is not bound cannot be presented as DPoP.
+    let (bearer, _) = app.login_tokens("alice").await;
+    assert!(claims_of(&bearer).get("cnf").is_none());
+    let refused = get_me(&app, &format!("DPoP {bearer}"), Some(proof_for(&owner.key, &bearer))).await;
+    assert_eq!(error_code(refused, 401).await, "invalid_token");
+    app.stop().await;
+}

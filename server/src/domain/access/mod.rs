@@ -40,6 +40,16 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub jti: String,
+    /// The device key the token is bound to (RFC 9449 section 6.1): it is accepted only
+    /// with a proof from that key, never as a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 confirmation: the thumbprint of the key a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -308,6 +318,19 @@ impl AccessTokens {
         session_id: &str,
         now: DateTime<Utc>,
     ) -> IssuedAccessToken {
+        self.issue_bound(user_id, username, role, session_id, None, now)
+    }
+
+    /// [`Self::issue`], bound to the device key with thumbprint `jkt` when there is one.
+    pub fn issue_bound(
+        &self,
+        user_id: i64,
+        username: &str,
+        role: &str,
+        session_id: &str,
+        jkt: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> IssuedAccessToken {
         let claims = AccessClaims {
             sub: user_id.to_string(),
             name: username.to_owned(),
@@ -319,6 +342,7 @@ impl AccessTokens {
             exp: (now + self.ttl).timestamp(),
             nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
+            cnf: jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
         };
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
