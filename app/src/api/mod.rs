@@ -42,12 +42,24 @@ pub type ApiClient = leptos::server_fn::client::browser::BrowserClient;
 pub struct Reply<T> {
     pub value: T,
     pub set_cookies: Vec<http::HeaderValue>,
+    /// Other response headers (a DBSC registration offer).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 #[cfg(feature = "ssr")]
 impl<T> Reply<T> {
     pub fn new(value: T, set_cookies: Vec<http::HeaderValue>) -> Self {
-        Self { value, set_cookies }
+        Self {
+            value,
+            set_cookies,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The reply with one more response header.
+    pub fn with_header(mut self, header: (http::HeaderName, http::HeaderValue)) -> Self {
+        self.headers.push(header);
+        self
     }
 }
 
@@ -84,6 +96,9 @@ mod ssr {
         if let Some(response) = use_context::<ResponseOptions>() {
             for cookie in reply.set_cookies {
                 response.append_header(http::header::SET_COOKIE, cookie);
+            }
+            for (name, value) in reply.headers {
+                response.insert_header(name, value);
             }
         }
         Ok(reply.value)

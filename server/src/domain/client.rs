@@ -21,6 +21,8 @@ pub struct ClientInfo {
     pub takes_cookies: bool,
     /// The device proof the request carried (its `DPoP` header), not yet checked.
     pub device_proof: Option<Presented>,
+    /// A DBSC proof (the `Secure-Session-Response` header), not yet checked.
+    pub session_response: Option<String>,
 }
 
 impl ClientInfo {
@@ -41,6 +43,7 @@ impl ClientInfo {
             device_cookie: None,
             takes_cookies: false,
             device_proof: None,
+            session_response: None,
         }
     }
 
@@ -53,6 +56,12 @@ impl ClientInfo {
     /// The client, with the device proof its request carried.
     pub fn with_device_proof(mut self, proof: Option<Presented>) -> Self {
         self.device_proof = proof;
+        self
+    }
+
+    /// The client, with the DBSC proof its request carried.
+    pub fn with_session_response(mut self, response: Option<&str>) -> Self {
+        self.session_response = response.map(str::to_owned);
         self
     }
 

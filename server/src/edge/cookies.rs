@@ -32,6 +32,11 @@ impl Cookies {
         Self { secure }
     }
 
+    /// Whether the cookies carry `Secure` (and the `__Host-`/`__Secure-` names).
+    pub fn is_secure(self) -> bool {
+        self.secure
+    }
+
     pub fn access_name(self) -> &'static str {
         if self.secure { "__Host-fin_access" } else { "fin_access" }
     }

@@ -59,6 +59,7 @@ impl From<SessionError> for AppError {
             | SessionError::RefreshReused
             | SessionError::RefreshBlocked
             | SessionError::DeviceProof(_) => AppError::NotSignedIn,
+            SessionError::BindingClosed => AppError::BadRequest(error.to_string()),
             SessionError::NotFound => AppError::NotFound,
             SessionError::Fault(fault) => fault.into(),
         }

@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, header};
 use ipnet::IpNet;
 
 use crate::domain::client::{ClientInfo, client_ip};
@@ -54,6 +54,24 @@ pub fn client_info(parts: &Parts, cookies: &Cookies, trusted_proxies: &[IpNet]) 
     ClientInfo::new(ip, user_agent)
         .with_device_cookie(cookies.read_device(&parts.headers))
         .with_device_proof(device_proof(parts))
+        .with_session_response(
+            parts
+                .headers
+                .get("secure-session-response")
+                .and_then(|v| v.to_str().ok()),
+        )
+}
+
+/// Where browsers register a DBSC session key (see `http::dbsc`).
+pub const DBSC_REGISTER_PATH: &str = "/api/auth/dbsc/register";
+
+/// The `Secure-Session-Registration` header a browser sign-in's answer carries, whichever
+/// path signed it in: the JSON API or a server function.
+pub fn dbsc_registration_offer(challenge: &str) -> (HeaderName, HeaderValue) {
+    let offer = format!(r#"(ES256 RS256);path="{DBSC_REGISTER_PATH}";challenge="{challenge}""#);
+    // Our challenges are base64url: always a valid header value.
+    let value = HeaderValue::from_str(&offer).unwrap_or(HeaderValue::from_static(""));
+    (HeaderName::from_static("secure-session-registration"), value)
 }
 
 /// The request's `DPoP` header and what the request was for: the host the client addressed

@@ -73,6 +73,12 @@ pub async fn login(
     with_nonce(&state, answer)
 }
 
+/// The DBSC challenge a sign-in's answer offers: to browsers (cookie delivery) whose new
+/// session is not bound already.
+fn registration_offer(state: &AppState, signed_in: &SignedIn, delivery: Delivery) -> Option<String> {
+    (delivery == Delivery::Cookie && !signed_in.session_bound).then(|| state.services.proofs.nonce())
+}
+
 /// Every answer of the token endpoints carries a fresh nonce for the client's next device
 /// proof (RFC 9449 section 8), so a bound session's refresh needs no extra round trip.
 fn with_nonce(state: &AppState, answer: Result<Response, ApiError>) -> Response {
@@ -105,12 +111,16 @@ async fn sign_in(
         .sign_in
         .sign_in(&request.username, SecretString::from(request.password), &client)
         .await?;
-    Ok(token_response(&signed_in, delivery, state.cookies))
+    let offer = registration_offer(state, &signed_in, delivery);
+    Ok(token_response(&signed_in, delivery, state.cookies, offer.as_deref()))
 }
 
 /// The sign-in and refresh response: tokens in the body, the refresh token in a cookie
 /// unless the client asked for it in the body.
-fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) -> Response {
+///
+/// A browser's fresh, unbound session is offered DBSC registration (`registration`: the
+/// challenge to sign).
+fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, registration: Option<&str>) -> Response {
     let access_token = signed_in.access.token.expose_secret();
     let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {
@@ -127,6 +137,10 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies) ->
         for cookie in cookies.session(signed_in) {
             headers.append(header::SET_COOKIE, cookie);
         }
+    }
+    if let Some(challenge) = registration {
+        let (name, offer) = super::dbsc::registration_offer(challenge);
+        headers.insert(name, offer);
     }
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
@@ -174,7 +188,8 @@ async fn answer_step_up(
         .sign_in
         .step_up(&request.challenge_id, &request.code, &client)
         .await?;
-    Ok(token_response(&signed_in, delivery, state.cookies))
+    let offer = registration_offer(state, &signed_in, delivery);
+    Ok(token_response(&signed_in, delivery, state.cookies, offer.as_deref()))
 }
 
 pub async fn refresh(
@@ -200,7 +215,7 @@ async fn answer_refresh(
     };
     let client = client.taking_cookies(delivery == Delivery::Cookie);
     match state.services.sessions.refresh(token.as_deref(), &client).await {
-        Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies)),
+        Ok(refreshed) => Ok(token_response(&refreshed, delivery, state.cookies, None)),
         // A bound session lives on: the device holding its key proves it next time.
         Err(error @ SessionError::DeviceProof(_)) => Err(error.into()),
         Err(error) if delivery == Delivery::Cookie => {

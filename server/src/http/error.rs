@@ -213,6 +213,11 @@ impl From<SessionError> for ApiError {
             SessionError::DeviceProof(refused) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "device_proof_required", refused.to_string())
             }
+            SessionError::BindingClosed => ApiError::new(
+                StatusCode::CONFLICT,
+                "binding_closed",
+                "This session is already bound to a device key, or was signed in too long ago to bind one now",
+            ),
             SessionError::NotFound => ApiError::resource_not_found(),
             SessionError::Fault(fault) => fault.into(),
         }

@@ -6,6 +6,7 @@ mod admin;
 mod assets;
 mod auth;
 pub mod cors;
+mod dbsc;
 mod deadline;
 mod error;
 mod extract;

@@ -7,7 +7,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use super::{AppState, activity, admin, assets, auth, health, me, metrics, openapi, sessions, stream};
+use super::{AppState, activity, admin, assets, auth, dbsc, health, me, metrics, openapi, sessions, stream};
 
 /// One routed operation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,6 +36,8 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::POST, "/api/auth/logout", auth::logout),
         route(M::POST, "/api/auth/logout-all", auth::logout_all),
         route(M::POST, "/api/auth/step-up", auth::step_up),
+        route(M::POST, dbsc::REGISTER_PATH, dbsc::register),
+        route(M::POST, dbsc::REFRESH_PATH, dbsc::refresh),
         route(M::GET, "/api/activity", activity::mine),
         route(M::POST, "/api/activity/{id}/not-me", activity::not_me),
         route(M::GET, "/api/admin/users", admin::list),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::error::{AuthenticateError, Fault};
 use super::liveness::LivenessCache;
-use super::proofs::{DeviceProofs, Nonce};
+use super::proofs::{Bound, DeviceProofs, Nonce};
 use super::shared::Principal;
 use crate::clock::Clock;
 use crate::domain::access::{AccessClaims, AccessTokens, TokenError};
@@ -82,7 +82,13 @@ impl Authenticator {
         let claims = self.verify(access_token, now).await?;
         let jkt = claims.cnf.as_ref().map(|c| c.jkt.clone()).ok_or(TokenError::Invalid)?;
         self.proofs
-            .prove(&jkt, client, Some(access_token), Nonce::NotRequired, now)
+            .prove(
+                Bound { jkt: &jkt, key: None },
+                client,
+                Some(access_token),
+                Nonce::NotRequired,
+                now,
+            )
             .await?;
         self.recognise(claims, now).await
     }

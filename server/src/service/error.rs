@@ -76,6 +76,10 @@ pub enum SessionError {
     /// A refresh looked like someone else holding the token: the session is ended.
     #[error("session ended by the risk policy")]
     RefreshBlocked,
+    /// The session is already bound to a device key, or was signed in too long ago to be
+    /// bound now.
+    #[error("the session cannot be bound to a device key")]
+    BindingClosed,
     /// The session is bound to a device key and the refresh did not prove it (or, with
     /// [`ProofError::NonceRequired`], must prove it again with a fresh nonce).
     #[error(transparent)]

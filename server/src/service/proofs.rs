@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use super::error::ProofCheckError;
 use crate::clock::Clock;
 use crate::domain::client::ClientInfo;
-use crate::domain::proof::{self, Expected, NonceKey, PROOF_MAX_AGE, PROOF_SKEW, Proof, ProofError};
+use crate::domain::proof::{
+    self, DbscProof, DeviceKey, Expected, NONCE_LIFETIME, NonceKey, PROOF_MAX_AGE, PROOF_SKEW, Proof, ProofError,
+};
 use crate::storage::{BoundKey, ProofStore};
 
 /// Whether a proof must carry a fresh server nonce: on a refresh, where the proof is all
@@ -20,6 +22,14 @@ use crate::storage::{BoundKey, ProofStore};
 pub(super) enum Nonce {
     Required,
     NotRequired,
+}
+
+/// The key a session is bound to: its thumbprint, and the key itself where it is known
+/// (a session's; an access token carries only the thumbprint).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bound<'a> {
+    pub jkt: &'a str,
+    pub key: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -46,35 +56,69 @@ impl DeviceProofs {
             return Ok(None);
         };
         let proof = self.verified(presented, now, None)?;
-        self.spend(&proof).await?;
+        let expires_at = proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW;
+        self.spend(&proof.jkt, &proof.jti, expires_at).await?;
         Ok(Some(BoundKey {
             jwk: proof.key.to_stored(),
             jkt: proof.jkt,
         }))
     }
 
-    /// Checks that a request for a session bound to key `jkt` proves that key: a proof
-    /// signed by it, for this request (and `access_token`, at a resource), never used
-    /// before, with a fresh server nonce where `nonce` asks for one.
+    /// The key a DBSC registration (`Secure-Session-Response`) offers, answering a fresh
+    /// challenge of ours, used up.
+    pub(super) async fn key_to_register(
+        &self,
+        response: &str,
+        now: DateTime<Utc>,
+    ) -> Result<BoundKey, ProofCheckError> {
+        let proof = proof::verify_dbsc(response, None)?;
+        self.answer_challenge(&proof, now).await?;
+        Ok(BoundKey {
+            jwk: proof.key.to_stored(),
+            jkt: proof.jkt,
+        })
+    }
+
+    /// Checks that a request for a session bound to key `jkt` (stored as `stored_key`)
+    /// proves that key, with either kind of proof:
+    /// - a DPoP proof (API clients, the browser's WebCrypto key): signed by that key, for
+    ///   this request (and `access_token`, at a resource), never used before, with a fresh
+    ///   server nonce where `nonce` asks for one;
+    /// - a DBSC proof (`Secure-Session-Response`): signed by that key, answering a fresh
+    ///   challenge of ours, used once.
     pub(super) async fn prove(
         &self,
-        jkt: &str,
+        bound: Bound<'_>,
         client: &ClientInfo,
         access_token: Option<&str>,
         nonce: Nonce,
         now: DateTime<Utc>,
     ) -> Result<(), ProofCheckError> {
+        if let (None, Some(response), Some(stored)) = (&client.device_proof, &client.session_response, bound.key) {
+            let registered = DeviceKey::from_stored(stored).ok_or(ProofError::BadKey)?;
+            let proof = proof::verify_dbsc(response, Some(&registered))?;
+            return self.answer_challenge(&proof, now).await;
+        }
         let presented = client.device_proof.as_ref().ok_or(ProofError::Missing)?;
         let proof = self.verified(presented, now, access_token)?;
         // The key first: a thief with a key of their own learns nothing from the nonce.
-        if proof.jkt != jkt {
+        if proof.jkt != bound.jkt {
             return Err(ProofError::WrongKey.into());
         }
         let fresh = proof.nonce.as_deref().is_some_and(|n| self.nonces.is_fresh(n, now));
         if nonce == Nonce::Required && !fresh {
             return Err(ProofError::NonceRequired.into());
         }
-        self.spend(&proof).await
+        let expires_at = proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW;
+        self.spend(&proof.jkt, &proof.jti, expires_at).await
+    }
+
+    /// A DBSC proof's challenge must be one of our nonces, fresh, and answered once.
+    async fn answer_challenge(&self, proof: &DbscProof, now: DateTime<Utc>) -> Result<(), ProofCheckError> {
+        if !self.nonces.is_fresh(&proof.challenge, now) {
+            return Err(ProofError::NonceRequired.into());
+        }
+        self.spend(&proof.jkt, &proof.challenge, now + NONCE_LIFETIME).await
     }
 
     fn verified(
@@ -93,10 +137,10 @@ impl DeviceProofs {
         )
     }
 
-    /// Uses the proof up. It is kept until no clock would accept it again.
-    async fn spend(&self, proof: &Proof) -> Result<(), ProofCheckError> {
-        let expires_at = proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW;
-        if self.spent.spend_proof(&proof.jkt, &proof.jti, expires_at).await? {
+    /// Uses a proof (`jti` of key `jkt`) up, remembering it until `expires_at`, when no
+    /// clock would accept it again.
+    async fn spend(&self, jkt: &str, jti: &str, expires_at: DateTime<Utc>) -> Result<(), ProofCheckError> {
+        if self.spent.spend_proof(jkt, jti, expires_at).await? {
             Ok(())
         } else {
             Err(ProofError::Replayed.into())

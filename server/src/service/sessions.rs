@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::{ProofCheckError, SessionError};
 use super::liveness::LivenessCache;
-use super::proofs::{DeviceProofs, Nonce};
+use super::proofs::{Bound, DeviceProofs, Nonce};
 use super::risk::{RiskGate, observation, parse_baseline};
 use super::shared::{Issuer, Principal, Recorder, SignedIn};
 use crate::domain::client::ClientInfo;
@@ -17,6 +17,10 @@ use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_
 use crate::storage::{
     ActivityStore, Decision, EventType, NewActivity, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore,
 };
+
+/// How soon after signing in a session may be bound to a device key: the browser registers
+/// at once, so a cookie jar copied later cannot bind the thief's key to the session.
+const REGISTRATION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What asks for a session's renewal: a request that can carry a device proof, or a page
 /// load that cannot.
@@ -89,7 +93,11 @@ impl SessionService {
             if renewal == Renewal::Navigation {
                 return Err(SessionError::DeviceProof(ProofError::Missing));
             }
-            self.prove_device(jkt, context.user.id, &event, client, now).await?;
+            let bound = Bound {
+                jkt,
+                key: context.device_key.as_deref(),
+            };
+            self.prove_device(bound, context.user.id, &event, client, now).await?;
         }
         let mut learning = None;
         let mut risk_baseline = None;
@@ -198,13 +206,13 @@ impl SessionService {
     /// fresh nonce is refused without an alarm, since it proved the key.
     async fn prove_device(
         &self,
-        jkt: &str,
+        bound: Bound<'_>,
         user_id: i64,
         event: &NewActivity,
         client: &ClientInfo,
         now: DateTime<Utc>,
     ) -> Result<(), SessionError> {
-        let refused = match self.proofs.prove(jkt, client, None, Nonce::Required, now).await {
+        let refused = match self.proofs.prove(bound, client, None, Nonce::Required, now).await {
             Ok(()) => return Ok(()),
             Err(ProofCheckError::Fault(fault)) => return Err(fault.into()),
             Err(ProofCheckError::Refused(refused)) => refused,
@@ -220,6 +228,51 @@ impl SessionService {
             tracing::warn!(user_id, ip = %client.ip, why = %refused, "refresh of a device-bound session without its key: refused");
         }
         Err(SessionError::DeviceProof(refused))
+    }
+
+    /// Binds the session of refresh token `presented` to the key a DBSC registration
+    /// offers (`response`): a session of a live account, not bound yet, signed in within
+    /// [`REGISTRATION_WINDOW`]. Returns the session's id.
+    #[tracing::instrument(name = "sessions::register_device", skip_all)]
+    pub async fn register_device(
+        &self,
+        presented: Option<&str>,
+        response: &str,
+        client: &ClientInfo,
+    ) -> Result<String, SessionError> {
+        let presented = presented
+            .filter(|t| looks_like_refresh_token(t))
+            .ok_or(SessionError::InvalidRefreshToken)?;
+        let now = self.recorder.now();
+        let context = self
+            .sessions
+            .refresh_context(&hash_refresh_token(presented))
+            .await?
+            .filter(|c| c.user.is_active)
+            .ok_or(SessionError::InvalidRefreshToken)?;
+        if !self
+            .sessions
+            .session_is_live(&context.session_id, context.user.id, now)
+            .await?
+        {
+            return Err(SessionError::InvalidRefreshToken);
+        }
+        if context.device_jkt.is_some() {
+            return Err(SessionError::BindingClosed);
+        }
+        let key = self.proofs.key_to_register(response, now).await.map_err(|e| match e {
+            ProofCheckError::Refused(refused) => SessionError::DeviceProof(refused),
+            ProofCheckError::Fault(fault) => fault.into(),
+        })?;
+        let bound = self
+            .sessions
+            .bind_device_key(&context.session_id, &key, now - REGISTRATION_WINDOW, now)
+            .await?;
+        if !bound {
+            return Err(SessionError::BindingClosed);
+        }
+        tracing::info!(user_id = context.user.id, session = %context.session_id, ip = %client.ip, "session bound to a device key (DBSC)");
+        Ok(context.session_id)
     }
 
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already

@@ -41,6 +41,8 @@ pub struct SignedIn {
     pub device_cookie: Option<SecretString>,
     /// The access token is bound to a device key (`cnf.jkt`): token type `DPoP`.
     pub dpop_bound: bool,
+    /// The session is bound to a device key.
+    pub session_bound: bool,
 }
 
 /// Session lifetimes and the rotation grace window.
@@ -91,6 +93,7 @@ impl Issuer {
             refresh_max_age: self.policy.lifetime.num_seconds(),
             device_cookie: None,
             dpop_bound: jkt.is_some(),
+            session_bound: bound_to.is_some(),
         }
     }
 }

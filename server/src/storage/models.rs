@@ -337,6 +337,8 @@ pub struct RefreshContext {
     pub risk_baseline: Option<String>,
     /// The thumbprint of the device key the session is bound to; `None`: never bound.
     pub device_jkt: Option<String>,
+    /// That key, as stored (DBSC refresh proofs name no key: they are checked with it).
+    pub device_key: Option<String>,
     #[sqlx(flatten)]
     pub user: User,
 }

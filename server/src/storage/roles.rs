@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ActivityFilter, ActivityRecord, ActivityWakeups, Challenge, FailureSignals, NewActivity, NewSession, NewVerdict,
-    RefreshContext, RiskLearning, RotateOutcome, Rotation, SessionRecord, StoreError, StoredSigningKey, TotpFactor,
+    ActivityFilter, ActivityRecord, ActivityWakeups, BoundKey, Challenge, FailureSignals, NewActivity, NewSession,
+    NewVerdict, RefreshContext, RiskLearning, RotateOutcome, Rotation, SessionRecord, StoreError, StoredSigningKey,
+    TotpFactor,
 };
 use crate::domain::throttle::{ThrottleKey, Verdict};
 use crate::domain::user::{NewUser, User};
@@ -78,6 +79,16 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         event: &NewActivity,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// Binds a session that is not bound yet, was opened at or after `opened_since` and has
+    /// not ended, to a device key (DBSC registration); `false` when it cannot be bound.
+    async fn bind_device_key(
+        &self,
+        session_id: &str,
+        key: &BoundKey,
+        opened_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// When the session was opened (its sign-in), if it exists.
     async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;

@@ -34,12 +34,17 @@ impl WebBackend {
         self.edge.client(head)
     }
 
-    /// The user and the session's cookies, after a sign-in or a step-up.
+    /// The user and the session's cookies, after a sign-in or a step-up, with the offer to
+    /// bind the session to a device key (DBSC) where it is not bound already.
     fn signed_in_reply(&self, signed_in: &SignedIn) -> Reply<Me> {
-        Reply::new(
+        let reply = Reply::new(
             me(&signed_in.user, signed_in.access.expires_at),
             self.edge.cookies.session(signed_in),
-        )
+        );
+        if signed_in.session_bound {
+            return reply;
+        }
+        reply.with_header(crate::edge::dbsc_registration_offer(&self.services().proofs.nonce()))
     }
 
     /// The signed-in caller, from the access cookie.

@@ -8,6 +8,7 @@ mod admin_users;
 mod auth_api;
 mod cli;
 mod cors;
+mod dbsc;
 mod device_binding;
 mod factors;
 mod faults;

@@ -8,6 +8,7 @@
 //! the session's, whether the nonce is fresh and whether the `jti` was seen before are the
 //! service's checks, because they need the session and the store.
 
+mod dbsc;
 mod key;
 mod nonce;
 mod software;
@@ -19,6 +20,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+pub use dbsc::{DBSC_TYPE, DbscProof, verify_dbsc};
 pub use key::DeviceKey;
 pub use nonce::{NONCE_LIFETIME, NonceKey};
 pub use software::SoftwareKey;
@@ -41,7 +43,7 @@ pub enum ProofError {
     TooLarge,
     #[error("the device proof is not a well-formed signed JWT with the claims it needs")]
     Malformed,
-    #[error("the device proof's typ must be \"dpop+jwt\"")]
+    #[error("the device proof's typ must be \"dpop+jwt\" (\"dbsc+jwt\" in Secure-Session-Response)")]
     WrongType,
     #[error("the device proof must be signed with ES256 or RS256")]
     UnsupportedAlgorithm,
@@ -149,38 +151,7 @@ struct Claims {
 
 /// Checks a DPoP-shaped proof against `expected`.
 pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, ProofError> {
-    if proof.len() > MAX_PROOF_BYTES {
-        return Err(ProofError::TooLarge);
-    }
-    let mut parts = proof.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ProofError::Malformed);
-    };
-    let header: Header = decode_json(header_b64)?;
-    if header.crit.is_some() {
-        return Err(ProofError::Malformed);
-    }
-    if header.typ.as_deref() != Some(DPOP_TYPE) {
-        return Err(ProofError::WrongType);
-    }
-    let algorithm = match header.alg.as_str() {
-        "ES256" => Algorithm::ES256,
-        "RS256" => Algorithm::RS256,
-        _ => return Err(ProofError::UnsupportedAlgorithm),
-    };
-    let key = DeviceKey::from_jwk(header.jwk.as_ref().ok_or(ProofError::BadKey)?)?;
-    if key.algorithm() != algorithm {
-        return Err(ProofError::BadKey);
-    }
-    let message = &proof[..header_b64.len() + 1 + claims_b64.len()];
-    let signed = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding_key()?, algorithm)
-        .map_err(|_| ProofError::BadSignature)?;
-    if !signed {
-        return Err(ProofError::BadSignature);
-    }
-
+    let (key, claims_b64) = signed(proof, DPOP_TYPE, None)?;
     let claims: Claims = decode_json(claims_b64)?;
     if claims.jti.is_empty() || claims.jti.chars().count() > MAX_JTI_CHARS {
         return Err(ProofError::Malformed);
@@ -208,6 +179,51 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, ProofError>
         nonce: claims.nonce,
         issued_at,
     })
+}
+
+/// The shape, type, algorithm, key and signature every device proof needs: the key that
+/// signed it (its `jwk` header, or `registered` for proofs that name none) and its claims,
+/// still encoded.
+fn signed<'p>(proof: &'p str, typ: &str, registered: Option<&DeviceKey>) -> Result<(DeviceKey, &'p str), ProofError> {
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(ProofError::TooLarge);
+    }
+    let mut parts = proof.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProofError::Malformed);
+    };
+    let header: Header = decode_json(header_b64)?;
+    if header.crit.is_some() {
+        return Err(ProofError::Malformed);
+    }
+    if header.typ.as_deref() != Some(typ) {
+        return Err(ProofError::WrongType);
+    }
+    let algorithm = match header.alg.as_str() {
+        "ES256" => Algorithm::ES256,
+        "RS256" => Algorithm::RS256,
+        _ => return Err(ProofError::UnsupportedAlgorithm),
+    };
+    let key = match (header.jwk.as_ref(), registered) {
+        (Some(jwk), None) => DeviceKey::from_jwk(jwk)?,
+        (None, Some(registered)) => registered.clone(),
+        // A key named beside the registered one must be that key.
+        (Some(jwk), Some(registered)) if DeviceKey::from_jwk(jwk).as_ref() == Ok(registered) => registered.clone(),
+        (Some(_), Some(_)) => return Err(ProofError::WrongKey),
+        (None, None) => return Err(ProofError::BadKey),
+    };
+    if key.algorithm() != algorithm {
+        return Err(ProofError::BadKey);
+    }
+    let message = &proof[..header_b64.len() + 1 + claims_b64.len()];
+    let signed = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding_key()?, algorithm)
+        .map_err(|_| ProofError::BadSignature)?;
+    if !signed {
+        return Err(ProofError::BadSignature);
+    }
+    Ok((key, claims_b64))
 }
 
 /// The `ath` of an access token: base64url SHA-256 of its text.

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::db::{Conn, Pool, Tx, query};
 use super::{SqlStore, activity, rotation};
 use crate::storage::{
-    NewActivity, NewSession, RefreshContext, RotateOutcome, Rotation, SessionRecord, SessionStore, SpentToken,
-    StoreError,
+    BoundKey, NewActivity, NewSession, RefreshContext, RotateOutcome, Rotation, SessionRecord, SessionStore,
+    SpentToken, StoreError,
 };
 
 const SESSION_COLUMNS: &str = "id, user_id, device_info, ip_address, country, city, created_at, last_used_at, expires_at, \
@@ -118,6 +118,28 @@ impl SessionStore for SqlStore {
         Ok(Some(user_id))
     }
 
+    async fn bind_device_key(
+        &self,
+        session_id: &str,
+        key: &BoundKey,
+        opened_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let bound = query(
+            "update sessions set device_key = $2, device_jkt = $3 \
+             where id = $1 and device_jkt is null and revoked_at is null \
+               and created_at >= $4 and expires_at > $5",
+        )
+        .bind(session_id)
+        .bind(&key.jwk)
+        .bind(&key.jkt)
+        .bind(opened_since)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(bound == 1)
+    }
+
     async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(query("select created_at from sessions where id = $1")
             .bind(session_id)
@@ -199,7 +221,7 @@ impl SessionStore for SqlStore {
 
     async fn refresh_context(&self, token_hash: &str) -> Result<Option<RefreshContext>, StoreError> {
         Ok(query(
-            "select s.id as session_id, s.risk_baseline, s.device_jkt, \
+            "select s.id as session_id, s.risk_baseline, s.device_jkt, s.device_key, \
                     u.id, u.username, u.email, u.hashed_password, u.is_active, u.is_admin, u.created_at \
              from refresh_tokens t join sessions s on s.id = t.session_id join users u on u.id = s.user_id \
              where t.token_hash = $1",

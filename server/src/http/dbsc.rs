@@ -1,0 +1,144 @@
+//! Device Bound Session Credentials (W3C draft, as Chrome ships it): the browser registers a
+//! key it cannot export (a TPM's, where there is one) with its session, and renews the
+//! session's cookies only by signing our challenge with it.
+//!
+//! - A cookie sign-in's answer offers registration: `Secure-Session-Registration`.
+//! - `POST /api/auth/dbsc/register` with `Secure-Session-Response` (a `dbsc+jwt` naming
+//!   the key) binds the session and answers its configuration.
+//! - `POST /api/auth/dbsc/refresh` with `Sec-Secure-Session-Id`: without a proof, `403` and
+//!   a challenge; with one signed by the session's key, the refresh cookies rotate as on
+//!   `/api/auth/refresh`, with the next challenge sent ahead.
+//!
+//! The bound cookie is the access cookie; the refresh cookie stays, but once the session
+//! is bound it renews nothing without a proof from the key (see `SessionService::refresh`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::domain::client::ClientInfo;
+use crate::service::SessionError;
+
+pub use crate::edge::{DBSC_REGISTER_PATH as REGISTER_PATH, dbsc_registration_offer as registration_offer};
+
+pub const REFRESH_PATH: &str = "/api/auth/dbsc/refresh";
+
+const CHALLENGE: HeaderName = HeaderName::from_static("secure-session-challenge");
+const SESSION_ID: &str = "sec-secure-session-id";
+
+/// `POST /api/auth/dbsc/register`: binds the signed-in session to the key the proof names.
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let response = client
+        .session_response
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("Send the registration proof in Secure-Session-Response"))?;
+    let token = state.cookies.read_refresh(&headers);
+    let session_id = match state.services.sessions.register_device(token, &response, &client).await {
+        Ok(session_id) => session_id,
+        Err(SessionError::DeviceProof(refused)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_dbsc_proof",
+                refused.to_string(),
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(instructions(&state, &session_id).into_response())
+}
+
+/// `POST /api/auth/dbsc/refresh`: renews a bound session's cookies against a proof.
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session_id = headers
+        .get(SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Send the session's id in Sec-Secure-Session-Id"))?;
+    if client.session_response.is_none() {
+        return Ok(challenge(&state, &session_id));
+    }
+    let token = state.cookies.read_refresh(&headers);
+    // The answer is cookies (the bound credential), never a DPoP-bound access token.
+    let client = client.taking_cookies(true);
+    match state.services.sessions.refresh(token, &client).await {
+        Ok(refreshed) => {
+            let mut response = instructions(&state, &refreshed.session_id).into_response();
+            for cookie in state.cookies.session(&refreshed) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            // The next refresh's challenge, ahead: one round trip next time.
+            set_challenge(&state, &refreshed.session_id, response.headers_mut());
+            Ok(response)
+        }
+        // A stale challenge: another one, and the browser signs again.
+        Err(SessionError::DeviceProof(crate::domain::proof::ProofError::NonceRequired)) => {
+            Ok(challenge(&state, &session_id))
+        }
+        Err(SessionError::Fault(fault)) => Err(fault.into()),
+        // A proof that does not hold is refused (and logged by the service); the session
+        // itself lives on for the device that holds the key.
+        Err(error @ SessionError::DeviceProof(_)) => Err(error.into()),
+        // The session is over: the browser ends its DBSC session and drops the cookies.
+        Err(_) => {
+            let mut response = Json(json!({"session_identifier": session_id, "continue": false})).into_response();
+            for cookie in state.cookies.clear_all() {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// `403` with a challenge to sign (the draft's refresh step).
+fn challenge(state: &AppState, session_id: &str) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "dbsc_challenge",
+        "Sign the challenge in Secure-Session-Challenge with the session's key",
+    )
+    .into_response();
+    set_challenge(state, session_id, response.headers_mut());
+    response
+}
+
+fn set_challenge(state: &AppState, session_id: &str, headers: &mut HeaderMap) {
+    let value = format!(
+        r#""{}";id="{}""#,
+        state.services.proofs.nonce(),
+        session_id.replace(['"', '\\'], "")
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(CHALLENGE, value);
+    }
+}
+
+/// The session's configuration: the access cookie is the bound credential, for the whole
+/// site; the refresh endpoint renews it.
+fn instructions(state: &AppState, session_id: &str) -> Json<serde_json::Value> {
+    let secure = if state.cookies.is_secure() { "; Secure" } else { "" };
+    Json(json!({
+        "session_identifier": session_id,
+        "refresh_url": REFRESH_PATH,
+        "scope": {
+            "include_site": false,
+            "scope_specification": [],
+        },
+        "credentials": [{
+            "type": "cookie",
+            "name": state.cookies.access_name(),
+            "attributes": format!("Path=/; HttpOnly{secure}; SameSite=Strict"),
+        }],
+    }))
+}
