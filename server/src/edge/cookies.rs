@@ -15,6 +15,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use secrecy::ExposeSecret;
 
+use crate::domain::access::IssuedAccessToken;
 use crate::service::SignedIn;
 
 pub const REFRESH_PATH: &str = "/api/auth";
@@ -89,6 +90,11 @@ impl Cookies {
             cookies.push(self.build(self.device_name(), device.expose_secret(), "/", 400 * 86_400));
         }
         cookies
+    }
+
+    /// The access cookie alone (a DBSC registration renews the bound credential).
+    pub fn access(self, access: &IssuedAccessToken) -> HeaderValue {
+        self.build(self.access_name(), access.token.expose_secret(), "/", access.expires_in)
     }
 
     /// Cookies that delete both session cookies.

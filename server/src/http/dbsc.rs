@@ -40,8 +40,8 @@ pub async fn register(
         .clone()
         .ok_or_else(|| ApiError::bad_request("Send the registration proof in Secure-Session-Response"))?;
     let token = state.cookies.read_refresh(&headers);
-    let session_id = match state.services.sessions.register_device(token, &response, &client).await {
-        Ok(session_id) => session_id,
+    let (session_id, access) = match state.services.sessions.register_device(token, &response, &client).await {
+        Ok(registered) => registered,
         Err(SessionError::DeviceProof(refused)) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -51,7 +51,11 @@ pub async fn register(
         }
         Err(error) => return Err(error.into()),
     };
-    Ok(instructions(&state, &session_id).into_response())
+    let mut answer = instructions(&state, &session_id).into_response();
+    answer
+        .headers_mut()
+        .append(header::SET_COOKIE, state.cookies.access(&access));
+    Ok(answer)
 }
 
 /// `POST /api/auth/dbsc/refresh`: renews a bound session's cookies against a proof.

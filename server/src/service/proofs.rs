@@ -113,12 +113,18 @@ impl DeviceProofs {
         self.spend(&proof.jkt, &proof.jti, expires_at).await
     }
 
-    /// A DBSC proof's challenge must be one of our nonces, fresh, and answered once.
+    /// A DBSC proof's challenge must be one of our nonces, fresh, and answered once. An
+    /// answer to a spent challenge is asked again rather than refused: it is signed by the
+    /// session's key, so it is the browser retrying (Chrome resends a proof whose answer it
+    /// lost), or a recorded proof that gains nothing from a new challenge.
     async fn answer_challenge(&self, proof: &DbscProof, now: DateTime<Utc>) -> Result<(), ProofCheckError> {
         if !self.nonces.is_fresh(&proof.challenge, now) {
             return Err(ProofError::NonceRequired.into());
         }
-        self.spend(&proof.jkt, &proof.challenge, now + NONCE_LIFETIME).await
+        match self.spend(&proof.jkt, &proof.challenge, now + NONCE_LIFETIME).await {
+            Err(ProofCheckError::Refused(ProofError::Replayed)) => Err(ProofError::NonceRequired.into()),
+            other => other,
+        }
     }
 
     fn verified(

@@ -10,6 +10,7 @@ use super::liveness::LivenessCache;
 use super::proofs::{Bound, DeviceProofs, Nonce};
 use super::risk::{RiskGate, observation, parse_baseline};
 use super::shared::{Issuer, Principal, Recorder, SignedIn};
+use crate::domain::access::IssuedAccessToken;
 use crate::domain::client::ClientInfo;
 use crate::domain::proof::ProofError;
 use crate::domain::risk::Response;
@@ -232,14 +233,15 @@ impl SessionService {
 
     /// Binds the session of refresh token `presented` to the key a DBSC registration
     /// offers (`response`): a session of a live account, not bound yet, signed in within
-    /// [`REGISTRATION_WINDOW`]. Returns the session's id.
+    /// [`REGISTRATION_WINDOW`]. Returns the session's id and a fresh access token for the
+    /// bound cookie (a browser keeps a DBSC session only if its registration set the cookie).
     #[tracing::instrument(name = "sessions::register_device", skip_all)]
     pub async fn register_device(
         &self,
         presented: Option<&str>,
         response: &str,
         client: &ClientInfo,
-    ) -> Result<String, SessionError> {
+    ) -> Result<(String, IssuedAccessToken), SessionError> {
         let presented = presented
             .filter(|t| looks_like_refresh_token(t))
             .ok_or(SessionError::InvalidRefreshToken)?;
@@ -272,7 +274,12 @@ impl SessionService {
             return Err(SessionError::BindingClosed);
         }
         tracing::info!(user_id = context.user.id, session = %context.session_id, ip = %client.ip, "session bound to a device key (DBSC)");
-        Ok(context.session_id)
+        let user = &context.user;
+        let access = self
+            .issuer
+            .tokens
+            .issue(user.id, &user.username, user.role(), &context.session_id, now);
+        Ok((context.session_id, access))
     }
 
     /// Revokes the session the refresh token belongs to. Unknown, malformed or already

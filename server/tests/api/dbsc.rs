@@ -124,6 +124,9 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
 
     let registered = owner.register(&app, owner.registration(&challenge)).await;
     assert_eq!(registered.status(), 200);
+    let renewed = set_cookies(registered.headers());
+    assert_eq!(renewed.len(), 1, "registration sets the bound cookie");
+    assert_eq!(renewed[0].0, "__Host-fin_access");
     let config: serde_json::Value = registered.json().await.unwrap();
     let session = config["session_identifier"].as_str().unwrap().to_owned();
     assert_eq!(config["refresh_url"], "/api/auth/dbsc/refresh");
@@ -194,11 +197,14 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
     assert_eq!(error_code(forged, 401).await, "device_proof_required");
     assert_eq!(app.count_events("refresh_unbound").await, 2);
 
-    // A proof answers its challenge once.
+    // A proof answers its challenge once; sent again (a browser retrying, or a recording),
+    // it renews nothing and gets a new challenge, without an alarm.
     let proof = owner.refresh_proof(&ahead);
     assert_eq!(owner.refresh(&app, &session, Some(proof.clone())).await.status(), 200);
     let replayed = owner.refresh(&app, &session, Some(proof)).await;
-    assert_eq!(error_code(replayed, 401).await, "device_proof_required");
+    assert_eq!(replayed.status(), 403);
+    assert!(set_cookies(replayed.headers()).is_empty());
+    assert_eq!(app.count_events("refresh_unbound").await, 2);
 
     // The owner keeps going; after signing out, the browser is told to end its session.
     let asked = owner.refresh(&app, &session, None).await;
