@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use server::domain::proof::SoftwareKey;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -420,22 +421,60 @@ async fn scenario_me_during_flood(server: &Server, backend: &str, token: &str, s
     result
 }
 
+/// A virtual user's device key (device-bound sessions), and the nonce for its next proof.
+struct Device {
+    key: SoftwareKey,
+    nonce: Option<String>,
+}
+
+impl Device {
+    fn proof(&self, url: &str) -> String {
+        self.key
+            .proof("POST", url, chrono::Utc::now(), self.nonce.as_deref(), None)
+    }
+
+    fn remember_nonce(&mut self, response: &reqwest::Response) {
+        self.nonce = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+}
+
 /// Refresh rotation with cookie delivery: each virtual user spends its token and uses the
-/// successor the `Set-Cookie` carries.
-async fn scenario_refresh(server: &Server, backend: &str, secs: f64, workers: usize) -> Result<Figures, Error> {
+/// successor the `Set-Cookie` carries. `bound`: each user signs in with a device key (a
+/// DPoP proof) and proves it on every refresh, so the two runs price the binding.
+async fn scenario_refresh(
+    server: &Server,
+    backend: &str,
+    secs: f64,
+    workers: usize,
+    bound: bool,
+) -> Result<Figures, Error> {
     let http = client(workers);
     let mut cookies = Vec::new();
+    let login_url = server.url("/api/auth/login");
     for worker in 0..workers {
+        let mut device = bound.then(|| Device {
+            key: SoftwareKey::generate(),
+            nonce: None,
+        });
         // A throttle the previous scenario tripped (SQLite under a sign-in flood) is waited
         // out, as a client would.
         let mut attempt = 0;
         let cookie = loop {
-            let response = http
-                .post(server.url("/api/auth/login"))
-                .json(&json!({"username": format!("user{}", worker % USERS), "password": PASSWORD}))
-                .send()
-                .await?;
+            let mut request = http
+                .post(&login_url)
+                .json(&json!({"username": format!("user{}", worker % USERS), "password": PASSWORD}));
+            if let Some(device) = &device {
+                request = request.header("dpop", device.proof(&login_url));
+            }
+            let response = request.send().await?;
             if let Some(cookie) = refresh_cookie(&response) {
+                if let Some(device) = device.as_mut() {
+                    device.remember_nonce(&response);
+                }
                 break cookie;
             }
             let status = response.status();
@@ -445,7 +484,7 @@ async fn scenario_refresh(server: &Server, backend: &str, secs: f64, workers: us
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
-        cookies.push(tokio::sync::Mutex::new(cookie));
+        cookies.push(tokio::sync::Mutex::new((cookie, device)));
     }
     let cookies = Arc::new(cookies);
     let url = server.url("/api/auth/refresh");
@@ -454,10 +493,18 @@ async fn scenario_refresh(server: &Server, backend: &str, secs: f64, workers: us
     let (latencies, errors, took) = run_for(workers, secs, move |worker| {
         let (http, url, cookies) = (http.clone(), url.clone(), cookies.clone());
         async move {
-            let mut cookie = cookies[worker].lock().await;
-            let Ok(response) = http.post(&url).header("cookie", cookie.as_str()).send().await else {
+            let mut held = cookies[worker].lock().await;
+            let (cookie, device) = &mut *held;
+            let mut request = http.post(&url).header("cookie", cookie.as_str());
+            if let Some(device) = device.as_ref() {
+                request = request.header("dpop", device.proof(&url));
+            }
+            let Ok(response) = request.send().await else {
                 return false;
             };
+            if let Some(device) = device.as_mut() {
+                device.remember_nonce(&response);
+            }
             match (response.status().as_u16(), refresh_cookie(&response)) {
                 (200, Some(next)) => {
                     *cookie = next;
@@ -470,7 +517,12 @@ async fn scenario_refresh(server: &Server, backend: &str, secs: f64, workers: us
     .await;
     let cpu = (machine_busy_secs() - busy_before) - (own_cpu_secs() - own_before);
     let peak = watch.finish();
-    let mut result = figures("refresh rotation", backend, latencies, errors, took, peak);
+    let name = if bound {
+        "refresh rotation, device-bound (DPoP proof each time)"
+    } else {
+        "refresh rotation"
+    };
+    let mut result = figures(name, backend, latencies, errors, took, peak);
     let rotations = result.requests.saturating_sub(result.errors).max(1);
     let cpu_ms = cpu * 1000.0 / rotations as f64;
     result.cpu_ms = Some(cpu_ms);
@@ -906,7 +958,9 @@ async fn run_backend(
     results.push(scenario_me_during_flood(&server, name, &admin_token, secs).await);
     eprintln!("[{name}] refresh rotation");
     // As many clients as the pgbench ceiling is measured with.
-    results.push(scenario_refresh(&server, name, secs, 16).await?);
+    results.push(scenario_refresh(&server, name, secs, 16, false).await?);
+    eprintln!("[{name}] refresh rotation, device-bound");
+    results.push(scenario_refresh(&server, name, secs, 16, true).await?);
     let user = login(&http, &server, "user1", PASSWORD).await?;
     let access = user["access_token"].as_str().unwrap_or_default().to_owned();
     eprintln!("[{name}] GET /api/me");
@@ -1182,6 +1236,26 @@ fn budgets(results: &[Figures], idle: &[(String, f64)], bundle: Option<(u64, u64
             "GET /api/me p99 < 10 ms during a login flood",
             format!("{} ms", ms(f.p99_ms)),
             Some(f.p99_ms < 10.0),
+        );
+    }
+    if let (Some(plain), Some(bound)) = (
+        of("refresh rotation"),
+        of("refresh rotation, device-bound (DPoP proof each time)"),
+    ) {
+        // No budget: the figure says what binding costs, beside the same run's plain rotation.
+        let cpu = |f: &Figures| f.cpu_ms.map_or("?".to_owned(), |c| format!("{c:.2}"));
+        check(
+            "device-bound rotation beside a plain one (rate; p99; CPU per rotation)",
+            format!(
+                "{:.0}/s vs {:.0}/s; {} vs {} ms; {} vs {} ms",
+                bound.rate(),
+                plain.rate(),
+                ms(bound.p99_ms),
+                ms(plain.p99_ms),
+                cpu(bound),
+                cpu(plain)
+            ),
+            None,
         );
     }
     if let Some(f) = of("refresh rotation") {
