@@ -40,6 +40,18 @@ mod browser {
         expires_in: i64,
     }
 
+    #[derive(Deserialize)]
+    struct Refused {
+        error: String,
+    }
+
+    async fn refused_for_want_of_a_proof(response: gloo_net::http::Response) -> bool {
+        response
+            .json::<Refused>()
+            .await
+            .is_ok_and(|r| r.error == "device_proof_required")
+    }
+
     pub fn run(signed_in: RwSignal<Option<Me>>) {
         let location = leptos_router::hooks::use_location();
         let me = LocalResource::new(move || {
@@ -91,7 +103,26 @@ mod browser {
         timer.set_value(handle);
     }
 
+    /// Whether the browser keeps this session's access cookie fresh itself (DBSC): the
+    /// server sets a readable marker when the browser registers its key. The page has no
+    /// proof to give, so its own refresh would only be refused.
+    fn browser_keeps_session() -> bool {
+        use wasm_bindgen::JsCast as _;
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+            .and_then(|d| d.cookie().ok())
+            .is_some_and(|cookies| {
+                cookies
+                    .split(';')
+                    .any(|c| matches!(c.trim(), "__Host-fin_dbsc=1" | "fin_dbsc=1"))
+            })
+    }
+
     fn fire(timer: StoredValue<Option<TimeoutHandle>, LocalStorage>, expected: i64) {
+        if browser_keeps_session() {
+            return;
+        }
         // Another tab refreshed already: follow its expiry.
         if read(EXPIRES_AT).is_some_and(|shared| shared as i64 > expected) {
             return schedule(timer, expected);
@@ -117,8 +148,13 @@ mod browser {
                     schedule(timer, expires_at);
                 }
                 Ok(response) if response.status() == 401 => {
-                    // The session is over (signed out elsewhere, revoked): say so plainly.
                     write(CLAIMED_AT, 0.0);
+                    // Bound to a key this page does not hold (the browser's DBSC key): the
+                    // browser renews the session itself; nothing is over.
+                    if refused_for_want_of_a_proof(response).await {
+                        return;
+                    }
+                    // The session is over (signed out elsewhere, revoked): say so plainly.
                     if let Some(window) = web_sys::window() {
                         let _ = window.location().set_href("/login");
                     }

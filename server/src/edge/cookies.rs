@@ -92,6 +92,21 @@ impl Cookies {
         cookies
     }
 
+    /// The name of the marker a DBSC-bound browser session carries.
+    pub fn dbsc_marker_name(self) -> &'static str {
+        if self.secure { "__Host-fin_dbsc" } else { "fin_dbsc" }
+    }
+
+    /// A cookie the page's script can read (not HttpOnly; it holds no secret) saying the
+    /// session is DBSC-bound: the browser then keeps the access cookie fresh itself, and the
+    /// page's own keeper, which has no proof to give, must not try.
+    pub fn dbsc_marker(self, max_age: i64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let name = self.dbsc_marker_name();
+        let cookie = format!("{name}=1; Path=/; Max-Age={max_age}{secure}; SameSite=Strict");
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
     /// The access cookie alone (a DBSC registration renews the bound credential).
     pub fn access(self, access: &IssuedAccessToken) -> HeaderValue {
         self.build(self.access_name(), access.token.expose_secret(), "/", access.expires_in)

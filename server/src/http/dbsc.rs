@@ -26,6 +26,9 @@ pub use crate::edge::{DBSC_REGISTER_PATH as REGISTER_PATH, dbsc_registration_off
 
 pub const REFRESH_PATH: &str = "/api/auth/dbsc/refresh";
 
+/// How long the page's marker of a DBSC session lasts: a session's longest life. A stale
+/// one only stops the page's own keeper, and a lapsed access cookie still resumes.
+const REGISTRATION_MARKER_AGE: i64 = 30 * 86_400;
 const CHALLENGE: HeaderName = HeaderName::from_static("secure-session-challenge");
 const SESSION_ID: &str = "sec-secure-session-id";
 
@@ -52,9 +55,9 @@ pub async fn register(
         Err(error) => return Err(error.into()),
     };
     let mut answer = instructions(&state, &session_id).into_response();
-    answer
-        .headers_mut()
-        .append(header::SET_COOKIE, state.cookies.access(&access));
+    let headers = answer.headers_mut();
+    headers.append(header::SET_COOKIE, state.cookies.access(&access));
+    headers.append(header::SET_COOKIE, state.cookies.dbsc_marker(REGISTRATION_MARKER_AGE));
     Ok(answer)
 }
 
@@ -100,6 +103,9 @@ pub async fn refresh(
             for cookie in state.cookies.clear_all() {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, state.cookies.dbsc_marker(0));
             Ok(response)
         }
     }

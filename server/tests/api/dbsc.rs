@@ -125,8 +125,13 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
     let registered = owner.register(&app, owner.registration(&challenge)).await;
     assert_eq!(registered.status(), 200);
     let renewed = set_cookies(registered.headers());
-    assert_eq!(renewed.len(), 1, "registration sets the bound cookie");
-    assert_eq!(renewed[0].0, "__Host-fin_access");
+    let names: Vec<&str> = renewed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["__Host-fin_access", "__Host-fin_dbsc"],
+        "the bound cookie, and the page's marker"
+    );
+    assert!(!renewed[1].1.contains("HttpOnly"), "the page reads the marker");
     let config: serde_json::Value = registered.json().await.unwrap();
     let session = config["session_identifier"].as_str().unwrap().to_owned();
     assert_eq!(config["refresh_url"], "/api/auth/dbsc/refresh");
