@@ -76,10 +76,14 @@ pub async fn refresh(
     if client.session_response.is_none() {
         return Ok(challenge(&state, &session_id));
     }
-    let token = state.cookies.read_refresh(&headers);
+    // No session to speak of: a plain refusal (a 4xx also ends the browser's DBSC session).
+    let token = state
+        .cookies
+        .read_refresh(&headers)
+        .ok_or(SessionError::InvalidRefreshToken)?;
     // The answer is cookies (the bound credential), never a DPoP-bound access token.
     let client = client.taking_cookies(true);
-    match state.services.sessions.refresh(token, &client).await {
+    match state.services.sessions.refresh(Some(token), &client).await {
         Ok(refreshed) => {
             let mut response = instructions(&state, &refreshed.session_id).into_response();
             for cookie in state.cookies.session(&refreshed) {
@@ -97,7 +101,20 @@ pub async fn refresh(
         // A proof that does not hold is refused (and logged by the service); the session
         // itself lives on for the device that holds the key.
         Err(error @ SessionError::DeviceProof(_)) => Err(error.into()),
-        // The session is over: the browser ends its DBSC session and drops the cookies.
+        // An unknown, revoked or expired token: a plain 401 (a 4xx ends the browser's DBSC
+        // session too), the cookies cleared.
+        Err(SessionError::InvalidRefreshToken) => {
+            let mut response = ApiError::from(SessionError::InvalidRefreshToken).into_response();
+            for cookie in state.cookies.clear_all() {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, state.cookies.dbsc_marker(0));
+            Ok(response)
+        }
+        // This refresh ended the session (a replayed token, the risk policy): the browser
+        // is told to end its DBSC session, and drops the cookies.
         Err(_) => {
             let mut response = Json(json!({"session_identifier": session_id, "continue": false})).into_response();
             for cookie in state.cookies.clear_all() {

@@ -211,7 +211,8 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
     assert!(set_cookies(replayed.headers()).is_empty());
     assert_eq!(app.count_events("refresh_unbound").await, 2);
 
-    // The owner keeps going; after signing out, the browser is told to end its session.
+    // The owner keeps going; after signing out, the refresh is refused (a 4xx ends the
+    // browser's DBSC session) and the cookies cleared.
     let asked = owner.refresh(&app, &session, None).await;
     let challenge = challenge_of(asked.headers());
     assert_eq!(
@@ -234,12 +235,13 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
     let ended = owner
         .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
         .await;
-    assert_eq!(ended.status(), 200);
-    let ended: serde_json::Value = ended.json().await.unwrap();
-    assert_eq!(
-        ended,
-        serde_json::json!({"session_identifier": session, "continue": false})
+    assert!(
+        set_cookies(ended.headers())
+            .iter()
+            .all(|(_, c)| c.contains("Max-Age=0")),
+        "cleared"
     );
+    assert_eq!(error_code(ended, 401).await, "invalid_refresh_token");
     app.stop().await;
 }
 
@@ -301,4 +303,49 @@ fn browser_challenge(app: &TestApp) -> String {
 fn base64_json(value: &serde_json::Value) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+#[tokio::test]
+async fn a_refresh_that_ends_the_session_tells_the_browser_to_stop() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let mut owner = Browser::new();
+    let challenge = owner.sign_in(&app).await;
+    let registered = owner.register(&app, owner.registration(&challenge)).await;
+    let config: serde_json::Value = registered.json().await.unwrap();
+    let session = config["session_identifier"].as_str().unwrap().to_owned();
+    let spent_jar = owner.jar.clone();
+    let asked = owner.refresh(&app, &session, None).await;
+    let challenge = challenge_of(asked.headers());
+    assert_eq!(
+        owner
+            .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
+            .await
+            .status(),
+        200
+    );
+
+    // The spent refresh cookie comes back after the grace window, even with the key: a
+    // replay, so the session ends, and the browser is told to end its DBSC session.
+    app.clock.advance(Duration::minutes(1));
+    owner.jar = spent_jar;
+    let asked = owner.refresh(&app, &session, None).await;
+    let challenge = challenge_of(asked.headers());
+    let ended = owner
+        .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
+        .await;
+    assert_eq!(ended.status(), 200);
+    assert!(
+        set_cookies(ended.headers())
+            .iter()
+            .all(|(_, c)| c.contains("Max-Age=0")),
+        "cleared"
+    );
+    let ended: serde_json::Value = ended.json().await.unwrap();
+    assert_eq!(
+        ended,
+        serde_json::json!({"session_identifier": session, "continue": false})
+    );
+    assert_eq!(app.count_events("refresh_reused").await, 1);
+    app.stop().await;
 }
