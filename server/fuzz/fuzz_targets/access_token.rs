@@ -3,6 +3,9 @@
 //! exactly the claims the server issued.
 #![no_main]
 
+#[path = "mutate.rs"]
+mod mutate;
+
 use std::sync::LazyLock;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -31,26 +34,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let fixture = &*FIXTURE;
     let now = Utc.timestamp_opt(1_800_000_060, 0).unwrap();
-    let candidate = match data.split_first() {
-        // A real token with bytes overwritten, inserted or cut.
-        Some((&mode, rest)) if mode % 2 == 0 && !rest.is_empty() => {
-            let mut bytes = fixture.valid.clone().into_bytes();
-            let at = rest[0] as usize * bytes.len() / 256;
-            match mode % 6 {
-                0 => bytes.truncate(at),
-                2 => bytes.splice(at..at, rest[1..].iter().copied()).for_each(drop),
-                _ => {
-                    for (i, b) in rest[1..].iter().enumerate() {
-                        if let Some(slot) = bytes.get_mut(at + i) {
-                            *slot = *b;
-                        }
-                    }
-                }
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-        _ => String::from_utf8_lossy(data).into_owned(),
-    };
+    let candidate = mutate::candidate(&fixture.valid, data);
     if let Ok(claims) = fixture.tokens.verify(&candidate, now) {
         assert_eq!(claims.sub, "42");
         assert_eq!(claims.sid, "sid-1");

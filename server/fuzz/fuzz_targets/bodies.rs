@@ -18,8 +18,19 @@ const CONTENT_TYPES: [&str; 6] = [
 /// The field names of every body shape: the only input-independent words a message may
 /// name.
 const OURS: [&str; 13] = [
-    "username", "password", "email", "is_admin", "is_active", "code", "challenge_id",
-    "refresh_token", "refresh_delivery", "grant_type", "current_password", "new_password", "verdict",
+    "username",
+    "password",
+    "email",
+    "is_admin",
+    "is_active",
+    "code",
+    "challenge_id",
+    "refresh_token",
+    "refresh_delivery",
+    "grant_type",
+    "current_password",
+    "new_password",
+    "verdict",
 ];
 
 /// Whether a body error message is one of ours: a fixed text, or a template filled only
@@ -47,15 +58,19 @@ fn is_ours(message: &str) -> bool {
         // template's own words surrounds them.
         let parts: Vec<&str> = message.split('`').collect();
         let names_ours = parts.iter().skip(1).step_by(2).all(|name| OURS.contains(name));
-        let glue_ours = parts.iter().skip(2).step_by(2).all(|glue| {
-            matches!(*glue, "" | ", " | " or " | ", or " | " is given twice")
-        });
+        let glue_ours = parts
+            .iter()
+            .skip(2)
+            .step_by(2)
+            .all(|glue| matches!(*glue, "" | ", " | " or " | ", or " | " is given twice"));
         names_ours && glue_ours && parts.len() % 2 == 1
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, input)) = data.split_first() else { return };
+    let Some((&selector, input)) = data.split_first() else {
+        return;
+    };
     let shape = usize::from(selector) % SHAPES;
     let content_type = CONTENT_TYPES[usize::from(selector / 16) % CONTENT_TYPES.len()];
     if let Err((status, code, message)) = decode(shape, content_type, input) {

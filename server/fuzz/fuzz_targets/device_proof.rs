@@ -3,6 +3,9 @@
 //! proof, for the request it was made for.
 #![no_main]
 
+#[path = "mutate.rs"]
+mod mutate;
+
 use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -30,26 +33,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     let fixture = &*FIXTURE;
-    let candidate = match data.split_first() {
-        // The real proof with bytes overwritten, inserted or cut.
-        Some((&mode, rest)) if mode % 2 == 0 && !rest.is_empty() => {
-            let mut bytes = fixture.valid.clone().into_bytes();
-            let at = rest[0] as usize * bytes.len() / 256;
-            match mode % 6 {
-                0 => bytes.truncate(at),
-                2 => bytes.splice(at..at, rest[1..].iter().copied()).for_each(drop),
-                _ => {
-                    for (i, b) in rest[1..].iter().enumerate() {
-                        if let Some(slot) = bytes.get_mut(at + i) {
-                            *slot = *b;
-                        }
-                    }
-                }
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-        _ => String::from_utf8_lossy(data).into_owned(),
-    };
+    let candidate = mutate::candidate(&fixture.valid, data);
     let expected = Expected {
         target: Target {
             method: "POST",

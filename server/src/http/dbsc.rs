@@ -103,29 +103,27 @@ pub async fn refresh(
         Err(error @ SessionError::DeviceProof(_)) => Err(error.into()),
         // An unknown, revoked or expired token: a plain 401 (a 4xx ends the browser's DBSC
         // session too), the cookies cleared.
-        Err(SessionError::InvalidRefreshToken) => {
-            let mut response = ApiError::from(SessionError::InvalidRefreshToken).into_response();
-            for cookie in state.cookies.clear_all() {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, state.cookies.dbsc_marker(0));
-            Ok(response)
-        }
+        Err(SessionError::InvalidRefreshToken) => Ok(cleared(
+            &state,
+            ApiError::from(SessionError::InvalidRefreshToken).into_response(),
+        )),
         // This refresh ended the session (a replayed token, the risk policy): the browser
         // is told to end its DBSC session, and drops the cookies.
-        Err(_) => {
-            let mut response = Json(json!({"session_identifier": session_id, "continue": false})).into_response();
-            for cookie in state.cookies.clear_all() {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, state.cookies.dbsc_marker(0));
-            Ok(response)
-        }
+        Err(_) => Ok(cleared(
+            &state,
+            Json(json!({"session_identifier": session_id, "continue": false})).into_response(),
+        )),
     }
+}
+
+/// `response`, clearing the session's cookies and the page's DBSC marker.
+fn cleared(state: &AppState, mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for cookie in state.cookies.clear_all() {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    headers.append(header::SET_COOKIE, state.cookies.dbsc_marker(0));
+    response
 }
 
 /// `403` with a challenge to sign (the draft's refresh step).

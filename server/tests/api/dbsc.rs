@@ -100,6 +100,15 @@ impl Browser {
         response
     }
 
+    /// Signs in and registers; the DBSC session's id.
+    async fn registered(&mut self, app: &TestApp) -> String {
+        let challenge = self.sign_in(app).await;
+        let registered = self.register(app, self.registration(&challenge)).await;
+        assert_eq!(registered.status(), 200);
+        let config: serde_json::Value = registered.json().await.unwrap();
+        config["session_identifier"].as_str().unwrap().to_owned()
+    }
+
     async fn refresh(&mut self, app: &TestApp, session: &str, proof: Option<String>) -> reqwest::Response {
         let mut request = app
             .client
@@ -310,10 +319,7 @@ async fn a_refresh_that_ends_the_session_tells_the_browser_to_stop() {
     let app = TestApp::spawn().await;
     app.create_user("alice", false).await;
     let mut owner = Browser::new();
-    let challenge = owner.sign_in(&app).await;
-    let registered = owner.register(&app, owner.registration(&challenge)).await;
-    let config: serde_json::Value = registered.json().await.unwrap();
-    let session = config["session_identifier"].as_str().unwrap().to_owned();
+    let session = owner.registered(&app).await;
     let spent_jar = owner.jar.clone();
     let asked = owner.refresh(&app, &session, None).await;
     let challenge = challenge_of(asked.headers());
