@@ -259,6 +259,9 @@ pub struct Activity {
     pub verdict: Option<Verdict>,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// The client proved the session's device key (a bound session).
+    #[serde(default)]
+    pub device_proven: bool,
 }
 
 impl Activity {

@@ -13,3 +13,7 @@ create table spent_proofs (
     primary key (jkt, jti)
 );
 create index spent_proofs_expiry on spent_proofs (expires_at);
+
+-- Whether the event's client proved the session's device key (a bound session's refresh,
+-- a sign-in that bound one): shown in the log and the live view.
+alter table user_activity_logs add column device_proven boolean not null default false;

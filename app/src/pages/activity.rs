@@ -306,6 +306,7 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
             let risk = format!("{:.2}", a.risk_score);
             let risky = a.risk_score >= 0.5;
             let reasons = a.risk_reasons.join(", ");
+            let proven = a.device_proven;
             let network = a
                 .asn
                 .map(|asn| format!("AS{asn} {}", a.asn_org.clone().unwrap_or_default()))
@@ -319,7 +320,22 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                     <td>{a.event_type.label()}</td>
                     <td data-testid="place">{a.place()}</td>
                     <td>{a.ip.clone()} <div class="muted small">{network}</div></td>
-                    <td>{a.device.clone()}</td>
+                    <td>
+                        {a.device.clone()}
+                        {proven
+                            .then(|| {
+                                view! {
+                                    " "
+                                    <span
+                                        class="badge"
+                                        data-testid="key-proven"
+                                        title="The device proved the session's key"
+                                    >
+                                        "key-proven"
+                                    </span>
+                                }
+                            })}
+                    </td>
                     <td title=reasons
                         .clone()>
                         {risk} " " <span class="badge">{a.decision.as_str()}</span>

@@ -254,6 +254,8 @@ fn ReviewBody(
             <dd>{format!("{}{accuracy}", e.place())}</dd>
             <dt>"Device"</dt>
             <dd>{e.device.clone()}</dd>
+            <dt>"Device key"</dt>
+            <dd>{if e.device_proven { "proven: the device signed with the session's key" } else { "not proven" }}</dd>
         </dl>
         {user_id
             .map(|_| {

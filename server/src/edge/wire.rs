@@ -161,6 +161,7 @@ pub fn activity(event: ActivityRecord) -> Activity {
         decision: Decision::parse(&event.decision),
         verdict: event.verdict.as_deref().map(Verdict::parse),
         created_at: rfc3339(event.created_at),
+        device_proven: event.device_proven,
     }
 }
 

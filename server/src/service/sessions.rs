@@ -99,6 +99,7 @@ impl SessionService {
                 key: context.device_key.as_deref(),
             };
             self.prove_device(bound, context.user.id, &event, client, now).await?;
+            event.device_proven = true;
         }
         let mut learning = None;
         let mut risk_baseline = None;

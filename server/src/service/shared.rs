@@ -136,6 +136,7 @@ impl Recorder {
             risk_reasons: Vec::new(),
             decision: Decision::Allow,
             created_at: now,
+            device_proven: false,
         }
     }
 

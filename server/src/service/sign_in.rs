@@ -310,13 +310,14 @@ impl SignInService {
     ) -> Result<SignedIn, SignInError> {
         let Accepted {
             user,
-            event,
+            mut event,
             memory,
             signals,
             keys,
             network,
             device_key,
         } = accepted;
+        event.device_proven = device_key.is_some();
         let policy = self.issuer.policy;
         let refresh = NewRefreshToken::generate();
         // A browser without a device cookie gets one now, and the engine learns it as this

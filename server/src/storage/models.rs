@@ -110,6 +110,8 @@ pub struct NewActivity {
     pub risk_reasons: Vec<String>,
     pub decision: Decision,
     pub created_at: DateTime<Utc>,
+    /// The client proved the session's device key (see `service::proofs`).
+    pub device_proven: bool,
 }
 
 /// A stored activity event.
@@ -138,6 +140,7 @@ pub struct ActivityRecord {
     /// "not_me", "legitimate" or "compromised", once someone has said.
     pub verdict: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub device_proven: bool,
 }
 
 impl ActivityRecord {

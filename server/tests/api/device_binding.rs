@@ -108,6 +108,14 @@ async fn a_copied_refresh_token_is_refused_while_the_owners_device_keeps_refresh
     let alarm = alarms.iter().find(|e| e.event_type == "refresh_unbound").unwrap();
     assert_eq!((alarm.risk_score, alarm.decision.as_str()), (1.0, "block"));
     assert!(alarm.user_id.is_some(), "the alarm names the account");
+    assert!(!alarm.device_proven);
+    // The log says which events proved the key: the owner's sign-in and refreshes did.
+    let owners: Vec<_> = alarms
+        .iter()
+        .filter(|e| e.event_type == "refresh" || e.event_type == "login_succeeded")
+        .collect();
+    assert_eq!(owners.len(), 4);
+    assert!(owners.iter().all(|e| e.device_proven));
 
     // The owner's session lives on.
     let token = next_token(owner.refresh(&app, &token).await).await;
@@ -267,6 +275,8 @@ async fn a_session_never_bound_keeps_the_bearer_rules() {
     let token = next_token(refresh_with(&app, &token, Some(stranger.proof(&app, REFRESH))).await).await;
     assert_eq!(refresh_with(&app, &token, None).await.status(), 200);
     assert_eq!(app.count_events("refresh_unbound").await, 0);
+    let events = app.store().activity_page(None, None, 50).await.unwrap();
+    assert!(events.iter().all(|e| !e.device_proven), "nothing was proven");
     app.stop().await;
 }
 

@@ -42,6 +42,7 @@ pub fn event(kind: EventType, user_id: Option<i64>, at: chrono::DateTime<Utc>) -
         risk_reasons: vec!["new_country".into()],
         decision: Decision::Allow,
         created_at: at,
+        device_proven: false,
     }
 }
 

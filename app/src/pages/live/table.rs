@@ -34,6 +34,7 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                     // (Account changes carry notes such as who made them, not risk.)
                     let judged = e.event_type.is_judged();
                     let flagged = judged && !e.risk_reasons.is_empty();
+                    let proven = e.device_proven;
                     view! {
                         <tr
                             data-testid="live-row"
@@ -50,7 +51,22 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                             <td>{e.username.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>{e.event_type.label()}</td>
                             <td data-testid="place">{e.place()}</td>
-                            <td>{e.device.clone()}</td>
+                            <td>
+                                {e.device.clone()}
+                                {proven
+                                    .then(|| {
+                                        view! {
+                                            " "
+                                            <span
+                                                class="badge"
+                                                data-testid="key-proven"
+                                                title="The device proved the session's key"
+                                            >
+                                                "key-proven"
+                                            </span>
+                                        }
+                                    })}
+                            </td>
                             <td>
                                 <div class="riskbar" title=format!("risk {risk:.2}")>
                                     <span class=band style=format!("width: {:.0}%", risk * 100.0)></span>

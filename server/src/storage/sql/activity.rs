@@ -13,20 +13,20 @@ use crate::storage::{
 
 pub(super) const ACTIVITY_COLUMNS: &str = "id, user_id, username, event_type, ip_address, device_info, \
      device_browser, device_os, device_type, risk_score, risk_reasons, decision, geolocation_country, \
-     geolocation_city, latitude, longitude, accuracy_radius_km, asn, asn_org, verdict, created_at";
+     geolocation_city, latitude, longitude, accuracy_radius_km, asn, asn_org, verdict, created_at, device_proven";
 
 /// The columns an insert sets, `user_id` first, then in the order [`bind_event`] binds
 /// them: the one list both the plain insert and PostgreSQL's rotation statement use.
 pub(super) const ACTIVITY_INSERT_COLUMNS: &str = "user_id, username, event_type, ip_address, device_info, \
      device_browser, device_os, device_type, risk_score, risk_reasons, decision, geolocation_country, \
-     geolocation_city, latitude, longitude, accuracy_radius_km, asn, asn_org, created_at";
+     geolocation_city, latitude, longitude, accuracy_radius_km, asn, asn_org, created_at, device_proven";
 
-/// The plain insert: `$1` the user, `$2` to `$19` what [`bind_event`] binds.
+/// The plain insert: `$1` the user, `$2` to `$20` what [`bind_event`] binds.
 static INSERT_ACTIVITY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "insert into user_activity_logs ({ACTIVITY_INSERT_COLUMNS}) values ($1, \
          coalesce($2, (select username from users where id = $1)), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18, $19) returning id"
+         $13, $14, $15, $16, $17, $18, $19, $20) returning id"
     )
 });
 
@@ -183,7 +183,7 @@ pub(super) async fn insert_activity<'c>(
     Ok(bind_event(insert, event).fetch_scalar(conn).await?)
 }
 
-/// Binds an event's fields, `username` through `created_at` of [`ACTIVITY_INSERT_COLUMNS`].
+/// Binds an event's fields, `username` through `device_proven` of [`ACTIVITY_INSERT_COLUMNS`].
 pub(super) fn bind_event(query: Query, event: &NewActivity) -> Query {
     let place = &event.place;
     query
@@ -205,6 +205,7 @@ pub(super) fn bind_event(query: Query, event: &NewActivity) -> Query {
         .bind(place.asn.map(i64::from))
         .bind(place.asn_org.as_deref())
         .bind(event.created_at)
+        .bind(event.device_proven)
 }
 
 /// The activity search's conditions, `and …` each, for whichever filters are set; `before`

@@ -20,7 +20,7 @@ const SPEND_SQL: &str = "update refresh_tokens set spent_at = $2, successor_hash
      returning user_id, session_id";
 
 /// The whole rotation as one PostgreSQL statement: `$1` to `$9` the rotation, `$10` to
-/// `$27` what [`activity::bind_event`] binds, `$28` the device cookie's hash. Built once: it runs on every refresh.
+/// `$28` what [`activity::bind_event`] binds, `$29` the device cookie's hash. Built once: it runs on every refresh.
 static ROTATE_IN_ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with spent as ({SPEND_SQL}), \
@@ -32,11 +32,11 @@ static ROTATE_IN_ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
          successor as ( \
            insert into refresh_tokens \
              (user_id, session_id, token_hash, device_info, device_hash, ip_address, created_at, expires_at, is_revoked) \
-           select user_id, id, $3, $8, $28, $4, $2, least(expires_at, $9), false from touched), \
+           select user_id, id, $3, $8, $29, $4, $2, least(expires_at, $9), false from touched), \
          logged as ( \
            insert into user_activity_logs ({ACTIVITY_INSERT_COLUMNS}) \
            select user_id, coalesce($10, (select username from users where id = touched.user_id)), \
-                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 \
+                  $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28 \
            from touched) \
          select user_id, id from touched"
     )
