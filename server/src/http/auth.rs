@@ -230,6 +230,31 @@ async fn answer_refresh(
     }
 }
 
+/// `POST /api/auth/device-key` with a `DPoP` proof: binds the session of the refresh cookie
+/// (signed in within five minutes, not bound yet) to the proof's key, the way a page's own
+/// WebCrypto key registers where the browser has no DBSC. From then on the session renews
+/// only with proofs from that key.
+pub async fn bind_device_key(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Response {
+    let answer = async {
+        if client.device_proof.is_none() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "Send a DPoP proof from the key to bind in the DPoP header",
+            ));
+        }
+        let client = client.with_session_response(None);
+        let token = state.cookies.read_refresh(&headers);
+        match state.services.sessions.register_device(token, &client).await {
+            Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+            Err(SessionError::DeviceProof(refused)) => Err(ApiError::invalid_device_proof(refused)),
+            Err(error) => Err(error.into()),
+        }
+    }
+    .await;
+    with_nonce(&state, answer)
+}
+
 #[derive(Deserialize)]
 pub struct ResumeQuery {
     next: Option<String>,

@@ -38,12 +38,15 @@ pub async fn register(
     client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let response = client
-        .session_response
-        .clone()
-        .ok_or_else(|| ApiError::bad_request("Send the registration proof in Secure-Session-Response"))?;
+    if client.session_response.is_none() {
+        return Err(ApiError::bad_request(
+            "Send the registration proof in Secure-Session-Response",
+        ));
+    }
+    // Only the DBSC proof counts here.
+    let client = client.with_device_proof(None);
     let token = state.cookies.read_refresh(&headers);
-    let (session_id, access) = match state.services.sessions.register_device(token, &response, &client).await {
+    let (session_id, access) = match state.services.sessions.register_device(token, &client).await {
         Ok(registered) => registered,
         Err(SessionError::DeviceProof(refused)) => {
             return Err(ApiError::new(

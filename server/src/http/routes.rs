@@ -36,6 +36,7 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::POST, "/api/auth/logout", auth::logout),
         route(M::POST, "/api/auth/logout-all", auth::logout_all),
         route(M::POST, "/api/auth/step-up", auth::step_up),
+        route(M::POST, "/api/auth/device-key", auth::bind_device_key),
         route(M::POST, dbsc::REGISTER_PATH, dbsc::register),
         route(M::POST, dbsc::REFRESH_PATH, dbsc::refresh),
         route(M::GET, "/api/activity", activity::mine),

@@ -64,13 +64,17 @@ impl DeviceProofs {
         }))
     }
 
-    /// The key a DBSC registration (`Secure-Session-Response`) offers, answering a fresh
-    /// challenge of ours, used up.
+    /// The key a registration after sign-in offers: a DBSC registration
+    /// (`Secure-Session-Response`, answering a fresh challenge of ours), or else a DPoP
+    /// proof (a page's WebCrypto key), used up either way.
     pub(super) async fn key_to_register(
         &self,
-        response: &str,
+        client: &ClientInfo,
         now: DateTime<Utc>,
     ) -> Result<BoundKey, ProofCheckError> {
+        let Some(response) = &client.session_response else {
+            return self.key_to_bind(client, now).await?.ok_or(ProofError::Missing.into());
+        };
         let proof = proof::verify_dbsc(response, None)?;
         self.answer_challenge(&proof, now).await?;
         Ok(BoundKey {

@@ -232,15 +232,14 @@ impl SessionService {
         Err(SessionError::DeviceProof(refused))
     }
 
-    /// Binds the session of refresh token `presented` to the key a DBSC registration
-    /// offers (`response`): a session of a live account, not bound yet, signed in within
-    /// [`REGISTRATION_WINDOW`]. Returns the session's id and a fresh access token for the
+    /// Binds the session of refresh token `presented` to the key the request offers (a
+    /// DBSC registration, or a DPoP proof from a page's own key): a session of a live
+    /// account, not bound yet, signed in within [`REGISTRATION_WINDOW`]. Returns the session's id and a fresh access token for the
     /// bound cookie (a browser keeps a DBSC session only if its registration set the cookie).
     #[tracing::instrument(name = "sessions::register_device", skip_all)]
     pub async fn register_device(
         &self,
         presented: Option<&str>,
-        response: &str,
         client: &ClientInfo,
     ) -> Result<(String, IssuedAccessToken), SessionError> {
         let presented = presented
@@ -263,7 +262,7 @@ impl SessionService {
         if context.device_jkt.is_some() {
             return Err(SessionError::BindingClosed);
         }
-        let key = self.proofs.key_to_register(response, now).await.map_err(|e| match e {
+        let key = self.proofs.key_to_register(client, now).await.map_err(|e| match e {
             ProofCheckError::Refused(refused) => SessionError::DeviceProof(refused),
             ProofCheckError::Fault(fault) => fault.into(),
         })?;
@@ -274,7 +273,7 @@ impl SessionService {
         if !bound {
             return Err(SessionError::BindingClosed);
         }
-        tracing::info!(user_id = context.user.id, session = %context.session_id, ip = %client.ip, "session bound to a device key (DBSC)");
+        tracing::info!(user_id = context.user.id, session = %context.session_id, ip = %client.ip, "session bound to a device key after sign-in");
         let user = &context.user;
         let access = self
             .issuer

@@ -355,3 +355,74 @@ async fn a_dpop_bound_access_token_is_refused_without_a_proof_from_its_key() {
     assert_eq!(error_code(refused, 401).await, "invalid_token");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_page_binds_its_own_key_after_a_cookie_sign_in() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice", false).await;
+    let signed_in = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let refresh_cookie = cookie_value(signed_in.headers(), "__Secure-fin_refresh").unwrap();
+    let jar = format!("__Secure-fin_refresh={refresh_cookie}");
+    let bind = |proof: Option<String>| {
+        let mut request = app.client.post(app.url("/api/auth/device-key")).header("cookie", &jar);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send()
+    };
+    let mut page = Device::new();
+    let missing = bind(None).await.unwrap();
+    assert_eq!(error_code(missing, 400).await, "invalid_dpop_proof");
+    let bound = bind(Some(page.proof(&app, "/api/auth/device-key"))).await.unwrap();
+    assert_eq!(bound.status(), 204);
+    page.remember_nonce(&bound);
+    let again = bind(Some(Device::new().proof(&app, "/api/auth/device-key")))
+        .await
+        .unwrap();
+    assert_eq!(error_code(again, 409).await, "binding_closed");
+
+    // The copied jar is refused; the page renews with its key.
+    let copied = app
+        .client
+        .post(app.url(REFRESH))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(copied, 401).await, "device_proof_required");
+    let renewed = app
+        .client
+        .post(app.url(REFRESH))
+        .header("cookie", &jar)
+        .header("dpop", page.proof(&app, REFRESH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+
+    // Later than five minutes after signing in, a session can no longer be bound.
+    let late = app
+        .login_json(serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .await;
+    let late_jar = format!(
+        "__Secure-fin_refresh={}",
+        cookie_value(late.headers(), "__Secure-fin_refresh").unwrap()
+    );
+    app.clock.advance(Duration::minutes(6));
+    let refused = app
+        .client
+        .post(app.url("/api/auth/device-key"))
+        .header("cookie", &late_jar)
+        .header("dpop", Device::new().proof(&app, "/api/auth/device-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(refused, 409).await, "binding_closed");
+    app.stop().await;
+}
