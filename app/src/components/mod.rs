@@ -48,3 +48,16 @@ where
         </Transition>
     }
 }
+
+/// A badge on an event whose client proved the session's device key.
+#[component]
+pub fn KeyProven(proven: bool) -> impl IntoView {
+    proven.then(|| {
+        view! {
+            " "
+            <span class="badge" data-testid="key-proven" title="The device proved the session's key">
+                "key-proven"
+            </span>
+        }
+    })
+}

@@ -13,6 +13,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::{
     Activity, ActivityFilters, ActivityPage, EventType, JudgeEvent, ReportNotMe, admin_activity, my_activity,
 };
+use crate::components::KeyProven;
 use crate::components::Protected;
 use crate::components::format::short_time;
 
@@ -320,22 +321,7 @@ fn ActivityTable(items: Vec<Activity>, show_user: bool, actions: RowActions) -> 
                     <td>{a.event_type.label()}</td>
                     <td data-testid="place">{a.place()}</td>
                     <td>{a.ip.clone()} <div class="muted small">{network}</div></td>
-                    <td>
-                        {a.device.clone()}
-                        {proven
-                            .then(|| {
-                                view! {
-                                    " "
-                                    <span
-                                        class="badge"
-                                        data-testid="key-proven"
-                                        title="The device proved the session's key"
-                                    >
-                                        "key-proven"
-                                    </span>
-                                }
-                            })}
-                    </td>
+                    <td>{a.device.clone()} <KeyProven proven /></td>
                     <td title=reasons
                         .clone()>
                         {risk} " " <span class="badge">{a.decision.as_str()}</span>

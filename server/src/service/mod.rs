@@ -5,6 +5,7 @@
 mod accounts;
 mod activity;
 mod admin;
+mod alarms;
 mod authenticate;
 mod availability;
 mod error;
@@ -181,6 +182,7 @@ impl Services {
                 risk: risk.clone(),
                 live: live.clone(),
                 proofs: proofs.clone(),
+                alarms: alarms::AlarmLimiter::default(),
             }),
             activity: Arc::new(ActivityService {
                 activity: store.clone(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::alarms::AlarmLimiter;
 use super::error::{ProofCheckError, SessionError};
 use super::liveness::LivenessCache;
 use super::proofs::{Bound, DeviceProofs, Nonce};
@@ -16,7 +17,8 @@ use crate::domain::proof::ProofError;
 use crate::domain::risk::Response;
 use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::storage::{
-    ActivityStore, Decision, EventType, NewActivity, RotateOutcome, Rotation, SessionRecord, SessionStore, UserStore,
+    ActivityStore, Decision, EventType, NewActivity, RefreshContext, RotateOutcome, Rotation, SessionRecord,
+    SessionStore, UserStore,
 };
 
 /// How soon after signing in a session may be bound to a device key: the browser registers
@@ -42,6 +44,7 @@ pub struct SessionService {
     pub(super) risk: RiskGate,
     pub(super) live: Arc<LivenessCache>,
     pub(super) proofs: Arc<DeviceProofs>,
+    pub(super) alarms: AlarmLimiter,
 }
 
 impl SessionService {
@@ -98,7 +101,7 @@ impl SessionService {
                 jkt,
                 key: context.device_key.as_deref(),
             };
-            self.prove_device(bound, context.user.id, &event, client, now).await?;
+            self.prove_device(bound, context, &event, client, now).await?;
             event.device_proven = true;
         }
         let mut learning = None;
@@ -204,12 +207,13 @@ impl SessionService {
     }
 
     /// Holds a bound session's refresh to its key. A refresh that does not prove it is
-    /// logged as `refresh_unbound` (risk 1.0, blocked) and refused; one that only needs a
-    /// fresh nonce is refused without an alarm, since it proved the key.
+    /// refused and logged as `refresh_unbound` (risk 1.0, blocked; once a minute per
+    /// session, see [`AlarmLimiter`]); one that only needs a fresh nonce is refused without
+    /// an alarm, since it proved the key.
     async fn prove_device(
         &self,
         bound: Bound<'_>,
-        user_id: i64,
+        context: &RefreshContext,
         event: &NewActivity,
         client: &ClientInfo,
         now: DateTime<Utc>,
@@ -219,7 +223,9 @@ impl SessionService {
             Err(ProofCheckError::Fault(fault)) => return Err(fault.into()),
             Err(ProofCheckError::Refused(refused)) => refused,
         };
-        if refused != ProofError::NonceRequired {
+        let user_id = context.user.id;
+        // The refusal stands every time; the alarm at most once a minute per session.
+        if refused != ProofError::NonceRequired && self.alarms.allow(&context.session_id, now) {
             let mut alarm = event.clone();
             alarm.event_type = EventType::RefreshUnbound;
             alarm.user_id = Some(user_id);

@@ -103,6 +103,15 @@ async fn a_copied_refresh_token_is_refused_while_the_owners_device_keeps_refresh
     thief.nonce = owner.nonce.clone();
     let refused = refresh_with(&app, &stolen, Some(thief.proof(&app, REFRESH))).await;
     assert_eq!(error_code(refused, 401).await, "device_proof_required");
+    // Refused every time, logged once a minute per session: a loop cannot flood the log.
+    for _ in 0..10 {
+        let refused = refresh_with(&app, &stolen, None).await;
+        assert_eq!(error_code(refused, 401).await, "device_proof_required");
+    }
+    assert_eq!(app.count_events("refresh_unbound").await, 1);
+    app.clock.advance(Duration::seconds(61));
+    let refused = refresh_with(&app, &stolen, None).await;
+    assert_eq!(error_code(refused, 401).await, "device_proof_required");
     assert_eq!(app.count_events("refresh_unbound").await, 2);
     let alarms = app.store().activity_page(None, None, 50).await.unwrap();
     let alarm = alarms.iter().find(|e| e.event_type == "refresh_unbound").unwrap();

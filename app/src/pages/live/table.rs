@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::{RISKY, ROWS};
 use crate::api::Activity;
+use crate::components::KeyProven;
 use crate::components::format::short_time;
 
 #[component]
@@ -51,22 +52,7 @@ pub(super) fn LiveTable(visible: Memo<Vec<Activity>>, selected: RwSignal<Option<
                             <td>{e.username.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>{e.event_type.label()}</td>
                             <td data-testid="place">{e.place()}</td>
-                            <td>
-                                {e.device.clone()}
-                                {proven
-                                    .then(|| {
-                                        view! {
-                                            " "
-                                            <span
-                                                class="badge"
-                                                data-testid="key-proven"
-                                                title="The device proved the session's key"
-                                            >
-                                                "key-proven"
-                                            </span>
-                                        }
-                                    })}
-                            </td>
+                            <td>{e.device.clone()} <KeyProven proven /></td>
                             <td>
                                 <div class="riskbar" title=format!("risk {risk:.2}")>
                                     <span class=band style=format!("width: {:.0}%", risk * 100.0)></span>
