@@ -33,11 +33,6 @@ impl Cookies {
         Self { secure }
     }
 
-    /// Whether the cookies carry `Secure` (and the `__Host-`/`__Secure-` names).
-    pub fn is_secure(self) -> bool {
-        self.secure
-    }
-
     pub fn access_name(self) -> &'static str {
         if self.secure { "__Host-fin_access" } else { "fin_access" }
     }
@@ -105,6 +100,13 @@ impl Cookies {
         let name = self.dbsc_marker_name();
         let cookie = format!("{name}=1; Path=/; Max-Age={max_age}{secure}; SameSite=Strict");
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// The access cookie's attributes but its lifetime, as a DBSC session's instructions
+    /// name the credential it binds (they must match the cookie the browser holds).
+    pub fn access_attributes(self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("Path=/; HttpOnly{secure}; SameSite=Strict")
     }
 
     /// The access cookie alone (a DBSC registration renews the bound credential).

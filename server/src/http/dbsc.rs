@@ -20,6 +20,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::domain::client::ClientInfo;
+use crate::domain::proof::ProofError;
 use crate::service::SessionError;
 
 pub use crate::edge::{DBSC_REGISTER_PATH as REGISTER_PATH, dbsc_registration_offer as registration_offer};
@@ -97,9 +98,7 @@ pub async fn refresh(
             Ok(response)
         }
         // A stale challenge: another one, and the browser signs again.
-        Err(SessionError::DeviceProof(crate::domain::proof::ProofError::NonceRequired)) => {
-            Ok(challenge(&state, &session_id))
-        }
+        Err(SessionError::DeviceProof(ProofError::NonceRequired)) => Ok(challenge(&state, &session_id)),
         Err(SessionError::Fault(fault)) => Err(fault.into()),
         // A proof that does not hold is refused (and logged by the service); the session
         // itself lives on for the device that holds the key.
@@ -155,7 +154,6 @@ fn set_challenge(state: &AppState, session_id: &str, headers: &mut HeaderMap) {
 /// The session's configuration: the access cookie is the bound credential, for the whole
 /// site; the refresh endpoint renews it.
 fn instructions(state: &AppState, session_id: &str) -> Json<serde_json::Value> {
-    let secure = if state.cookies.is_secure() { "; Secure" } else { "" };
     Json(json!({
         "session_identifier": session_id,
         "refresh_url": REFRESH_PATH,
@@ -166,7 +164,7 @@ fn instructions(state: &AppState, session_id: &str) -> Json<serde_json::Value> {
         "credentials": [{
             "type": "cookie",
             "name": state.cookies.access_name(),
-            "attributes": format!("Path=/; HttpOnly{secure}; SameSite=Strict"),
+            "attributes": state.cookies.access_attributes(),
         }],
     }))
 }

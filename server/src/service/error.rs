@@ -225,23 +225,25 @@ pub enum ProofCheckError {
     Fault(#[from] Fault),
 }
 
-impl From<ProofCheckError> for AuthenticateError {
-    fn from(error: ProofCheckError) -> Self {
-        match error {
-            ProofCheckError::Refused(refused) => AuthenticateError::DeviceProof(refused),
-            ProofCheckError::Fault(fault) => fault.into(),
+/// Each use case's own variant for a refused proof; the store's failures stay faults.
+macro_rules! from_proof_check {
+    ($($error:ident::$variant:ident),*) => {$(
+        impl From<ProofCheckError> for $error {
+            fn from(error: ProofCheckError) -> Self {
+                match error {
+                    ProofCheckError::Refused(refused) => $error::$variant(refused),
+                    ProofCheckError::Fault(fault) => fault.into(),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl From<ProofCheckError> for SignInError {
-    fn from(error: ProofCheckError) -> Self {
-        match error {
-            ProofCheckError::Refused(refused) => SignInError::InvalidDeviceProof(refused),
-            ProofCheckError::Fault(fault) => fault.into(),
-        }
-    }
-}
+from_proof_check!(
+    AuthenticateError::DeviceProof,
+    SignInError::InvalidDeviceProof,
+    SessionError::DeviceProof
+);
 
 impl From<PasswordError> for SignInError {
     fn from(error: PasswordError) -> Self {

@@ -56,8 +56,7 @@ impl DeviceProofs {
             return Ok(None);
         };
         let proof = self.verified(presented, now, None)?;
-        let expires_at = proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW;
-        self.spend(&proof.jkt, &proof.jti, expires_at).await?;
+        self.spend_proof(&proof).await?;
         Ok(Some(BoundKey {
             jwk: proof.key.to_stored(),
             jkt: proof.jkt,
@@ -113,8 +112,7 @@ impl DeviceProofs {
         if nonce == Nonce::Required && !fresh {
             return Err(ProofError::NonceRequired.into());
         }
-        let expires_at = proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW;
-        self.spend(&proof.jkt, &proof.jti, expires_at).await
+        self.spend_proof(&proof).await
     }
 
     /// A DBSC proof's challenge must be one of our nonces, fresh, and answered once. An
@@ -145,6 +143,12 @@ impl DeviceProofs {
                 access_token,
             },
         )
+    }
+
+    /// Uses a DPoP proof up, until no clock would accept it again.
+    async fn spend_proof(&self, proof: &Proof) -> Result<(), ProofCheckError> {
+        self.spend(&proof.jkt, &proof.jti, proof.issued_at + PROOF_MAX_AGE + PROOF_SKEW)
+            .await
     }
 
     /// Uses a proof (`jti` of key `jkt`) up, remembering it until `expires_at`, when no

@@ -268,10 +268,7 @@ impl SessionService {
         if context.device_jkt.is_some() {
             return Err(SessionError::BindingClosed);
         }
-        let key = self.proofs.key_to_register(client, now).await.map_err(|e| match e {
-            ProofCheckError::Refused(refused) => SessionError::DeviceProof(refused),
-            ProofCheckError::Fault(fault) => fault.into(),
-        })?;
+        let key = self.proofs.key_to_register(client, now).await?;
         let bound = self
             .sessions
             .bind_device_key(&context.session_id, &key, now - REGISTRATION_WINDOW, now)

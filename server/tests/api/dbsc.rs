@@ -109,6 +109,14 @@ impl Browser {
         config["session_identifier"].as_str().unwrap().to_owned()
     }
 
+    /// The draft's refresh in full: ask, get a challenge, answer it with this browser's key.
+    async fn renew(&mut self, app: &TestApp, session: &str) -> reqwest::Response {
+        let asked = self.refresh(app, session, None).await;
+        let challenge = challenge_of(asked.headers());
+        let proof = self.refresh_proof(&challenge);
+        self.refresh(app, session, Some(proof)).await
+    }
+
     async fn refresh(&mut self, app: &TestApp, session: &str, proof: Option<String>) -> reqwest::Response {
         let mut request = app
             .client
@@ -203,11 +211,7 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
         .await
         .unwrap();
     assert_eq!(error_code(copied, 401).await, "device_proof_required");
-    let asked = thief.refresh(&app, &session, None).await;
-    let challenge = challenge_of(asked.headers());
-    let forged = thief
-        .refresh(&app, &session, Some(thief.refresh_proof(&challenge)))
-        .await;
+    let forged = thief.renew(&app, &session).await;
     assert_eq!(error_code(forged, 401).await, "device_proof_required");
     assert_eq!(
         app.count_events("refresh_unbound").await,
@@ -226,15 +230,7 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
 
     // The owner keeps going; after signing out, the refresh is refused (a 4xx ends the
     // browser's DBSC session) and the cookies cleared.
-    let asked = owner.refresh(&app, &session, None).await;
-    let challenge = challenge_of(asked.headers());
-    assert_eq!(
-        owner
-            .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(owner.renew(&app, &session).await.status(), 200);
     let signed_out = app
         .client
         .post(app.url("/api/auth/logout"))
@@ -243,11 +239,7 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
         .await
         .unwrap();
     assert_eq!(signed_out.status(), 204);
-    let asked = owner.refresh(&app, &session, None).await;
-    let challenge = challenge_of(asked.headers());
-    let ended = owner
-        .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
-        .await;
+    let ended = owner.renew(&app, &session).await;
     assert!(
         set_cookies(ended.headers())
             .iter()
@@ -325,25 +317,13 @@ async fn a_refresh_that_ends_the_session_tells_the_browser_to_stop() {
     let mut owner = Browser::new();
     let session = owner.registered(&app).await;
     let spent_jar = owner.jar.clone();
-    let asked = owner.refresh(&app, &session, None).await;
-    let challenge = challenge_of(asked.headers());
-    assert_eq!(
-        owner
-            .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(owner.renew(&app, &session).await.status(), 200);
 
     // The spent refresh cookie comes back after the grace window, even with the key: a
     // replay, so the session ends, and the browser is told to end its DBSC session.
     app.clock.advance(Duration::minutes(1));
     owner.jar = spent_jar;
-    let asked = owner.refresh(&app, &session, None).await;
-    let challenge = challenge_of(asked.headers());
-    let ended = owner
-        .refresh(&app, &session, Some(owner.refresh_proof(&challenge)))
-        .await;
+    let ended = owner.renew(&app, &session).await;
     assert_eq!(ended.status(), 200);
     assert!(
         set_cookies(ended.headers())
