@@ -39,6 +39,9 @@ build: leptos-tools ## Release build: target/release/fin-intelli plus the site i
 	cargo leptos build --release
 	@$(MAKE) sizes
 
+# A test run builds every crate once: incremental state would only fill the disk (tens of
+# GB on a cold build) and slow the build down.
+test: export CARGO_INCREMENTAL = 0
 test: tools fmt-tools trunk-tools deps geoip e2e-deps fuzz-tools schemathesis ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
 	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests api-fuzz fuzz-smoke site csr e2e
 	@$(call step,all tests passed)

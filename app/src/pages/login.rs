@@ -25,11 +25,43 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     let changed = move || use_query_map().read().get("changed").is_some();
+    // Sent here by a page load whose session is bound to this browser's key: the page
+    // renews it with the key and goes on; the form stays for when it cannot.
+    let renewing = RwSignal::new(use_query_map().read_untracked().get("renew").is_some());
+    #[cfg(feature = "browser")]
+    if renewing.get_untracked() {
+        let next = use_query_map()
+            .read_untracked()
+            .get("next")
+            .filter(|next| is_local_path(next))
+            .unwrap_or_else(|| "/".to_owned());
+        leptos::task::spawn_local(async move {
+            match crate::session::renewal::refresh().await {
+                // A full load: the page renders with the new cookies.
+                crate::session::renewal::Renewal::Renewed { .. } => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().set_href(&next);
+                    }
+                }
+                _ => renewing.set(false),
+            }
+        });
+    }
+    // The page binds the session it is about to sign in to its own key (see `session`).
+    let signing_in = move |_| {
+        #[cfg(feature = "browser")]
+        crate::session::renewal::signing_in();
+    };
 
     view! {
         <Title text="Sign in" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
+            <Show when=move || renewing.get()>
+                <p class="notice" role="status" data-testid="renewing">
+                    "Resuming your session with this device's key…"
+                </p>
+            </Show>
             <Show when=changed>
                 <p class="notice" role="status">
                     "Password changed. Sign in with your new password."
@@ -53,7 +85,7 @@ pub fn LoginPage() -> impl IntoView {
                             autofocus
                         />
                     </label>
-                    <button type="submit" disabled=move || step_up.pending().get()>
+                    <button type="submit" on:click=signing_in disabled=move || step_up.pending().get()>
                         "Verify"
                     </button>
                 </ActionForm>
@@ -67,7 +99,7 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required maxlength="1024" />
                 </label>
-                <button type="submit" disabled=move || sign_in.pending().get()>
+                <button type="submit" on:click=signing_in disabled=move || sign_in.pending().get()>
                     {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
@@ -78,4 +110,10 @@ pub fn LoginPage() -> impl IntoView {
             </Show>
         </section>
     }
+}
+
+/// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example`.
+#[cfg(feature = "browser")]
+fn is_local_path(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
 }

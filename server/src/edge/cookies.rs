@@ -96,8 +96,23 @@ impl Cookies {
     /// session is DBSC-bound: the browser then keeps the access cookie fresh itself, and the
     /// page's own keeper, which has no proof to give, must not try.
     pub fn dbsc_marker(self, max_age: i64) -> HeaderValue {
+        self.marker(self.dbsc_marker_name(), max_age)
+    }
+
+    /// The name of the marker a fresh, unbound browser session carries.
+    pub fn bind_marker_name(self) -> &'static str {
+        if self.secure { "__Host-fin_bind" } else { "fin_bind" }
+    }
+
+    /// A readable marker (no secret) saying this browser's new session is open to binding
+    /// for `max_age` seconds: the page then registers its own WebCrypto key, unless the
+    /// browser's DBSC registration gets there first. Binding clears it (`max_age` 0).
+    pub fn bind_marker(self, max_age: i64) -> HeaderValue {
+        self.marker(self.bind_marker_name(), max_age)
+    }
+
+    fn marker(self, name: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
-        let name = self.dbsc_marker_name();
         let cookie = format!("{name}=1; Path=/; Max-Age={max_age}{secure}; SameSite=Strict");
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
     }

@@ -17,7 +17,7 @@ use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::edge::cookies::Cookies;
-use crate::service::{SessionError, SignedIn};
+use crate::service::{REGISTRATION_WINDOW, SessionError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -141,6 +141,10 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, re
     if let Some(challenge) = registration {
         let (name, offer) = super::dbsc::registration_offer(challenge);
         headers.insert(name, offer);
+        headers.append(
+            header::SET_COOKIE,
+            cookies.bind_marker(REGISTRATION_WINDOW.num_seconds()),
+        );
     }
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
@@ -252,7 +256,12 @@ pub async fn bind_device_key(State(state): State<AppState>, client: ClientInfo, 
         }
     }
     .await;
-    with_nonce(&state, answer)
+    // Bound or not, the page has had its one try: the marker goes, so it cannot loop.
+    let mut response = with_nonce(&state, answer);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, state.cookies.bind_marker(0));
+    response
 }
 
 #[derive(Deserialize)]
@@ -281,9 +290,12 @@ pub async fn resume(
         Ok(refreshed) => (format!("{site}{next}"), state.cookies.session(&refreshed)),
         // The server's own failure is a 5xx, not a reason to sign the visitor out.
         Err(SessionError::Fault(fault)) => return Err(fault.into()),
-        // A device-bound session: the sign-in page's script renews it with its key, so
-        // its cookies stay.
-        Err(SessionError::DeviceProof(_)) => (format!("{site}/login"), Vec::new()),
+        // A device-bound session: the sign-in page's script renews it with the key it
+        // holds and goes on to `next`, so its cookies stay.
+        Err(SessionError::DeviceProof(_)) => {
+            let query = serde_urlencoded::to_string([("renew", "1"), ("next", next)]).unwrap_or_default();
+            (format!("{site}/login?{query}"), Vec::new())
+        }
         Err(_) => (format!("{site}/login"), state.cookies.clear_all()),
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();

@@ -62,6 +62,8 @@ pub async fn register(
     let headers = answer.headers_mut();
     headers.append(header::SET_COOKIE, state.cookies.access(&access));
     headers.append(header::SET_COOKIE, state.cookies.dbsc_marker(REGISTRATION_MARKER_AGE));
+    // The browser's key won: the page need not offer its own.
+    headers.append(header::SET_COOKIE, state.cookies.bind_marker(0));
     Ok(answer)
 }
 

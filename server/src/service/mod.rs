@@ -43,7 +43,7 @@ pub use keys::{
 pub use maintenance::Maintenance;
 pub use proofs::DeviceProofs;
 pub use risk::{NoFactorPolicy, RiskPolicy};
-pub use sessions::SessionService;
+pub use sessions::{REGISTRATION_WINDOW, SessionService};
 pub use shared::{Principal, SessionPolicy, SignedIn};
 pub use sign_in::SignInService;
 

@@ -23,7 +23,7 @@ use crate::storage::{
 
 /// How soon after signing in a session may be bound to a device key: the browser registers
 /// at once, so a cookie jar copied later cannot bind the thief's key to the session.
-const REGISTRATION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+pub const REGISTRATION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What asks for a session's renewal: a request that can carry a device proof, or a page
 /// load that cannot.

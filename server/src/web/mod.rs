@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use crate::domain::client::ClientInfo;
 use crate::edge::Edge;
 use crate::edge::wire::me;
-use crate::service::{Principal, Services, SignedIn};
+use crate::service::{Principal, REGISTRATION_WINDOW, Services, SignedIn};
 
 pub struct WebBackend {
     edge: Edge,
@@ -37,14 +37,14 @@ impl WebBackend {
     /// The user and the session's cookies, after a sign-in or a step-up, with the offer to
     /// bind the session to a device key (DBSC) where it is not bound already.
     fn signed_in_reply(&self, signed_in: &SignedIn) -> Reply<Me> {
-        let reply = Reply::new(
-            me(&signed_in.user, signed_in.access.expires_at),
-            self.edge.cookies.session(signed_in),
-        );
+        let mut cookies = self.edge.cookies.session(signed_in);
         if signed_in.session_bound {
-            return reply;
+            return Reply::new(me(&signed_in.user, signed_in.access.expires_at), cookies);
         }
-        reply.with_header(crate::edge::dbsc_registration_offer(&self.services().proofs.nonce()))
+        // Open to binding: the browser's DBSC key, or else the page's own WebCrypto key.
+        cookies.push(self.edge.cookies.bind_marker(REGISTRATION_WINDOW.num_seconds()));
+        Reply::new(me(&signed_in.user, signed_in.access.expires_at), cookies)
+            .with_header(crate::edge::dbsc_registration_offer(&self.services().proofs.nonce()))
     }
 
     /// The signed-in caller, from the access cookie.

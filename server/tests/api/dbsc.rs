@@ -145,9 +145,10 @@ async fn a_browser_registers_renews_through_challenges_and_its_copied_jar_is_ref
     let names: Vec<&str> = renewed.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["__Host-fin_access", "__Host-fin_dbsc"],
-        "the bound cookie, and the page's marker"
+        ["__Host-fin_access", "__Host-fin_dbsc", "__Host-fin_bind"],
+        "the bound cookie, the page's marker, and the binding offer withdrawn"
     );
+    assert!(renewed[2].1.contains("Max-Age=0"), "{}", renewed[2].1);
     assert!(!renewed[1].1.contains("HttpOnly"), "the page reads the marker");
     let config: serde_json::Value = registered.json().await.unwrap();
     let session = config["session_identifier"].as_str().unwrap().to_owned();

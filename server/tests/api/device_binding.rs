@@ -171,7 +171,7 @@ async fn a_copied_cookie_jar_cannot_renew_a_bound_browser_session() {
         .await
         .unwrap();
     assert_eq!(resumed.status(), 303);
-    assert_eq!(resumed.headers()["location"], "/login");
+    assert_eq!(resumed.headers()["location"], "/login?renew=1&next=%2Fdevices");
     assert!(resumed.headers().get("set-cookie").is_none());
     assert_eq!(app.count_events("refresh_unbound").await, 1);
 
@@ -378,6 +378,14 @@ async fn a_page_binds_its_own_key_after_a_cookie_sign_in() {
         .unwrap();
     let refresh_cookie = cookie_value(signed_in.headers(), "__Secure-fin_refresh").unwrap();
     let jar = format!("__Secure-fin_refresh={refresh_cookie}");
+    // The page learns the session is open to binding from a marker its script can read,
+    // which lasts as long as the chance does.
+    let marker = set_cookie(signed_in.headers(), "__Host-fin_bind=").expect("binding marker");
+    assert!(marker.starts_with("__Host-fin_bind=1;"), "{marker}");
+    assert!(
+        marker.contains("Max-Age=300") && !marker.contains("HttpOnly"),
+        "{marker}"
+    );
     let bind = |proof: Option<String>| {
         let mut request = app.client.post(app.url("/api/auth/device-key")).header("cookie", &jar);
         if let Some(proof) = proof {
@@ -391,6 +399,8 @@ async fn a_page_binds_its_own_key_after_a_cookie_sign_in() {
     let bound = bind(Some(page.proof(&app, "/api/auth/device-key"))).await.unwrap();
     assert_eq!(bound.status(), 204);
     page.remember_nonce(&bound);
+    let spent = set_cookie(bound.headers(), "__Host-fin_bind=").expect("marker cleared");
+    assert!(spent.contains("Max-Age=0"), "{spent}");
     let again = bind(Some(Device::new().proof(&app, "/api/auth/device-key")))
         .await
         .unwrap();
@@ -434,4 +444,14 @@ async fn a_page_binds_its_own_key_after_a_cookie_sign_in() {
         .unwrap();
     assert_eq!(error_code(refused, 409).await, "binding_closed");
     app.stop().await;
+}
+
+/// The whole `Set-Cookie` header that starts with `prefix`, if the response has one.
+fn set_cookie(headers: &reqwest::header::HeaderMap, prefix: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .map(str::to_owned)
 }

@@ -6,6 +6,19 @@
 //! access cookie. Open tabs coordinate through localStorage (a claim on the refresh and the
 //! new expiry), so one refresh serves them all; were two tabs to refresh at once anyway, the
 //! server's grace window hands both the same successor and nothing breaks.
+//!
+//! Where the browser has no DBSC, the page binds a fresh session to its own WebCrypto key
+//! ([`device_key`]) and signs every refresh with it ([`renewal`]): a copy of the cookies
+//! alone can no longer renew the session.
+
+#[cfg(any(feature = "browser", test))]
+mod base64url;
+#[cfg(feature = "browser")]
+mod device_key;
+#[cfg(feature = "browser")]
+mod key_store;
+#[cfg(feature = "browser")]
+pub mod renewal;
 
 use leptos::prelude::*;
 
@@ -21,12 +34,11 @@ pub fn SessionKeeper(signed_in: RwSignal<Option<crate::api::Me>>) -> impl IntoVi
 
 #[cfg(feature = "browser")]
 mod browser {
-    use gloo_net::http::Request;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
-    use serde::Deserialize;
     use std::time::Duration;
 
+    use super::renewal::{self, Renewal};
     use crate::api::{Me, whoami};
 
     /// localStorage keys: the shared expiry (Unix seconds) and a tab's claim (Unix ms).
@@ -34,23 +46,6 @@ mod browser {
     const CLAIMED_AT: &str = "fin.session.refresh_claimed_at";
     /// How long one tab's claim on the refresh keeps the others waiting.
     const CLAIM_MS: f64 = 10_000.0;
-
-    #[derive(Deserialize)]
-    struct Refreshed {
-        expires_in: i64,
-    }
-
-    #[derive(Deserialize)]
-    struct Refused {
-        error: String,
-    }
-
-    async fn refused_for_want_of_a_proof(response: gloo_net::http::Response) -> bool {
-        response
-            .json::<Refused>()
-            .await
-            .is_ok_and(|r| r.error == "device_proof_required")
-    }
 
     pub fn run(signed_in: RwSignal<Option<Me>>) {
         let location = leptos_router::hooks::use_location();
@@ -64,6 +59,8 @@ mod browser {
             let me = answer.ok().flatten();
             if let Some(me) = &me {
                 schedule(timer, me.access_expires_at);
+                // A session just signed in: bind it to this browser's key.
+                spawn_local(renewal::bind_if_offered());
             }
             signed_in.set(me);
         });
@@ -103,24 +100,8 @@ mod browser {
         timer.set_value(handle);
     }
 
-    /// Whether the browser keeps this session's access cookie fresh itself (DBSC): the
-    /// server sets a readable marker when the browser registers its key. The page has no
-    /// proof to give, so its own refresh would only be refused.
-    fn browser_keeps_session() -> bool {
-        use wasm_bindgen::JsCast as _;
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
-            .and_then(|d| d.cookie().ok())
-            .is_some_and(|cookies| {
-                cookies
-                    .split(';')
-                    .any(|c| matches!(c.trim(), "__Host-fin_dbsc=1" | "fin_dbsc=1"))
-            })
-    }
-
     fn fire(timer: StoredValue<Option<TimeoutHandle>, LocalStorage>, expected: i64) {
-        if browser_keeps_session() {
+        if renewal::browser_keeps_session() {
             return;
         }
         // Another tab refreshed already: follow its expiry.
@@ -134,32 +115,23 @@ mod browser {
         }
         write(CLAIMED_AT, now_ms());
         spawn_local(async move {
-            // With credentials: a static bundle on another origin of the same site sends the
-            // refresh cookie too (on the same origin this changes nothing).
-            let refresh = Request::post(&crate::api::url("/api/auth/refresh"))
-                .credentials(web_sys::RequestCredentials::Include)
-                .send();
-            match refresh.await {
-                Ok(response) if response.ok() => {
-                    let lifetime = response.json::<Refreshed>().await.map_or(60, |r| r.expires_in);
-                    let expires_at = (now_ms() / 1000.0) as i64 + lifetime;
+            match renewal::refresh().await {
+                Renewal::Renewed { expires_in } => {
+                    let expires_at = (now_ms() / 1000.0) as i64 + expires_in;
                     write(EXPIRES_AT, expires_at as f64);
                     write(CLAIMED_AT, 0.0);
                     schedule(timer, expires_at);
                 }
-                Ok(response) if response.status() == 401 => {
+                // The browser's DBSC key renews it (or another device's key): not ours to do.
+                Renewal::KeyElsewhere => write(CLAIMED_AT, 0.0),
+                Renewal::Ended => {
                     write(CLAIMED_AT, 0.0);
-                    // Bound to a key this page does not hold (the browser's DBSC key): the
-                    // browser renews the session itself; nothing is over.
-                    if refused_for_want_of_a_proof(response).await {
-                        return;
-                    }
-                    // The session is over (signed out elsewhere, revoked): say so plainly.
+                    // Signed out elsewhere, revoked: say so plainly.
                     if let Some(window) = web_sys::window() {
                         let _ = window.location().set_href("/login");
                     }
                 }
-                _ => {
+                Renewal::Unreachable => {
                     // Offline or the server is away: try again soon.
                     write(CLAIMED_AT, 0.0);
                     let handle = set_timeout_with_handle(move || fire(timer, expected), Duration::from_secs(10)).ok();
