@@ -209,7 +209,8 @@ pub fn replay_explaining(
             let profile = memory.profiles.entry(row.user.clone()).or_default();
             match memory.sessions.get_mut(&row.session) {
                 Some(session) => {
-                    let assessment = risk::score_refresh(profile, &memory.global, session, &obs);
+                    let assessment =
+                        risk::score_refresh(profile, &memory.global, session, &obs, risk::DeviceKeyProof::Unbound);
                     if explain.contains(&index) {
                         let _ = writeln!(out, "row {index}: {row:?}\n  {place:?}\n  {assessment:?}");
                     }

@@ -417,6 +417,7 @@ fn explain(reason: &str) -> &'static str {
         "device_proof_missing" => {
             "the session is bound to a device key and the refresh did not prove it: a copied token"
         }
+        "device_key_copied" => "the session's device key was proven from another country at the same time: copied",
         "risk_blocked" => "the risk policy blocked the attempt",
         "second_factor_passed" => "the user passed the second-factor challenge",
         "invalid_second_factor" => "a wrong second-factor code",

@@ -9,8 +9,8 @@ use crate::domain::client::ClientInfo;
 use crate::domain::device::Device;
 use crate::domain::geo::Place;
 use crate::domain::risk::{
-    self, ACCOUNT_FAILURE_WINDOW, Assessment, FAILURE_WINDOW, GlobalStats, Observation, Response, RiskThresholds,
-    SessionBaseline, Signals, UserProfile,
+    self, ACCOUNT_FAILURE_WINDOW, Assessment, DeviceKeyProof, FAILURE_WINDOW, GlobalStats, Observation, Response,
+    RiskThresholds, SessionBaseline, Signals, UserProfile,
 };
 use crate::storage::{ActivityRecord, RiskLearning, RiskStore, StoreError, StoredBaseline};
 
@@ -119,15 +119,16 @@ impl RiskGate {
         client: &ClientInfo,
         session: &SessionBaseline,
         obs: &Observation<'_>,
+        key: DeviceKeyProof,
     ) -> Result<(Judgement, Option<Memory>), StoreError> {
         if !risk::refresh_moved(session, obs) {
             // The scorer reads no history for a refresh that stayed put.
             let unread = (UserProfile::default(), GlobalStats::default());
-            let judgement = self.judge(risk::score_refresh(&unread.0, &unread.1, session, obs));
+            let judgement = self.judge(risk::score_refresh(&unread.0, &unread.1, session, obs, key));
             return Ok((judgement, None));
         }
         let memory = self.memory(user_id, client, obs.place).await?;
-        let judgement = self.judge(risk::score_refresh(&memory.profile, &memory.global, session, obs));
+        let judgement = self.judge(risk::score_refresh(&memory.profile, &memory.global, session, obs, key));
         Ok((judgement, Some(memory)))
     }
 

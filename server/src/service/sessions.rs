@@ -14,7 +14,7 @@ use super::shared::{Issuer, Principal, Recorder, SignedIn};
 use crate::domain::access::IssuedAccessToken;
 use crate::domain::client::ClientInfo;
 use crate::domain::proof::ProofError;
-use crate::domain::risk::Response;
+use crate::domain::risk::{CONCURRENT_WINDOW_SECS, DeviceKeyProof, Response};
 use crate::domain::token::{SuccessorKey, hash_refresh_token, looks_like_refresh_token};
 use crate::storage::{
     ActivityStore, Decision, EventType, NewActivity, RefreshContext, RotateOutcome, Rotation, SessionRecord,
@@ -91,6 +91,7 @@ impl SessionService {
         // Judge the refresh against its session before spending the token: a thief's
         // refresh ends the session instead of extending it.
         let context = self.sessions.refresh_context(&presented_hash).await?;
+        let mut key_proof = DeviceKeyProof::Unbound;
         if let Some(context) = &context
             && let Some(jkt) = &context.device_jkt
         {
@@ -103,6 +104,7 @@ impl SessionService {
             };
             self.prove_device(bound, context, &event, client, now).await?;
             event.device_proven = true;
+            key_proof = self.key_proof(jkt, &context.session_id, &event, now).await?;
         }
         let mut learning = None;
         let mut risk_baseline = None;
@@ -111,7 +113,10 @@ impl SessionService {
         {
             let (session_id, user_id) = (&context.session_id, context.user.id);
             let obs = observation(client, &event.place, &event.device, now);
-            let (judgement, memory) = self.risk.judge_refresh(user_id, client, &baseline, &obs).await?;
+            let (judgement, memory) = self
+                .risk
+                .judge_refresh(user_id, client, &baseline, &obs, key_proof)
+                .await?;
             event.risk_score = judgement.assessment.score;
             event.risk_reasons = judgement.assessment.reasons.clone();
             if judgement.response == Response::Block && self.sessions.session_is_live(session_id, user_id, now).await? {
@@ -204,6 +209,32 @@ impl SessionService {
         Ok(self
             .issuer
             .signed_in(user, session_id, successor.secret, bound_to.as_deref(), client, now))
+    }
+
+    /// How a refresh that proved key `jkt` stands: proven, or proven while another live
+    /// session proves the same key from another country (a copied key).
+    async fn key_proof(
+        &self,
+        jkt: &str,
+        session_id: &str,
+        event: &NewActivity,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceKeyProof, SessionError> {
+        let Some(country) = event.place.country.as_deref() else {
+            return Ok(DeviceKeyProof::Proven);
+        };
+        let since = now - chrono::Duration::seconds(CONCURRENT_WINDOW_SECS);
+        let elsewhere = self
+            .sessions
+            .key_used_elsewhere(jkt, session_id, country, since, now)
+            .await?;
+        Ok(match elsewhere {
+            Some(other) => {
+                tracing::warn!(session = %session_id, here = country, elsewhere = %other, "one device key in two countries at once");
+                DeviceKeyProof::ProvenElsewhereToo
+            }
+            None => DeviceKeyProof::Proven,
+        })
     }
 
     /// Holds a bound session's refresh to its key. A refresh that does not prove it is

@@ -90,6 +90,18 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// The country of another live session bound to key `jkt`, used since `since` from a
+    /// country other than `country`, if there is one: one device key in two countries at
+    /// once has been copied.
+    async fn key_used_elsewhere(
+        &self,
+        jkt: &str,
+        except_session: &str,
+        country: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+
     /// When the session was opened (its sign-in), if it exists.
     async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 

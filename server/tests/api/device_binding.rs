@@ -455,3 +455,69 @@ fn set_cookie(headers: &reqwest::header::HeaderMap, prefix: &str) -> Option<Stri
         .find(|v| v.starts_with(prefix))
         .map(str::to_owned)
 }
+
+/// Signs in from `ip` with a proof from `device`'s key (body delivery); the refresh token.
+async fn sign_in_from(app: &TestApp, device: &mut Device, ip: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .header("dpop", device.proof(app, "/api/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD, "refresh_delivery": "body"}))
+        .send()
+        .await
+        .unwrap();
+    device.remember_nonce(&response);
+    next_token(response).await
+}
+
+async fn refresh_from(app: &TestApp, device: &mut Device, token: &str, ip: &str) -> reqwest::Response {
+    let response = app
+        .client
+        .post(app.url(REFRESH))
+        .header("x-forwarded-for", ip)
+        .header("dpop", device.proof(app, REFRESH))
+        .json(&serde_json::json!({"refresh_token": token}))
+        .send()
+        .await
+        .unwrap();
+    device.remember_nonce(&response);
+    response
+}
+
+#[tokio::test]
+async fn one_device_key_proven_in_two_countries_at_once_ends_the_session_that_shows_it() {
+    if !crate::helpers::geoip_available() {
+        return;
+    }
+    let app = TestApp::spawn_with(&[("FIN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    app.create_user("alice", false).await;
+    // Two sessions of one key, both from London: one device, signed in twice.
+    let mut device = Device::new();
+    let first = sign_in_from(&app, &mut device, "81.2.69.142").await;
+    let second = sign_in_from(&app, &mut device, "81.2.69.142").await;
+    app.clock.advance(Duration::minutes(9));
+    let first = next_token(refresh_from(&app, &mut device, &first, "81.2.69.142").await).await;
+
+    // Minutes later the key proves the second session from Australia while the first is
+    // in use in Britain: the key was copied, and the session showing it ends.
+    app.clock.advance(Duration::minutes(9));
+    let copied = refresh_from(&app, &mut device, &second, "1.1.1.1").await;
+    assert_eq!(error_code(copied, 401).await, "session_blocked");
+    let events = app.store().activity_page(None, None, 10).await.unwrap();
+    let blocked = events
+        .iter()
+        .find(|e| e.event_type == "refresh" && e.decision == "block")
+        .expect("the blocked refresh is logged");
+    assert!(
+        blocked.risk_reasons.contains("device_key_copied"),
+        "{}",
+        blocked.risk_reasons
+    );
+    assert!(blocked.device_proven);
+
+    // The first session, alone with its key again, goes on.
+    let renewed = refresh_from(&app, &mut device, &first, "81.2.69.142").await;
+    assert_eq!(renewed.status(), 200);
+    app.stop().await;
+}

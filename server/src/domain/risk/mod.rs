@@ -79,6 +79,21 @@ pub struct Observation<'a> {
     pub device_cookie: Option<&'a str>,
 }
 
+/// How a refresh stands with the session's device key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeviceKeyProof {
+    /// The session is not bound to a key: the device cookie and user agent are all there is.
+    #[default]
+    Unbound,
+    /// The refresh proved the session's key: it comes from the device that signed in, so a
+    /// changed cookie or user agent (cleared storage, a browser update) says nothing.
+    Proven,
+    /// It proved the key, but another live session proved the same key from another
+    /// country within [`CONCURRENT_WINDOW_SECS`]: a key in two places at once was copied
+    /// (a software key lifted off the disk).
+    ProvenElsewhereToo,
+}
+
 /// Signals from outside the user's profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Signals {
@@ -437,8 +452,8 @@ impl SessionBaseline {
     }
 }
 
-/// How long two networks using one session count as "at once".
-const CONCURRENT_WINDOW_SECS: i64 = 15 * 60;
+/// How long two networks using one session (or one device key) count as "at once".
+pub const CONCURRENT_WINDOW_SECS: i64 = 15 * 60;
 
 /// Whether a refresh comes from another address than its session's last. Only such a
 /// refresh is scored against, or teaches, the user's history and the population; any
@@ -455,11 +470,14 @@ pub fn score_refresh(
     global: &GlobalStats,
     session: &SessionBaseline,
     obs: &Observation,
+    key: DeviceKeyProof,
 ) -> Assessment {
     let mut terms = Vec::new();
-    // The device cookie is the browser's identity: a session moving to another (or to
-    // none) has moved to another browser.
+    let proven = key != DeviceKeyProof::Unbound;
+    // The device cookie is the browser's identity, unless a key proves it better: a
+    // session moving to another cookie (or to none) has moved to another browser.
     let cookie = match (&session.device_cookie, obs.device_cookie) {
+        _ if proven => 0.0,
         (Some(had), Some(now)) if had == now => 0.0,
         (Some(_), Some(_)) => 200_f64.ln(),
         (Some(_), None) => 100_f64.ln(),
@@ -470,7 +488,7 @@ pub fn score_refresh(
         reason: "session_device_changed",
         value: cookie,
     });
-    let agent = if fnv1a(obs.user_agent) == session.user_agent_hash {
+    let agent = if proven || fnv1a(obs.user_agent) == session.user_agent_hash {
         0.0
     } else if obs.device.browser == session.browser && obs.device.os == session.os {
         // A browser updating itself mid-session happens.
@@ -508,6 +526,16 @@ pub fn score_refresh(
         });
     }
     terms.push(travel_term(session.last_place.as_ref(), obs.place, obs.at));
+    terms.push(Term {
+        reason: "device_key_copied",
+        // Decisive whatever the rest says (familiarity included): the key is no longer the
+        // device's alone, so no session of it can be told from the thief's.
+        value: if key == DeviceKeyProof::ProvenElsewhereToo {
+            OFFSET + 1e6_f64.ln()
+        } else {
+            0.0
+        },
+    });
     assessment(terms)
 }
 

@@ -209,7 +209,7 @@ fn a_refresh_from_another_browser_or_country_stands_out() {
         at: open.at + Duration::minutes(15),
         ..open
     };
-    let fine = score_refresh(&world.profile, &world.global, &session, &same);
+    let fine = score_refresh(&world.profile, &world.global, &session, &same, DeviceKeyProof::Unbound);
     assert!(fine.score < 0.01, "{fine:?}");
 
     let place = new_york();
@@ -222,9 +222,51 @@ fn a_refresh_from_another_browser_or_country_stands_out() {
         device: &thief_device,
         device_cookie: None,
     };
-    let stolen = score_refresh(&world.profile, &world.global, &session, &thief);
+    let stolen = score_refresh(&world.profile, &world.global, &session, &thief, DeviceKeyProof::Unbound);
     assert!(stolen.score > RiskThresholds::default().block, "{stolen:?}");
     assert!(stolen.reasons.iter().any(|r| r == "session_device_changed"));
+}
+
+#[test]
+fn a_proven_device_key_outweighs_a_changed_cookie_and_browser_but_not_a_copy() {
+    let world = World::new();
+    let device = Device::parse(FIREFOX);
+    let open = Observation {
+        at: t0(),
+        ip: "81.2.69.142".parse().unwrap(),
+        place: &london(),
+        user_agent: FIREFOX,
+        device: &device,
+        device_cookie: Some("c1"),
+    };
+    let session = SessionBaseline::open(&open);
+    // The same device after clearing its cookies and updating to another browser build.
+    let updated = Device::parse(SAFARI_IPHONE);
+    let later = Observation {
+        at: open.at + Duration::minutes(15),
+        user_agent: SAFARI_IPHONE,
+        device: &updated,
+        device_cookie: Some("c2"),
+        ..open
+    };
+    let score = |key| score_refresh(&world.profile, &world.global, &session, &later, key);
+    let cookie_only = score(DeviceKeyProof::Unbound);
+    assert!(cookie_only.score > RiskThresholds::default().step_up, "{cookie_only:?}");
+    let proven = score(DeviceKeyProof::Proven);
+    assert!(proven.score < 0.01, "{proven:?}");
+    assert!(proven.reasons.is_empty(), "{proven:?}");
+    // The same key proven from another country at the same time: copied, whatever else.
+    let copied = score(DeviceKeyProof::ProvenElsewhereToo);
+    assert!(copied.score > RiskThresholds::default().block, "{copied:?}");
+    assert_eq!(copied.reasons, ["device_key_copied"]);
+    let unmoved = score_refresh(
+        &world.profile,
+        &world.global,
+        &session,
+        &open,
+        DeviceKeyProof::ProvenElsewhereToo,
+    );
+    assert!(unmoved.score > RiskThresholds::default().block, "{unmoved:?}");
 }
 
 proptest! {

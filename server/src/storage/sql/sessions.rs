@@ -140,6 +140,29 @@ impl SessionStore for SqlStore {
         Ok(bound == 1)
     }
 
+    async fn key_used_elsewhere(
+        &self,
+        jkt: &str,
+        except_session: &str,
+        country: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(query(
+            "select country from sessions \
+             where device_jkt = $1 and id <> $2 and revoked_at is null and expires_at > $5 \
+               and last_used_at >= $4 and country is not null and country <> $3 \
+             order by last_used_at desc limit 1",
+        )
+        .bind(jkt)
+        .bind(except_session)
+        .bind(country)
+        .bind(since)
+        .bind(now)
+        .fetch_optional_scalar(&self.pool)
+        .await?)
+    }
+
     async fn session_started_at(&self, session_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(query("select created_at from sessions where id = $1")
             .bind(session_id)
