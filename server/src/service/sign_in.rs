@@ -14,7 +14,7 @@ use super::risk::{Memory, RiskGate, observation};
 use super::shared::{Issuer, Recorder, SignedIn};
 use crate::domain::client::{ClientInfo, hash_device_cookie};
 use crate::domain::password::Passwords;
-use crate::domain::risk::{Response, Signals};
+use crate::domain::risk::{Observation, Response, Signals};
 use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key, retry_after_secs};
 use crate::domain::token::{self, NewRefreshToken};
 use crate::domain::user::{User, normalise_login};
@@ -60,6 +60,22 @@ struct Accepted {
     network: String,
     /// The device key the client proved, to bind the session to.
     device_key: Option<BoundKey>,
+}
+
+/// The device's identity for the risk engine when the client proved a key: its RFC 7638
+/// thumbprint, which cannot be copied off the device as a cookie can.
+fn key_identity(key: Option<&BoundKey>) -> Option<String> {
+    key.map(|k| format!("key:{}", k.jkt))
+}
+
+/// The observation with the proven key, where there is one, standing for the device
+/// cookie: an API client's only device identity, and a stronger one than a browser's
+/// cookie (which malware copies with the session).
+fn identified<'a>(obs: Observation<'a>, key: Option<&'a str>) -> Observation<'a> {
+    Observation {
+        device_cookie: key.or(obs.device_cookie),
+        ..obs
+    }
 }
 
 impl SignInService {
@@ -127,8 +143,12 @@ impl SignInService {
             .risk
             .signals(client, event.username.as_deref().unwrap_or(""), now)
             .await?;
+        let identity = key_identity(device_key.as_ref());
         let judgement = {
-            let obs = observation(client, &event.place, &event.device, now);
+            let obs = identified(
+                observation(client, &event.place, &event.device, now),
+                identity.as_deref(),
+            );
             self.risk.judge_login(&memory, &obs, signals)
         };
         event.risk_score = judgement.assessment.score;
@@ -348,7 +368,11 @@ impl SignInService {
             device_key,
         };
         self.sessions.open_session(&session, &event).await?;
-        let obs = observation(client, &event.place, &event.device, now);
+        let identity = key_identity(session.device_key.as_ref());
+        let obs = identified(
+            observation(client, &event.place, &event.device, now),
+            identity.as_deref(),
+        );
         self.risk
             .learn_login(user.id, &session_id, memory, &obs, issued.as_deref(), signals)
             .await;

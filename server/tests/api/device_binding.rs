@@ -521,3 +521,40 @@ async fn one_device_key_proven_in_two_countries_at_once_ends_the_session_that_sh
     assert_eq!(renewed.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_client_is_recognised_by_its_proven_key_as_a_browser_is_by_its_cookie() {
+    if !crate::helpers::geoip_available() {
+        return;
+    }
+    let app = TestApp::spawn_with(&[("FIN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    app.create_user("alice", false).await;
+    let mut usual = Device::new();
+    for day in 0..6 {
+        app.clock.advance(Duration::days(1));
+        sign_in_from(&app, &mut usual, "81.2.69.142").await;
+        assert_eq!(app.count_events("login_succeeded").await, day + 1);
+    }
+    let last_reasons = |app: &TestApp| {
+        let store = app.store().clone();
+        async move {
+            let events = store.activity_page(None, None, 1).await.unwrap();
+            let newest = &events[0];
+            assert_eq!(newest.event_type, "login_succeeded");
+            assert!(newest.device_proven);
+            (newest.risk_reasons.clone(), newest.risk_score)
+        }
+    };
+    app.clock.advance(Duration::days(1));
+    sign_in_from(&app, &mut usual, "81.2.69.142").await;
+    let (known, known_score) = last_reasons(&app).await;
+    assert!(!known.contains("new_device"), "{known}");
+
+    // Same place, same client software, another key: another device.
+    let mut other = Device::new();
+    sign_in_from(&app, &mut other, "81.2.69.142").await;
+    let (unknown, unknown_score) = last_reasons(&app).await;
+    assert!(unknown.contains("new_device"), "{unknown}");
+    assert!(unknown_score > known_score, "{unknown_score} > {known_score}");
+    app.stop().await;
+}
