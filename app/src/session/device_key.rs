@@ -57,15 +57,15 @@ impl DeviceKey {
         })
     }
 
-    /// A `dpop+jwt` proof for one request: `method` on the absolute `url`, now, with the
-    /// server's `nonce` where it gave one.
-    pub async fn proof(&self, method: &str, url: &str, nonce: Option<&str>) -> Result<String, JsValue> {
+    /// A `dpop+jwt` proof for one request: `method` on the absolute `url`, made at `iat`
+    /// (Unix seconds), with the server's `nonce` where it gave one.
+    pub async fn proof(&self, method: &str, url: &str, iat: i64, nonce: Option<&str>) -> Result<String, JsValue> {
         let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk });
         let mut claims = json!({
             "jti": base64url(&random_bytes::<16>()?),
             "htm": method,
             "htu": url,
-            "iat": (js_sys::Date::now() / 1000.0) as i64,
+            "iat": iat,
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();

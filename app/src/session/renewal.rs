@@ -16,6 +16,10 @@ const NONCE: &str = "fin.session.dpop_nonce";
 /// another origin cannot read the server's binding marker, so it binds after a sign-in it
 /// made itself.
 const SIGNED_IN_AT: &str = "fin.session.signed_in_at";
+/// localStorage: how far the server's clock is ahead of this one (ms), from the `Date` of
+/// its answers: a proof's time must be within a minute or two of the server's, and a
+/// device's clock can be off by more.
+const CLOCK_OFFSET: &str = "fin.session.clock_offset_ms";
 /// How long after a sign-in the server lets a session bind (its `REGISTRATION_WINDOW`).
 const BIND_WINDOW_MS: f64 = 5.0 * 60_000.0;
 
@@ -97,8 +101,16 @@ pub async fn bind_if_offered() {
         return;
     };
     let url = absolute(&crate::api::url("/api/auth/device-key"));
-    if let Ok(response) = signed(Request::post(&url), Some(&key), &url).await.send().await {
+    for retry in [false, true] {
+        let Ok(response) = signed(Request::post(&url), Some(&key), &url).await.send().await else {
+            return;
+        };
         remember_nonce(&response);
+        // Refused for its time, most likely (this device's clock is off): once more, on
+        // the server's clock as that answer told it.
+        if response.status() != 400 || retry {
+            return;
+        }
     }
 }
 
@@ -113,8 +125,10 @@ pub fn browser_keeps_session() -> bool {
 async fn signed(request: RequestBuilder, key: Option<&DeviceKey>, url: &str) -> RequestBuilder {
     let request = request.credentials(RequestCredentials::Include);
     let nonce = read(NONCE);
+    let offset = read(CLOCK_OFFSET).and_then(|o| o.parse::<f64>().ok()).unwrap_or(0.0);
+    let iat = ((js_sys::Date::now() + offset) / 1000.0) as i64;
     match key {
-        Some(key) => match key.proof("POST", url, nonce.as_deref()).await {
+        Some(key) => match key.proof("POST", url, iat, nonce.as_deref()).await {
             Ok(proof) => request.header("DPoP", &proof),
             Err(_) => request,
         },
@@ -133,9 +147,18 @@ async fn pause(delay: Duration) {
     let _ = waited.await;
 }
 
+/// Keeps the nonce for the next proof, and the server's clock, from an answer.
 fn remember_nonce(response: &Response) {
-    if let Some(nonce) = response.headers().get("dpop-nonce") {
+    let headers = response.headers();
+    if let Some(nonce) = headers.get("dpop-nonce") {
         write(NONCE, &nonce);
+    }
+    // Readable on the page's own origin (another origin would have to expose it).
+    if let Some(date) = headers.get("date") {
+        let server = js_sys::Date::parse(&date);
+        if server.is_finite() {
+            write(CLOCK_OFFSET, &(server - js_sys::Date::now()).to_string());
+        }
     }
 }
 
