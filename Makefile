@@ -25,12 +25,20 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run build test tools fmt-tools format leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
+.PHONY: help run dev build test tools fmt-tools format leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: leptos-tools deps geoip ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+# `make run` needs no cargo-leptos (a 20-minute build of its own): it builds the server and
+# the WASM bundle with `make site`'s steps and starts the binary. `make dev` is the
+# edit-reload loop, `cargo leptos watch`.
+run: tools deps geoip site ## Set up and start the app at http://127.0.0.1:8000 (SQLite in ./data)
+	@$(call step,starting fin-intelli on http://127.0.0.1:8000)
+	LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:8000} \
+	  RUST_LOG=$${RUST_LOG:-info} target/debug/fin-intelli serve
+
+dev: leptos-tools deps geoip ## Edit-reload loop: cargo leptos watch on http://127.0.0.1:8000
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
 
