@@ -25,7 +25,7 @@ E2E_PORT             ?= 8010
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
-.PHONY: help run dev build test tools fmt-tools format leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
+.PHONY: help run dev build test compress-tools tools fmt-tools format leptos-tools wasm-opt trunk-tools csr deps geoip geoip-fetch risk-eval stream-load bench e2e-deps fmt lint unit-tests pg-tests wasm-deps e2e site site-release sizes clean fuzz-tools fuzz fuzz-smoke schemathesis api-fuzz
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,9 +42,10 @@ dev: leptos-tools deps geoip ## Edit-reload loop: cargo leptos watch on http://1
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
 
-build: leptos-tools ## Release build: target/release/fin-intelli plus the site in target/site
+build: leptos-tools compress-tools ## Release build: target/release/fin-intelli plus the site in target/site
 	@$(call step,release build)
 	cargo leptos build --release
+	@$(call precompress,target/site/pkg,11,9)
 	@$(MAKE) sizes
 
 # A test run builds every crate once: incremental state would only fill the disk (tens of
@@ -204,7 +205,16 @@ pg-tests:
 # alone, and reuses the server binary `cargo test` already built. `make run` and `make build`
 # use cargo-leptos itself. The new pkg directory replaces the old one whole.
 SITE_PKG := target/site/pkg
-site:
+# Brotli and gzip copies beside every file of a built site directory $(1) (brotli quality
+# $(2), gzip level $(3)): the server sends them to browsers that accept them (leptos_axum's
+# ServeDir takes precompressed files), so static files cost no compression per request.
+precompress = for f in $(1)/*; do case "$$f" in *.gz|*.br) continue;; esac; \
+	  [ -f "$$f" ] || continue; gzip -$(3) -k -f "$$f"; brotli -q $(2) -k -f "$$f"; done
+
+compress-tools: ## Install Debian's brotli (the precompressed copies) if missing
+	@command -v brotli >/dev/null || { $(call step,installing Debian's brotli); $(SUDO) apt-get install -y -q brotli; }
+
+site: compress-tools
 	@$(call step,building the site for the browser tests (server + WASM, debug))
 	cargo build --locked -p server --bin fin-intelli
 	cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
@@ -212,6 +222,7 @@ site:
 	wasm-bindgen --target web --out-name fin_intelli --out-dir $(SITE_PKG).new target/wasm32-unknown-unknown/debug/frontend.wasm
 	@mv $(SITE_PKG).new/fin_intelli_bg.wasm $(SITE_PKG).new/fin_intelli.wasm
 	@cp style/main.css $(SITE_PKG).new/fin_intelli.css
+	@$(call precompress,$(SITE_PKG).new,5,6)
 	@rm -rf $(SITE_PKG) && mv $(SITE_PKG).new $(SITE_PKG)
 
 # The release site `make bench` serves, built the same way with the bundle's release
@@ -220,7 +231,7 @@ site:
 SITE_RELEASE := target/site-release
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue
-site-release: wasm-opt
+site-release: wasm-opt compress-tools
 	@$(call step,building the release site (WASM: wasm-release profile, wasm-opt -Oz))
 	cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features hydrate
 	@rm -rf $(SITE_RELEASE).new && mkdir -p $(SITE_RELEASE).new/pkg
@@ -228,16 +239,17 @@ site-release: wasm-opt
 	wasm-opt -Oz $(WASM_FEATURES) -o $(SITE_RELEASE).new/pkg/fin_intelli.wasm $(SITE_RELEASE).new/pkg/fin_intelli_bg.wasm
 	@rm $(SITE_RELEASE).new/pkg/fin_intelli_bg.wasm
 	@cp style/main.css $(SITE_RELEASE).new/pkg/fin_intelli.css
-	@gzip -9 -k $(SITE_RELEASE).new/pkg/*
+	@$(call precompress,$(SITE_RELEASE).new/pkg,11,9)
 	@rm -rf $(SITE_RELEASE) && mv $(SITE_RELEASE).new $(SITE_RELEASE)
-	@f=$(SITE_RELEASE)/pkg/fin_intelli.wasm; printf 'hydrate bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(stat -c %s $$f.gz)"
+	@f=$(SITE_RELEASE)/pkg/fin_intelli.wasm; printf 'hydrate bundle %s: %s bytes raw, %s bytes gzip, %s bytes brotli\n' $$f "$$(stat -c %s $$f)" "$$(stat -c %s $$f.gz)" "$$(stat -c %s $$f.br)"
 
 # The static bundle: the same app rendered in the browser alone, built by Trunk (Trunk.toml,
 # frontend/index.html) into dist/, offline, with the release profile the hydrate bundle
 # uses. The browser suite serves it with the API proxied (end2end/harness/static-site.mjs).
-csr: trunk-tools
+csr: trunk-tools compress-tools
 	@$(call step,building the static bundle with Trunk (client-side rendered, release) into dist/)
 	trunk build --release
+	@$(call precompress,dist,11,9)
 	@for f in dist/*.wasm; do \
 	  printf 'static bundle %s: %s bytes raw, %s bytes gzip\n' $$f "$$(stat -c %s $$f)" "$$(gzip -9 -c $$f | wc -c)"; done
 

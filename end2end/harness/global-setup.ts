@@ -12,7 +12,9 @@
 //                         where harness/static-site.mjs serves it: with the API proxied on
 //                         the same origin (default 8011), and alone on another origin of the
 //                         same site (default 8012, listed in the server's FIN_CORS_ORIGINS)
-import { spawn } from "node:child_process";
+//   FIN_E2E_TLS_PORT      the HTTPS front (harness/tls-front.mjs, default 8013), for DBSC
+import { execFileSync, spawn } from "node:child_process";
+import { X509Certificate, createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -38,6 +40,7 @@ export default async function globalSetup(): Promise<void> {
   }
   const bundlePort = process.env.FIN_E2E_BUNDLE_PORT ?? "8011";
   const crossBundlePort = process.env.FIN_E2E_CROSS_BUNDLE_PORT ?? "8012";
+  const tlsPort = process.env.FIN_E2E_TLS_PORT ?? "8013";
   const bundleURL = `http://127.0.0.1:${bundlePort}`;
   const crossBundleURL = `http://127.0.0.1:${crossBundlePort}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fin-e2e-"));
@@ -110,6 +113,30 @@ export default async function globalSetup(): Promise<void> {
   }
   bundle.unref();
 
+  // The HTTPS front (harness/tls-front.mjs) with a fresh self-signed certificate; the DBSC
+  // test's Chromium trusts exactly its key (`--ignore-certificate-errors-spki-list`).
+  const cert = path.join(tmp, "tls.crt");
+  const key = path.join(tmp, "tls.key");
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+    "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ], { stdio: "ignore" });
+  const spki = new X509Certificate(fs.readFileSync(cert)).publicKey.export({ type: "spki", format: "der" });
+  const tlsSpki = createHash("sha256").update(spki).digest("base64");
+  const tlsURL = `https://localhost:${tlsPort}`;
+  const front = spawn(process.execPath, [path.join(__dirname, "tls-front.mjs")], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", FIN_E2E_API: baseURL, FIN_E2E_TLS_PORT: tlsPort, FIN_E2E_TLS_CERT: cert, FIN_E2E_TLS_KEY: key },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  try {
+    await waitUntilListening(Number(tlsPort), 10_000);
+  } catch (error) {
+    for (const child of [front, bundle, server]) child.kill();
+    throw error;
+  }
+  front.unref();
+
   const state: E2eState = {
     pid: server.pid ?? 0,
     baseURL,
@@ -118,6 +145,9 @@ export default async function globalSetup(): Promise<void> {
     bundlePid: bundle.pid ?? 0,
     bundleURL,
     crossBundleURL,
+    tlsPid: front.pid ?? 0,
+    tlsURL,
+    tlsSpki,
   };
   fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
   fs.writeFileSync(STATE_FILE, JSON.stringify(state), { mode: 0o600 });
@@ -178,4 +208,22 @@ async function waitUntilHealthy(baseURL: string, timeoutMs: number): Promise<voi
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${baseURL} did not become ready within ${timeoutMs} ms`);
+}
+
+// A TCP port taking connections (the HTTPS front: fetch would refuse its certificate).
+async function waitUntilListening(port: number, timeoutMs: number): Promise<void> {
+  const net = await import("node:net");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
 }

@@ -5,7 +5,7 @@ import { STATE_FILE, readState } from "./state";
 export default async function globalTeardown(): Promise<void> {
   if (!fs.existsSync(STATE_FILE)) return;
   const state = readState();
-  for (const pid of [state.bundlePid, state.pid]) {
+  for (const pid of [state.tlsPid, state.bundlePid, state.pid]) {
     try {
       if (pid) process.kill(pid, "SIGTERM");
     } catch {

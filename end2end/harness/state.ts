@@ -14,6 +14,11 @@ export interface E2eState {
   bundlePid: number;
   bundleURL: string;
   crossBundleURL: string;
+  // The HTTPS front (harness/tls-front.mjs): its pid, address, and the SHA-256 of its
+  // certificate's public key, which the DBSC test's Chromium is told to trust.
+  tlsPid: number;
+  tlsURL: string;
+  tlsSpki: string;
 }
 
 // A second, ordinary account the step-up test enrols a second factor for (the admin's

@@ -4,6 +4,7 @@
 import { expect, test, type Browser, type Page } from "@playwright/test";
 
 import { readState } from "../harness/state";
+import { awaitKeyBound } from "../harness/pages";
 
 // Signs the admin in on the bundle at `baseURL`; `violations` collects what the page's
 // Content-Security-Policy (README's, set by the harness) refused.
@@ -63,10 +64,7 @@ test("the static bundle on another origin of the same site uses the API with cre
   expect(apiCalls.length).toBeGreaterThan(0);
   // The bundle cannot read the API origin's binding marker, yet binds the sign-in it made
   // to its own key all the same.
-  await expect(async () => {
-    await page.reload();
-    await expect(page.locator(`${thisDevice} [data-testid=device-bound]`)).toHaveCount(1, { timeout: 1_000 });
-  }).toPass({ timeout: 15_000 });
+  await awaitKeyBound(page);
 
   // Without an access cookie the page resumes through the API, whose sign-in page renews
   // the bound session with the key, and comes back here.

@@ -90,7 +90,7 @@ pub async fn bind_if_offered() {
     }
     // A DBSC browser registers its own key (kept by the platform, which is stronger) in
     // the background right after the sign-in's answer: give it the first go.
-    pause(Duration::from_millis(1_500)).await;
+    pause(Duration::from_millis(3_000)).await;
     if marker_present("fin_dbsc") {
         return;
     }

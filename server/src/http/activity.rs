@@ -172,7 +172,11 @@ async fn csv_export(state: AppState, caller: Principal, raw: Option<&str>) -> Re
         },
         next_chunk,
     );
-    let body = futures::StreamExt::chain(futures::stream::once(async move { Ok(header_row) }), rows);
+    // Fused: the compressor asks once more after the end, which `unfold` takes for a bug.
+    let body = futures::StreamExt::fuse(futures::StreamExt::chain(
+        futures::stream::once(async move { Ok(header_row) }),
+        rows,
+    ));
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -34,6 +34,8 @@ use axum::routing::any;
 use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::{ApiError, DatabaseDown};
@@ -147,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             state.allowed_origins.clone(),
             cors::allow_listed,
         ))
+        .layer(compression())
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::harden))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         // Outermost: every response carries its id, and everything inside logs under it.
@@ -155,6 +158,18 @@ pub fn router(state: AppState) -> Router {
             request_id::trace,
         ))
         .with_state(state)
+}
+
+/// Brotli or gzip for what the client accepts, made per response: pages, JSON, CSV. Not the
+/// live stream (its events must leave as they happen), nor images or anything under 32
+/// bytes (tower-http's default predicate), nor a static file served from its precompressed
+/// copy (`.br`/`.gz` made at build time, which already carries its encoding). Quality 4:
+/// brotli's default (11) costs a hundred times the CPU for a few per cent.
+fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .quality(CompressionLevel::Precise(4))
 }
 
 /// What every page render and server function gets: the backend, and this response's

@@ -293,3 +293,70 @@ async fn hsts_only_when_a_trusted_proxy_says_the_request_came_over_tls() {
     assert_eq!(hsts_for(&app, "https").await, None);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_and_json_go_out_compressed_and_the_live_stream_does_not() {
+    let app = TestApp::spawn().await;
+    app.create_user("root", true).await;
+    let (access, _) = app.login_tokens("root").await;
+
+    // A page, to a browser that takes brotli; the API's JSON, to a client that takes gzip.
+    let login = page(&app, "/login")
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["content-encoding"], "br");
+    assert!(
+        login.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding")
+    );
+    let document = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.headers()["content-encoding"], "gzip");
+    let squeezed = document.bytes().await.unwrap().len();
+    let plain = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+    assert!(
+        plain.headers().get("content-encoding").is_none(),
+        "nothing asked, nothing compressed"
+    );
+    let whole = plain.bytes().await.unwrap().len();
+    assert!(squeezed * 4 < whole, "{squeezed} of {whole} bytes");
+
+    // A streamed body (the CSV export, page by page) is compressed to its end.
+    let csv = app
+        .client
+        .get(app.url("/api/admin/activity.csv"))
+        .bearer_auth(&access)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-encoding"], "gzip");
+    let gzipped = csv.bytes().await.expect("the whole export arrives");
+    assert_eq!(&gzipped[..2], [0x1f, 0x8b], "a gzip stream");
+
+    // The live stream's events leave as they happen: never held back by a compressor.
+    let stream = app
+        .client
+        .get(app.url("/api/admin/stream"))
+        .bearer_auth(&access)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers().get("content-encoding").is_none());
+    drop(stream);
+    app.stop().await;
+}
