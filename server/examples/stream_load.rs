@@ -105,8 +105,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let last = times.iter().max().copied().unwrap_or(*start);
         to_last.push(last.duration_since(*start));
         // The event is committed before the response leaves: from the response on, the
-        // delay is the stream's own (a delivery before the response counts as zero).
-        committed_to_last.push(last.saturating_duration_since(*end));
+        // delay is the stream's own. A delivery that beat the response to this client is
+        // a negative delay, kept as such (not counted as zero).
+        let signed_ms = if last >= *end {
+            last.duration_since(*end).as_secs_f64() * 1000.0
+        } else {
+            -(end.duration_since(last).as_secs_f64() * 1000.0)
+        };
+        committed_to_last.push(signed_ms);
     }
 
     println!(
@@ -127,9 +133,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "sign-in response -> last subscriber: p50 {} p99 {} max {}",
-        ms(&mut committed_to_last, 0.50),
-        ms(&mut committed_to_last, 0.99),
-        ms(&mut committed_to_last, 1.0)
+        signed_ms(&mut committed_to_last, 0.50),
+        signed_ms(&mut committed_to_last, 0.99),
+        signed_ms(&mut committed_to_last, 1.0)
     );
     println!(
         "sign-in start -> any subscriber: p50 {} p99 {}",
@@ -211,6 +217,16 @@ fn rss_kib(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| "no VmRSS".into())
+}
+
+/// A quantile of signed delays in milliseconds.
+fn signed_ms(samples: &mut [f64], quantile: f64) -> String {
+    if samples.is_empty() {
+        return "n/a".into();
+    }
+    samples.sort_unstable_by(f64::total_cmp);
+    let i = ((samples.len() - 1) as f64 * quantile).round() as usize;
+    format!("{:.1} ms", samples[i])
 }
 
 fn ms(samples: &mut [Duration], quantile: f64) -> String {
