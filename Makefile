@@ -341,9 +341,9 @@ api-fuzz: schemathesis ## Schemathesis against GET /api/openapi.json on a debug 
 	  echo "api-fuzz: passed in $$(( $$(date +%s) - started )) s"
 
 # The benchmark suite (server/examples/bench.rs): a release server on PostgreSQL and on
-# SQLite at 127.0.0.1, each scenario bounded in time, the Argon2 and pgbench ceilings
+# SQLite at 127.0.0.1, each scenario bounded in time, the Argon2 and rotation ceilings
 # measured in the same run; prints the table and writes BENCHMARKS.md. wrk (Debian) drives
-# the two fixed-request scenarios; pgbench comes with the PostgreSQL server packages.
+# the two fixed-request scenarios.
 BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 BENCH_SECS         ?= 10
 PG_BIN             := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
