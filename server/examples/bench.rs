@@ -1112,12 +1112,14 @@ fn interactive(script: &str, server: &Server, backend: &str) -> Result<Figures, 
     })
 }
 
-/// The release WASM bundle's size, raw and as served gzipped (`make site-release`).
-fn bundle_size(site: &str) -> Option<(u64, u64)> {
+/// The release WASM bundle's size: raw, and its gzip and brotli copies (`make
+/// site-release`), which the server sends to browsers that take them (brotli first).
+fn bundle_size(site: &str) -> Option<(u64, u64, Option<u64>)> {
     let wasm = std::path::Path::new(site).join("pkg").join("fin_intelli.wasm");
     let raw = std::fs::metadata(&wasm).ok()?.len();
     let gzip = std::fs::metadata(wasm.with_extension("wasm.gz")).ok()?.len();
-    Some((raw, gzip))
+    let brotli = std::fs::metadata(wasm.with_extension("wasm.br")).ok().map(|m| m.len());
+    Some((raw, gzip, brotli))
 }
 
 /// The live-stream scenario, through `stream_load` (its own subscribers and sign-ins).
@@ -1260,7 +1262,7 @@ fn table(results: &[Figures]) -> String {
 
 /// The budgets of issue #7, each checked against this run's PostgreSQL figures (SQLite's
 /// where there is no PostgreSQL run).
-fn budgets(results: &[Figures], idle: &[(String, f64)], bundle: Option<(u64, u64)>) -> String {
+fn budgets(results: &[Figures], idle: &[(String, f64)], bundle: Option<(u64, u64, Option<u64>)>) -> String {
     let backend = if results.iter().any(|f| f.backend == "PostgreSQL") {
         "PostgreSQL"
     } else {
@@ -1367,7 +1369,7 @@ fn budgets(results: &[Figures], idle: &[(String, f64)], bundle: Option<(u64, u64
             Some(worst.peak_rss_mib * 1.048_576 < 150.0),
         );
     }
-    if let Some((_, gzip)) = bundle {
+    if let Some((_, gzip, _)) = bundle {
         check(
             "release WASM bundle < 300 KB gzip",
             format!("{:.1} KB", gzip as f64 / 1000.0),
@@ -1471,8 +1473,9 @@ async fn main() -> Result<(), Error> {
             ceilings.join("; ")
         },
         idle.join(", "),
-        bundle.map_or("not built in this run".to_owned(), |(raw, gzip)| format!(
-            "{raw} bytes raw, {gzip} bytes gzip (as served)"
+        bundle.map_or("not built in this run".to_owned(), |(raw, gzip, brotli)| format!(
+            "{raw} bytes raw, {gzip} bytes gzip, {} brotli (each copy served to the browsers that take it, brotli first)",
+            brotli.map_or("no".to_owned(), |b| format!("{b} bytes"))
         )),
         options.secs,
         started.elapsed().as_secs_f64()
