@@ -22,10 +22,11 @@ test("Chromium registers its DBSC key with the sign-in and renews through it; th
       "--disable-background-networking",
       "--disable-component-update",
       "--no-first-run",
-      // The refresh quota off, as Chromium's developer setting (chrome://flags) has it: this
-      // Chromium refreshes before nearly every request of the session (seen at the HTTPS
-      // front; an open question, see SECURITY.md), and with the quota on it runs out within
-      // seconds and stops renewing, so the lapsed cookie would send the page to sign-in.
+      // The refresh quota off, as Chromium's developer setting (chrome://flags) has it. The
+      // suite's access cookie lives 30 s, less than Chromium's proactive-refresh threshold,
+      // so Chromium renews ahead of nearly every request; with the quota on, those renewals
+      // use it up within seconds and the lapsed cookie would go unrenewed. A production
+      // cookie (15 minutes) is renewed ahead once per lifetime.
       "--enable-features=DeviceBoundSessions:RefreshQuota/false,EnableBoundSessionCredentialsSoftwareKeysForManualTesting",
       `--ignore-certificate-errors-spki-list=${tlsSpki}`,
     ],
