@@ -1,18 +1,6 @@
 import { defineConfig, devices } from "@playwright/test";
 
-// The browser comes from Debian (`apt-get install chromium`): Playwright's own downloads
-// cannot reach their CDN from these machines. The flags keep Chromium from dialling Google
-// services, whose connections this network refuses, and let it run as root in CI.
-const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
+import { chromiumArgs, chromiumPath } from "./harness/chromium";
 
 export default defineConfig({
   testDir: "./tests",
@@ -35,7 +23,7 @@ export default defineConfig({
       use: {
         ...devices["Desktop Chrome"],
         launchOptions: {
-          executablePath: process.env.FIN_E2E_CHROMIUM ?? "/usr/bin/chromium",
+          executablePath: chromiumPath,
           args: chromiumArgs,
         },
       },

@@ -406,3 +406,9 @@ pub struct TotpSetup {
     pub secret: String,
     pub qr_svg: String,
 }
+
+/// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example` (open
+/// redirects). The server's resume and the sign-in page's renewal both go only there.
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
+}

@@ -16,6 +16,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { X509Certificate, createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -212,7 +213,6 @@ async function waitUntilHealthy(baseURL: string, timeoutMs: number): Promise<voi
 
 // A TCP port taking connections (the HTTPS front: fetch would refuse its certificate).
 async function waitUntilListening(port: number, timeoutMs: number): Promise<void> {
-  const net = await import("node:net");
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const open = await new Promise<boolean>((resolve) => {

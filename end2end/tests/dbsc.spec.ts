@@ -5,23 +5,19 @@
 // HTTPS, so this goes through the suite's HTTPS front with a certificate it trusts by key.
 import { chromium, expect, test } from "@playwright/test";
 
+import { chromiumArgs, chromiumPath } from "../harness/chromium";
 import { readState } from "../harness/state";
 
 test("Chromium registers its DBSC key with the sign-in and renews through it; the copied jar cannot", async ({ browser }) => {
   test.setTimeout(120_000);
   const { tlsURL, tlsSpki, adminPassword } = readState();
   const dbsc = await chromium.launch({
-    executablePath: process.env.FIN_E2E_CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: chromiumPath,
     headless: true,
     // Playwright's own --enable-features would replace ours.
     ignoreDefaultArgs: ["--enable-features"],
     args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
+      ...chromiumArgs,
       // The refresh quota off, as Chromium's developer setting (chrome://flags) has it. The
       // suite's access cookie lives 30 s, less than Chromium's proactive-refresh threshold,
       // so Chromium renews ahead of nearly every request; with the quota on, those renewals

@@ -33,7 +33,7 @@ pub fn LoginPage() -> impl IntoView {
         let next = use_query_map()
             .read_untracked()
             .get("next")
-            .filter(|next| is_local_path(next))
+            .filter(|next| crate::wire::is_local_path(next))
             .unwrap_or_else(|| "/".to_owned());
         leptos::task::spawn_local(async move {
             match crate::session::renewal::refresh().await {
@@ -110,10 +110,4 @@ pub fn LoginPage() -> impl IntoView {
             </Show>
         </section>
     }
-}
-
-/// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example`.
-#[cfg(feature = "browser")]
-fn is_local_path(next: &str) -> bool {
-    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
 }

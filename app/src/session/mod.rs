@@ -18,6 +18,8 @@ mod device_key;
 #[cfg(feature = "browser")]
 mod key_store;
 #[cfg(feature = "browser")]
+mod local;
+#[cfg(feature = "browser")]
 pub mod renewal;
 
 use leptos::prelude::*;
@@ -70,18 +72,12 @@ mod browser {
         js_sys::Date::now()
     }
 
-    fn storage() -> Option<web_sys::Storage> {
-        web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-    }
-
     fn read(key: &str) -> Option<f64> {
-        storage()?.get_item(key).ok().flatten()?.parse().ok()
+        super::local::get_f64(key)
     }
 
     fn write(key: &str, value: f64) {
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(key, &value.to_string());
-        }
+        super::local::set(key, &value.to_string());
     }
 
     /// Sets the one timer to fire a little before `expires_at` (or the later expiry another

@@ -8,6 +8,7 @@ use std::time::Duration;
 use web_sys::RequestCredentials;
 
 use super::device_key::DeviceKey;
+use super::local::{get as read, get_f64, set as write};
 
 /// localStorage: the server's latest `DPoP-Nonce`, shared by the tabs (any is good for a
 /// few minutes, on any instance).
@@ -82,9 +83,7 @@ pub fn signing_in() {
 /// moment ago. Once per sign-in; whatever the answer, the offer is spent (a DBSC browser
 /// that registered first answers `binding_closed`, which is fine).
 pub async fn bind_if_offered() {
-    let recent = read(SIGNED_IN_AT)
-        .and_then(|at| at.parse::<f64>().ok())
-        .is_some_and(|at| js_sys::Date::now() - at < BIND_WINDOW_MS);
+    let recent = get_f64(SIGNED_IN_AT).is_some_and(|at| js_sys::Date::now() - at < BIND_WINDOW_MS);
     if !(recent || marker_present("fin_bind")) {
         return;
     }
@@ -125,7 +124,7 @@ pub fn browser_keeps_session() -> bool {
 async fn signed(request: RequestBuilder, key: Option<&DeviceKey>, url: &str) -> RequestBuilder {
     let request = request.credentials(RequestCredentials::Include);
     let nonce = read(NONCE);
-    let offset = read(CLOCK_OFFSET).and_then(|o| o.parse::<f64>().ok()).unwrap_or(0.0);
+    let offset = get_f64(CLOCK_OFFSET).unwrap_or(0.0);
     let iat = ((js_sys::Date::now() + offset) / 1000.0) as i64;
     match key {
         Some(key) => match key.proof("POST", url, iat, nonce.as_deref()).await {
@@ -184,18 +183,4 @@ fn marker_present(name: &str) -> bool {
         .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
         .and_then(|d| d.cookie().ok())
         .is_some_and(|cookies| cookies.split(';').any(|c| c.trim() == secure || c.trim() == plain))
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
-fn read(key: &str) -> Option<String> {
-    storage()?.get_item(key).ok().flatten()
-}
-
-fn write(key: &str, value: &str) {
-    if let Some(storage) = storage() {
-        let _ = storage.set_item(key, value);
-    }
 }

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use secrecy::ExposeSecret;
 
 use crate::domain::access::IssuedAccessToken;
-use crate::service::SignedIn;
+use crate::service::{REGISTRATION_WINDOW, SignedIn};
 
 pub const REFRESH_PATH: &str = "/api/auth";
 
@@ -105,10 +105,15 @@ impl Cookies {
     }
 
     /// A readable marker (no secret) saying this browser's new session is open to binding
-    /// for `max_age` seconds: the page then registers its own WebCrypto key, unless the
-    /// browser's DBSC registration gets there first. Binding clears it (`max_age` 0).
-    pub fn bind_marker(self, max_age: i64) -> HeaderValue {
-        self.marker(self.bind_marker_name(), max_age)
+    /// for as long as [`REGISTRATION_WINDOW`] lets it: the page then registers its own
+    /// WebCrypto key, unless the browser's DBSC registration gets there first.
+    pub fn binding_offered(self) -> HeaderValue {
+        self.marker(self.bind_marker_name(), REGISTRATION_WINDOW.num_seconds())
+    }
+
+    /// Deletes the binding marker: the session is bound, or the page had its one try.
+    pub fn binding_withdrawn(self) -> HeaderValue {
+        self.marker(self.bind_marker_name(), 0)
     }
 
     fn marker(self, name: &str, max_age: i64) -> HeaderValue {

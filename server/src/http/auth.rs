@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use app::wire::is_local_path;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,7 +18,7 @@ use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::edge::cookies::Cookies;
-use crate::service::{REGISTRATION_WINDOW, SessionError, SignedIn};
+use crate::service::{SessionError, SignedIn};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -141,10 +142,7 @@ fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, re
     if let Some(challenge) = registration {
         let (name, offer) = super::dbsc::registration_offer(challenge);
         headers.insert(name, offer);
-        headers.append(
-            header::SET_COOKIE,
-            cookies.bind_marker(REGISTRATION_WINDOW.num_seconds()),
-        );
+        headers.append(header::SET_COOKIE, cookies.binding_offered());
     }
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
@@ -260,7 +258,7 @@ pub async fn bind_device_key(State(state): State<AppState>, client: ClientInfo, 
     let mut response = with_nonce(&state, answer);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, state.cookies.bind_marker(0));
+        .append(header::SET_COOKIE, state.cookies.binding_withdrawn());
     response
 }
 
@@ -321,11 +319,6 @@ fn return_address<'a>(next: Option<&'a str>, allowed: &AllowedOrigins) -> (&'a s
         })
         .filter(|(origin, path)| allowed.allows_str(origin) && is_local_path(path));
     listed.unwrap_or(("", "/"))
-}
-
-/// Only paths on this site: `/x`, not `//evil.example` or `/\evil.example` (open redirects).
-fn is_local_path(next: &str) -> bool {
-    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
 }
 
 /// `POST /api/auth/logout-all`: ends every session of the caller.

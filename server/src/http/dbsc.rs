@@ -63,7 +63,7 @@ pub async fn register(
     headers.append(header::SET_COOKIE, state.cookies.access(&access));
     headers.append(header::SET_COOKIE, state.cookies.dbsc_marker(REGISTRATION_MARKER_AGE));
     // The browser's key won: the page need not offer its own.
-    headers.append(header::SET_COOKIE, state.cookies.bind_marker(0));
+    headers.append(header::SET_COOKIE, state.cookies.binding_withdrawn());
     Ok(answer)
 }
 

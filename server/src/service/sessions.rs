@@ -91,7 +91,6 @@ impl SessionService {
         // Judge the refresh against its session before spending the token: a thief's
         // refresh ends the session instead of extending it.
         let context = self.sessions.refresh_context(&presented_hash).await?;
-        let mut key_proof = DeviceKeyProof::Unbound;
         if let Some(context) = &context
             && let Some(jkt) = &context.device_jkt
         {
@@ -104,7 +103,6 @@ impl SessionService {
             };
             self.prove_device(bound, context, &event, client, now).await?;
             event.device_proven = true;
-            key_proof = self.key_proof(jkt, &context.session_id, &event, now).await?;
         }
         let mut learning = None;
         let mut risk_baseline = None;
@@ -113,6 +111,11 @@ impl SessionService {
         {
             let (session_id, user_id) = (&context.session_id, context.user.id);
             let obs = observation(client, &event.place, &event.device, now);
+            // Proven above, if bound; only the risk judgement asks where else the key is.
+            let key_proof = match context.device_jkt.as_deref() {
+                Some(jkt) => self.key_proof(jkt, session_id, &event, now).await?,
+                None => DeviceKeyProof::Unbound,
+            };
             let (judgement, memory) = self
                 .risk
                 .judge_refresh(user_id, client, &baseline, &obs, key_proof)

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use crate::domain::client::ClientInfo;
 use crate::edge::Edge;
 use crate::edge::wire::me;
-use crate::service::{Principal, REGISTRATION_WINDOW, Services, SignedIn};
+use crate::service::{Principal, Services, SignedIn};
 
 pub struct WebBackend {
     edge: Edge,
@@ -38,13 +38,13 @@ impl WebBackend {
     /// bind the session to a device key (DBSC) where it is not bound already.
     fn signed_in_reply(&self, signed_in: &SignedIn) -> Reply<Me> {
         let mut cookies = self.edge.cookies.session(signed_in);
+        let me = me(&signed_in.user, signed_in.access.expires_at);
         if signed_in.session_bound {
-            return Reply::new(me(&signed_in.user, signed_in.access.expires_at), cookies);
+            return Reply::new(me, cookies);
         }
         // Open to binding: the browser's DBSC key, or else the page's own WebCrypto key.
-        cookies.push(self.edge.cookies.bind_marker(REGISTRATION_WINDOW.num_seconds()));
-        Reply::new(me(&signed_in.user, signed_in.access.expires_at), cookies)
-            .with_header(crate::edge::dbsc_registration_offer(&self.services().proofs.nonce()))
+        cookies.push(self.edge.cookies.binding_offered());
+        Reply::new(me, cookies).with_header(crate::edge::dbsc_registration_offer(&self.services().proofs.nonce()))
     }
 
     /// The signed-in caller, from the access cookie.
