@@ -132,7 +132,7 @@ end2end/node_modules/.installed: end2end/package-lock.json
 # cargo-fuzz on the pinned stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its one
 # unstable flag, and `--sanitizer none` needs no nightly-only sanitizer runtime. The targets
 # (server/fuzz/fuzz_targets) cover everything that parses untrusted bytes.
-FUZZ_TARGETS     := access_token refresh_token cookies forwarded_for user_agent cursor corpus_csv bodies device_proof
+FUZZ_TARGETS     := access_token refresh_token cookies forwarded_for user_agent cursor corpus_csv bodies device_proof passkey_credential
 FUZZ_SECS        ?= 300
 FUZZ_SMOKE_SECS  ?= 10
 FUZZ             := cd server && RUSTC_BOOTSTRAP=1 cargo fuzz

@@ -353,10 +353,12 @@ pub enum AppError {
     ReauthenticationRequired,
     #[error("Only administrators can see this page")]
     Forbidden,
-    #[error("Enter the code from your authenticator app")]
-    StepUpRequired(String),
+    #[error("Confirm it is you with your passkey, your authenticator app or a recovery code")]
+    StepUpRequired(StepUpChallenge),
     #[error("That code is not valid. Try the current one from your app, or a recovery code.")]
     InvalidCode,
+    #[error("That passkey could not be verified. Try again, or use another way.")]
+    InvalidPasskey,
     #[error("{0}")]
     BadRequest(String),
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
@@ -376,7 +378,7 @@ impl AppError {
             | AppError::StepUpRequired(_)
             | AppError::InvalidCode
             | AppError::FactorLocked => 401,
-            AppError::BadRequest(_) | AppError::WrongCurrentPassword => 400,
+            AppError::BadRequest(_) | AppError::WrongCurrentPassword | AppError::InvalidPasskey => 400,
             AppError::NotFound => 404,
             AppError::TooManyAttempts(_) | AppError::Busy => 429,
             AppError::Forbidden | AppError::ReauthenticationRequired => 403,
@@ -398,6 +400,39 @@ impl FromServerFnError for AppError {
             _ => AppError::Internal,
         }
     }
+}
+
+/// A risky sign-in's second step: the challenge to answer, and, when the user has passkeys,
+/// the WebAuthn request options (`PublicKeyCredentialRequestOptionsJSON`, as JSON text)
+/// that answer it with one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpChallenge {
+    pub challenge_id: String,
+    pub passkey: Option<String>,
+}
+
+/// A WebAuthn ceremony the server started: its challenge's id and the options for
+/// `navigator.credentials` (creation or request options, WebAuthn Level 3's JSON form, as
+/// JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyCeremony {
+    pub challenge_id: String,
+    pub options: String,
+}
+
+/// One of the user's passkeys, as the Security page and the JSON API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Passkey {
+    pub id: String,
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// Synced: the authenticator says the key is backed up (a password manager, a phone
+    /// platform's keychain), so it survives the loss of this device.
+    pub backed_up: bool,
+    /// The key may be synced, though it is not (yet).
+    pub backup_eligible: bool,
 }
 
 /// An authenticator being enrolled: the secret and its QR code (SVG).

@@ -51,6 +51,11 @@ pub struct Config {
     /// site) that may call the API with the session cookies: CORS with credentials, and past
     /// the cross-site refusal. Exact, normalised (`https://app.example.com`); empty by default.
     pub cors_origins: Vec<String>,
+    /// Where people reach the service (`FIN_PUBLIC_URL`, an origin; `http://localhost:8000`,
+    /// `make run`'s, by default). Passkeys are made for its host, the WebAuthn relying
+    /// party's id, and their ceremonies are accepted from this origin only: an IP address
+    /// cannot be a relying party, so browse `localhost`, not `127.0.0.1`, to use them.
+    pub public_url: String,
     pub argon2: Argon2Settings,
     /// Development over plain HTTP on a host other than localhost: cookies without `Secure`.
     /// Refused with `LEPTOS_ENV=PROD`; otherwise the server warns loudly at start.
@@ -157,6 +162,12 @@ impl Config {
                 problem,
             })?;
 
+        let public_url = parse_origin(&get("FIN_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8000".to_owned()))
+            .map_err(|problem| ConfigError {
+                name: "FIN_PUBLIC_URL",
+                problem,
+            })?;
+
         // A comma-separated list of paths; "off" means none.
         let paths = |name: &str, default: &str| -> Vec<std::path::PathBuf> {
             let raw = get(name).unwrap_or_else(|| default.to_owned());
@@ -253,6 +264,7 @@ impl Config {
             refresh_grace: Duration::seconds(number("FIN_REFRESH_GRACE_SECS", 10, 0, 120)?),
             trusted_proxies,
             cors_origins,
+            public_url,
             argon2: Argon2Settings {
                 memory_kib: number(
                     "FIN_ARGON2_MEMORY_KIB",
@@ -381,6 +393,7 @@ impl fmt::Debug for Config {
             .field("refresh_grace_secs", &self.refresh_grace.num_seconds())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
+            .field("public_url", &self.public_url)
             .field("argon2", &self.argon2)
             .field("bootstrap_admin", &self.bootstrap_admin)
             .field("insecure_dev_cookies", &self.insecure_dev_cookies)

@@ -20,6 +20,8 @@ use crate::service::{
     load_recovery_key, load_successor_key,
 };
 
+use crate::domain::passkey::RelyingParty;
+
 /// How often old activity and throttle counters are pruned.
 const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 use crate::storage::{self, StoreError};
@@ -34,6 +36,8 @@ pub enum StartupError {
     Passwords(#[from] PasswordError),
     #[error(transparent)]
     PasswordPolicy(#[from] UnreadableList),
+    #[error("FIN_PUBLIC_URL cannot be a passkey relying party: {0}")]
+    RelyingParty(String),
 }
 
 /// Connects to the database, applies migrations and assembles the services. Geolocation
@@ -98,6 +102,7 @@ pub async fn build_with_geo(
         geo: geo.clone(),
         throttle: ThrottlePolicy::default(),
         risk: config.risk,
+        relying_party: RelyingParty::new(&config.public_url).map_err(StartupError::RelyingParty)?,
     });
     Ok(AppState {
         database: DatabaseGate::new(store.clone()),

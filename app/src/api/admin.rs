@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use super::ApiClient;
-use crate::wire::{AdminUser, AppError};
+use crate::wire::{AdminUser, AppError, Passkey};
 #[cfg(feature = "ssr")]
 use http::request::Parts;
 
@@ -92,6 +92,26 @@ pub async fn admin_unlock_factor(user_id: i64) -> Result<bool, AppError> {
         .map_err(super::ssr::fail)
 }
 
+/// A user's passkeys, as the console shows them.
+#[server(prefix = "/api/ui", endpoint = "admin/users/passkeys", client = ApiClient)]
+pub async fn admin_user_passkeys(user_id: i64) -> Result<Vec<Passkey>, AppError> {
+    let (backend, head) = super::ssr::context()?;
+    backend
+        .admin_user_passkeys(&head, user_id)
+        .await
+        .map_err(super::ssr::fail)
+}
+
+/// Removes one of a user's passkeys (a lost or stolen device).
+#[server(prefix = "/api/ui", endpoint = "admin/users/passkeys/remove", client = ApiClient)]
+pub async fn admin_remove_passkey(user_id: i64, passkey_id: String) -> Result<(), AppError> {
+    let (backend, head) = super::ssr::context()?;
+    backend
+        .admin_remove_passkey(&head, user_id, &passkey_id)
+        .await
+        .map_err(super::ssr::fail)
+}
+
 /// What this area's server functions ask of the server.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
@@ -129,4 +149,10 @@ pub trait AdminBackend: Send + Sync {
 
     /// Unlocks a user's authenticator; whether anything was cleared.
     async fn admin_unlock_factor(&self, head: &Parts, user_id: i64) -> Result<bool, AppError>;
+
+    /// A user's passkeys.
+    async fn admin_user_passkeys(&self, head: &Parts, user_id: i64) -> Result<Vec<Passkey>, AppError>;
+
+    /// Removes one of a user's passkeys.
+    async fn admin_remove_passkey(&self, head: &Parts, user_id: i64, passkey_id: &str) -> Result<(), AppError>;
 }

@@ -1,5 +1,5 @@
 //! The server functions: the browser's half of the contract with the server, one module per
-//! area ([`auth`], [`factors`], [`sessions`], [`activity`], [`admin`]).
+//! area ([`auth`], [`factors`], [`passkeys`], [`sessions`], [`activity`], [`admin`]).
 //!
 //! The server functions are thin: each pulls the [`Backend`] out of the request context and
 //! hands it the request head, so all policy lives in the `server` crate's services and
@@ -12,12 +12,14 @@ pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod factors;
+pub mod passkeys;
 pub mod sessions;
 
 pub use activity::*;
 pub use admin::*;
 pub use auth::*;
 pub use factors::*;
+pub use passkeys::*;
 pub use sessions::*;
 
 pub use crate::wire::*;
@@ -65,10 +67,10 @@ impl<T> Reply<T> {
 
 /// Everything the server functions ask of the server.
 #[cfg(feature = "ssr")]
-pub trait Backend: AuthBackend + FactorBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
+pub trait Backend: AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
 
 #[cfg(feature = "ssr")]
-impl<T> Backend for T where T: AuthBackend + FactorBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
+impl<T> Backend for T where T: AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
 
 /// How the backend travels through the Leptos context.
 #[cfg(feature = "ssr")]

@@ -14,7 +14,7 @@ pub fn LoginPage() -> impl IntoView {
     // A risky sign-in comes back asking for the second factor: the page switches to the
     // code form for that challenge.
     let challenge = move || match sign_in.value().get() {
-        Some(Err(AppError::StepUpRequired(id))) => Some(id),
+        Some(Err(AppError::StepUpRequired(challenge))) => Some(challenge.challenge_id),
         _ => None,
     };
     let error = move || match (sign_in.value().get(), step_up.value().get()) {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod client;
 pub mod device;
 pub mod geo;
+pub mod passkey;
 pub mod password;
 pub mod proof;
 pub mod risk;

@@ -3,7 +3,7 @@
 //! same variants; both log the server's own failures through [`log_fault`], and neither
 //! sends them.
 
-use app::wire::AppError;
+use app::wire::{AppError, StepUpChallenge};
 
 use super::wire::FilterError;
 use crate::service::{AccountError, ActivityError, AuthenticateError, FactorError, Fault, SessionError, SignInError};
@@ -23,6 +23,7 @@ pub fn log_fault(fault: &Fault) {
         }
         Fault::Keys(e) => tracing::error!(error = %e, "key loading failure"),
         Fault::Password(e) => tracing::error!(error = %e, "password hashing failure"),
+        Fault::Passkey(e) => tracing::error!(error = %e, "stored passkey state unreadable"),
     }
 }
 
@@ -43,7 +44,11 @@ impl From<SignInError> for AppError {
             SignInError::InvalidCredentials => AppError::InvalidCredentials,
             SignInError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
             SignInError::Busy => AppError::Busy,
-            SignInError::StepUpRequired { challenge_id } => AppError::StepUpRequired(challenge_id),
+            SignInError::StepUpRequired { challenge_id, passkey } => AppError::StepUpRequired(StepUpChallenge {
+                challenge_id,
+                passkey: passkey.map(|options| options.to_string()),
+            }),
+            SignInError::MalformedCredential => AppError::InvalidPasskey,
             SignInError::InvalidCode => AppError::InvalidCode,
             SignInError::FactorLocked => AppError::FactorLocked,
             SignInError::InvalidDeviceProof(refused) => AppError::BadRequest(refused.to_string()),
@@ -103,6 +108,8 @@ impl From<FactorError> for AppError {
             FactorError::Throttled { retry_after_secs } => AppError::TooManyAttempts(retry_after_secs),
             FactorError::Busy => AppError::Busy,
             FactorError::NotFound => AppError::NotFound,
+            FactorError::InvalidPasskey => AppError::InvalidPasskey,
+            FactorError::InvalidName(message) => AppError::BadRequest(message),
             FactorError::Fault(fault) => fault.into(),
         }
     }

@@ -3,8 +3,8 @@
 //! server functions both answer through here, so they say the same thing.
 
 use app::wire::{
-    Activity, ActivityFilters, ActivityPage, AdminUser, Decision, EventType as WireEventType, Me, Role, SessionInfo,
-    Verdict, place_label,
+    Activity, ActivityFilters, ActivityPage, AdminUser, Decision, EventType as WireEventType, Me, Passkey, Role,
+    SessionInfo, Verdict, place_label,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::device::Device;
 use crate::domain::user::User;
-use crate::storage::{ActivityFilter, ActivityRecord, EventType, SessionRecord};
+use crate::storage::{ActivityFilter, ActivityRecord, EventType, PasskeyRecord, SessionRecord};
 
 /// Events a page holds unless the caller asks for another number.
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -202,6 +202,18 @@ pub fn admin_user(user: &User, caller_id: i64) -> AdminUser {
 }
 
 /// The signed-in user, with when their access token expires (Unix seconds).
+/// A passkey as its owner (or an administrator) sees it: never the credential itself.
+pub fn passkey(record: PasskeyRecord) -> Passkey {
+    Passkey {
+        id: record.id,
+        name: record.name,
+        created_at: rfc3339(record.created_at),
+        last_used_at: record.last_used_at.map(rfc3339),
+        backed_up: record.backed_up,
+        backup_eligible: record.backup_eligible,
+    }
+}
+
 pub fn me(user: &User, access_expires_at: i64) -> Me {
     Me {
         access_expires_at,

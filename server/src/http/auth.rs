@@ -18,7 +18,7 @@ use super::extract::malformed;
 use super::{ApiError, AppState, Authenticated};
 use crate::domain::client::ClientInfo;
 use crate::edge::cookies::Cookies;
-use crate::service::{SessionError, SignedIn};
+use crate::service::{SessionError, SignedIn, StepUpAnswer};
 
 /// The sign-in body: an OAuth2 password form or the same fields as JSON.
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ impl fmt::Debug for LoginRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delivery {
+pub(super) enum Delivery {
     Cookie,
     Body,
 }
@@ -55,7 +55,7 @@ struct TokenResponse {
 
 impl Delivery {
     /// The optional `refresh_delivery` field of a sign-in or step-up.
-    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub(super) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         match raw {
             None | Some("cookie") => Ok(Delivery::Cookie),
             Some("body") => Ok(Delivery::Body),
@@ -76,13 +76,13 @@ pub async fn login(
 
 /// The DBSC challenge a sign-in's answer offers: to browsers (cookie delivery) whose new
 /// session is not bound already.
-fn registration_offer(state: &AppState, signed_in: &SignedIn, delivery: Delivery) -> Option<String> {
+pub(super) fn registration_offer(state: &AppState, signed_in: &SignedIn, delivery: Delivery) -> Option<String> {
     (delivery == Delivery::Cookie && !signed_in.session_bound).then(|| state.services.proofs.nonce())
 }
 
 /// Every answer of the token endpoints carries a fresh nonce for the client's next device
 /// proof (RFC 9449 section 8), so a bound session's refresh needs no extra round trip.
-fn with_nonce(state: &AppState, answer: Result<Response, ApiError>) -> Response {
+pub(super) fn with_nonce(state: &AppState, answer: Result<Response, ApiError>) -> Response {
     let mut response = answer.unwrap_or_else(IntoResponse::into_response);
     if let Ok(nonce) = HeaderValue::from_str(&state.services.proofs.nonce()) {
         response.headers_mut().insert("dpop-nonce", nonce);
@@ -121,7 +121,7 @@ async fn sign_in(
 ///
 /// A browser's fresh, unbound session is offered DBSC registration (`registration`: the
 /// challenge to sign).
-fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, registration: Option<&str>) -> Response {
+pub(super) fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, registration: Option<&str>) -> Response {
     let access_token = signed_in.access.token.expose_secret();
     let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {
@@ -161,11 +161,15 @@ pub(super) struct TokenBody {
 #[serde(deny_unknown_fields)]
 pub struct StepUpRequest {
     challenge_id: String,
-    code: String,
+    /// An authenticator-app or recovery code…
+    code: Option<String>,
+    /// …or a passkey's `AuthenticationResponseJSON`: exactly one of the two.
+    credential: Option<serde_json::Value>,
     refresh_delivery: Option<String>,
 }
 
-/// `POST /api/auth/step-up` `{"challenge_id", "code"}`: the second half of a risky sign-in.
+/// `POST /api/auth/step-up` `{"challenge_id", "code" | "credential"}`: the second half of a
+/// risky sign-in.
 pub async fn step_up(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -184,11 +188,20 @@ async fn answer_step_up(
 ) -> Result<Response, ApiError> {
     let request: StepUpRequest = parse_body(headers, body)?;
     let delivery = Delivery::parse(request.refresh_delivery.as_deref())?;
+    let answer = match (&request.code, &request.credential) {
+        (Some(code), None) => StepUpAnswer::Code(code),
+        (None, Some(credential)) => StepUpAnswer::Passkey(credential),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Answer with either a \"code\" or a passkey \"credential\"",
+            ));
+        }
+    };
     let client = client.taking_cookies(delivery == Delivery::Cookie);
     let signed_in = state
         .services
         .sign_in
-        .step_up(&request.challenge_id, &request.code, &client)
+        .step_up(&request.challenge_id, answer, &client)
         .await?;
     let offer = registration_offer(state, &signed_in, delivery);
     Ok(token_response(&signed_in, delivery, state.cookies, offer.as_deref()))

@@ -14,7 +14,7 @@ use crate::service::{
     AccountError, ActivityError, AuthenticateError, FactorError, Fault, Forbidden, SessionError, SignInError,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -23,6 +23,8 @@ pub struct ApiError {
     pub retry_after: Option<i64>,
     /// The challenge to answer (401 `step_up_required`).
     pub challenge_id: Option<String>,
+    /// WebAuthn request options that answer that challenge with a passkey.
+    pub passkey: Option<serde_json::Value>,
     /// The database could not be reached: the response tells the availability gate.
     pub database_down: bool,
 }
@@ -38,6 +40,8 @@ struct Body<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     challenge_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passkey: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -48,6 +52,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             challenge_id: None,
+            passkey: None,
             database_down: false,
         }
     }
@@ -167,14 +172,16 @@ impl From<SignInError> for ApiError {
             ),
             SignInError::Throttled { retry_after_secs } => ApiError::too_many_attempts("sign-in", retry_after_secs),
             SignInError::Busy => ApiError::busy("Too many sign-ins are in progress from your network right now."),
-            SignInError::StepUpRequired { challenge_id } => ApiError {
+            SignInError::StepUpRequired { challenge_id, passkey } => ApiError {
                 challenge_id: Some(challenge_id),
+                passkey,
                 ..ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "step_up_required",
-                    "This sign-in needs the code from your authenticator app",
+                    "This sign-in needs a second factor: a passkey, the code from your authenticator app, or a recovery code",
                 )
             },
+            SignInError::MalformedCredential => ApiError::bad_request(error.to_string()),
             SignInError::InvalidCode => ApiError::invalid_code(),
             SignInError::FactorLocked => ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -285,6 +292,8 @@ impl From<FactorError> for ApiError {
             FactorError::Throttled { retry_after_secs } => ApiError::too_many_attempts("password", retry_after_secs),
             FactorError::Busy => ApiError::busy(PASSWORD_CHECKS_BUSY),
             FactorError::NotFound => ApiError::resource_not_found(),
+            FactorError::InvalidPasskey => ApiError::new(StatusCode::BAD_REQUEST, "invalid_passkey", error.to_string()),
+            FactorError::InvalidName(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message),
             FactorError::Fault(fault) => fault.into(),
         }
     }
@@ -335,6 +344,7 @@ impl IntoResponse for ApiError {
                 error: self.code,
                 message: &self.message,
                 challenge_id: self.challenge_id.as_deref(),
+                passkey: self.passkey.as_ref(),
             }),
         )
             .into_response();

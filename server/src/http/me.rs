@@ -84,7 +84,7 @@ pub struct Reauthentication {
 }
 
 impl Reauthentication {
-    fn password(self) -> Option<SecretString> {
+    pub(super) fn password(self) -> Option<SecretString> {
         self.password.map(SecretString::from)
     }
 }

@@ -18,6 +18,7 @@ mod me;
 pub mod metrics;
 mod openapi;
 mod origin;
+mod passkeys;
 mod redirects;
 pub mod request_id;
 pub mod routes;

@@ -7,7 +7,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use super::{AppState, activity, admin, assets, auth, dbsc, health, me, metrics, openapi, sessions, stream};
+use super::{AppState, activity, admin, assets, auth, dbsc, health, me, metrics, openapi, passkeys, sessions, stream};
 
 /// One routed operation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,6 +37,8 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::POST, "/api/auth/logout-all", auth::logout_all),
         route(M::POST, "/api/auth/step-up", auth::step_up),
         route(M::POST, "/api/auth/device-key", auth::bind_device_key),
+        route(M::POST, "/api/auth/passkey/start", passkeys::start_sign_in),
+        route(M::POST, "/api/auth/passkey/finish", passkeys::finish_sign_in),
         route(M::POST, dbsc::REGISTER_PATH, dbsc::register),
         route(M::POST, dbsc::REFRESH_PATH, dbsc::refresh),
         route(M::GET, "/api/activity", activity::mine),
@@ -50,6 +52,12 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
             "/api/admin/users/{id}/second-factor/unlock",
             admin::unlock_second_factor,
         ),
+        route(M::GET, "/api/admin/users/{id}/passkeys", passkeys::admin_list),
+        route(
+            M::DELETE,
+            "/api/admin/users/{id}/passkeys/{passkey_id}",
+            passkeys::admin_remove,
+        ),
         route(M::GET, "/api/admin/activity", activity::admin_search),
         route(M::POST, "/api/admin/activity/{id}/verdict", activity::verdict),
         route(M::GET, "/api/admin/activity.csv", activity::admin_csv),
@@ -62,6 +70,10 @@ pub(super) fn handlers() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::DELETE, "/api/me/totp", me::remove_totp),
         route(M::POST, "/api/me/totp/confirm", me::confirm_totp),
         route(M::POST, "/api/me/totp/recovery-codes", me::regenerate_recovery_codes),
+        route(M::POST, "/api/me/passkeys/start", passkeys::start_registration),
+        route(M::POST, "/api/me/passkeys/finish", passkeys::finish_registration),
+        route(M::GET, "/api/me/passkeys", passkeys::list),
+        route(M::DELETE, "/api/me/passkeys/{id}", passkeys::remove),
         route(M::GET, "/api/openapi.json", openapi::document),
         route(M::GET, "/.well-known/jwks.json", health::jwks),
         route(M::GET, "/healthz", health::healthz),

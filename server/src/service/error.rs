@@ -19,6 +19,9 @@ pub enum Fault {
     Password(#[from] PasswordError),
     #[error("cannot load keys: {0}")]
     Keys(String),
+    /// A stored passkey or ceremony state webauthn-rs cannot read back.
+    #[error("passkey state: {0}")]
+    Passkey(String),
 }
 
 impl Fault {
@@ -50,7 +53,14 @@ pub enum SignInError {
     /// The risk policy asks for a second factor: answer the challenge at
     /// `POST /api/auth/step-up`.
     #[error("a second factor is required")]
-    StepUpRequired { challenge_id: String },
+    StepUpRequired {
+        challenge_id: String,
+        /// WebAuthn request options for the user's passkeys, when they have any.
+        passkey: Option<serde_json::Value>,
+    },
+    /// A passkey answer that is not WebAuthn's JSON at all (a bad request, not a refusal).
+    #[error("the credential is not a WebAuthn response")]
+    MalformedCredential,
     /// A wrong, spent or expired second-factor code, or an unknown challenge.
     #[error("the code is not valid")]
     InvalidCode,
@@ -155,9 +165,16 @@ pub enum FactorError {
     Throttled { retry_after_secs: i64 },
     #[error("too many password checks in progress")]
     Busy,
-    /// There is no confirmed authenticator to act on.
+    /// There is no confirmed authenticator (or no such passkey) to act on.
     #[error("not found")]
     NotFound,
+    /// A new passkey that did not verify: not WebAuthn's JSON, another origin, another
+    /// (or a spent) ceremony.
+    #[error("the passkey could not be verified")]
+    InvalidPasskey,
+    /// A passkey's name out of bounds.
+    #[error("{0}")]
+    InvalidName(String),
     #[error(transparent)]
     Fault(Fault),
 }

@@ -32,6 +32,8 @@ pub struct Pruned {
     pub events: u64,
     pub throttle_counters: u64,
     pub spent_proofs: u64,
+    /// WebAuthn ceremonies started and never finished.
+    pub passkey_ceremonies: u64,
 }
 
 impl Maintenance {
@@ -66,6 +68,7 @@ impl Maintenance {
         }
         pruned.throttle_counters = self.store.prune_throttle(now - THROTTLE_MEMORY).await?;
         pruned.spent_proofs = self.store.prune_spent_proofs(now).await?;
+        pruned.passkey_ceremonies = self.store.prune_ceremonies(now).await?;
         Ok(pruned)
     }
 
@@ -82,6 +85,7 @@ impl Maintenance {
                         events = pruned.events,
                         throttle_counters = pruned.throttle_counters,
                         spent_proofs = pruned.spent_proofs,
+                        passkey_ceremonies = pruned.passkey_ceremonies,
                         "pruned old records"
                     );
                 }

@@ -15,6 +15,7 @@ mod gate;
 mod keys;
 mod liveness;
 mod maintenance;
+mod passkeys;
 mod proofs;
 mod reauth;
 pub(crate) mod risk;
@@ -41,15 +42,17 @@ pub use keys::{
     verification_keys,
 };
 pub use maintenance::Maintenance;
+pub use passkeys::{PasskeyOptions, PasskeyService};
 pub use proofs::DeviceProofs;
 pub use risk::{NoFactorPolicy, RiskPolicy};
 pub use sessions::{REGISTRATION_WINDOW, SessionService};
 pub use shared::{Principal, SessionPolicy, SignedIn};
-pub use sign_in::SignInService;
+pub use sign_in::{SignInService, StepUpAnswer};
 
 use crate::clock::Clock;
 use crate::domain::access::AccessTokens;
 use crate::domain::geo::Geolocator;
+use crate::domain::passkey::RelyingParty;
 use crate::domain::password::{PasswordPolicy, Passwords};
 use crate::domain::proof::NonceKey;
 use crate::domain::throttle::ThrottlePolicy;
@@ -73,6 +76,8 @@ pub struct ServiceParts {
     pub geo: Arc<Geolocator>,
     pub throttle: ThrottlePolicy,
     pub risk: RiskPolicy,
+    /// Passkeys: this deployment's WebAuthn relying party.
+    pub relying_party: RelyingParty,
 }
 
 /// Every use case, ready to share between the JSON API and the server functions.
@@ -84,6 +89,7 @@ pub struct Services {
     pub sessions: Arc<SessionService>,
     pub accounts: Arc<AccountService>,
     pub factors: Arc<SecondFactorService>,
+    pub passkeys: Arc<PasskeyService>,
     pub activity: Arc<ActivityService>,
     pub admin: Arc<AdminService>,
     /// Device binding: the proofs bound sessions must carry, and their nonces.
@@ -105,6 +111,7 @@ impl Services {
             geo,
             throttle,
             risk,
+            relying_party,
         } = parts;
         let recorder = shared::Recorder::new(geo, clock.clone());
         let issuer = shared::Issuer {
@@ -139,6 +146,12 @@ impl Services {
             reauth: reauth.clone(),
             recovery_key,
         });
+        let passkeys = Arc::new(PasskeyService {
+            passkeys: store.clone(),
+            reauth: reauth.clone(),
+            recorder: recorder.clone(),
+            rp: Arc::new(relying_party),
+        });
         let accounts = Arc::new(AccountService {
             users: store.clone(),
             reauth,
@@ -171,6 +184,7 @@ impl Services {
                 factors: factors.clone(),
                 gate,
                 proofs: proofs.clone(),
+                passkeys: passkeys.clone(),
             }),
             sessions: Arc::new(SessionService {
                 sessions: store.clone(),
@@ -201,6 +215,7 @@ impl Services {
                 live,
             }),
             factors,
+            passkeys,
             accounts,
             proofs,
         }

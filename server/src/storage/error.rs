@@ -3,7 +3,8 @@ use std::fmt;
 /// The storage layer's one error type. Callers decide by kind; the cause is for the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness constraint refused the write; names the field (`username`, `email`).
+    /// A uniqueness constraint refused the write; names the field (`username`, `email`,
+    /// `credential`).
     #[error("{0} is already taken")]
     Conflict(&'static str),
     /// The database cannot be reached or is shutting down: worth retrying later (503).
@@ -31,7 +32,13 @@ impl From<sqlx::Error> for StoreError {
             E::Database(db) => {
                 if db.is_unique_violation() {
                     let detail = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                    StoreError::Conflict(if detail.contains("email") { "email" } else { "username" })
+                    StoreError::Conflict(if detail.contains("email") {
+                        "email"
+                    } else if detail.contains("credential") {
+                        "credential"
+                    } else {
+                        "username"
+                    })
                 } else if is_transient(db.code().as_deref(), db.message()) {
                     StoreError::Unavailable(error)
                 } else {

@@ -16,11 +16,11 @@ use std::sync::Arc;
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
     ActivityFilter, ActivityRecord, BoundKey, Challenge, Decision, EventType, FailureSignals, NewActivity, NewSession,
-    NewVerdict, RefreshContext, ReviewVerdict, RevokeSessions, RiskLearning, RotateOutcome, Rotation, SessionRecord,
+    NewVerdict, PasskeyCeremonyRow, PasskeyRecord, PasskeyUse, RefreshContext, ReviewVerdict, RevokeSessions, RiskLearning, RotateOutcome, Rotation, SessionRecord,
     SpentToken, StoredBaseline, StoredSigningKey, TotpFactor,
 };
 pub use roles::{
-    ActivityStore, FactorStore, KeyStore, ProofStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore,
+    ActivityStore, FactorStore, KeyStore, PasskeyStore, ProofStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore,
 };
 pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
 pub use sql::SqlStore;
@@ -28,6 +28,7 @@ pub use sql::SqlStore;
 /// Every role: what the application is assembled from. Services take the roles they use.
 pub trait Store:
     Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore + ProofStore
+    + PasskeyStore
 {
 }
 
@@ -41,6 +42,7 @@ impl<T> Store for T where
         + RiskStore
         + KeyStore
         + ProofStore
+        + PasskeyStore
 {
 }
 

@@ -398,3 +398,45 @@ pub struct Challenge {
     /// A JSON array.
     pub risk_reasons: String,
 }
+
+/// A user's passkey as stored: the credential webauthn-rs verifies against, and what the
+/// Security page shows.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PasskeyRecord {
+    pub id: String,
+    pub user_id: i64,
+    /// Base64url, unique across every account.
+    pub credential_id: String,
+    /// The WebAuthn user id (a UUID) the credential was made for.
+    pub user_handle: String,
+    pub name: String,
+    /// webauthn-rs's record of the credential (JSON): public key, counter, flags.
+    pub credential: String,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A passkey assertion that verified: when it was used, and the credential's record and
+/// flags where the authenticator changed them.
+#[derive(Debug, Clone)]
+pub struct PasskeyUse<'a> {
+    pub id: &'a str,
+    pub used_at: DateTime<Utc>,
+    pub credential: Option<&'a str>,
+    pub backed_up: bool,
+}
+
+/// A WebAuthn ceremony in progress, kept until it is finished or expires.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PasskeyCeremonyRow {
+    pub id: String,
+    /// `sign_in`, `register` or `step_up`: a ceremony finishes only what it was started for.
+    pub purpose: String,
+    /// Who started it (registration, step-up); none for a sign-in.
+    pub user_id: Option<i64>,
+    /// webauthn-rs's state (JSON), with the challenge.
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     ActivityFilter, ActivityRecord, ActivityWakeups, BoundKey, Challenge, FailureSignals, NewActivity, NewSession,
-    NewVerdict, RefreshContext, RiskLearning, RotateOutcome, Rotation, SessionRecord, StoreError, StoredSigningKey,
-    TotpFactor,
+    NewVerdict, PasskeyCeremonyRow, PasskeyRecord, PasskeyUse, RefreshContext, RiskLearning, RotateOutcome, Rotation,
+    SessionRecord, StoreError, StoredSigningKey, TotpFactor,
 };
 use crate::domain::throttle::{ThrottleKey, Verdict};
 use crate::domain::user::{NewUser, User};
@@ -336,4 +336,50 @@ pub trait ProofStore: Send + Sync + std::fmt::Debug {
 
     /// Forgets proofs that could no longer be accepted anyway (expired before `now`).
     async fn prune_spent_proofs(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Passkeys and the WebAuthn ceremonies in progress.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync + std::fmt::Debug {
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user_id: i64) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The passkey with this credential id, whoever owns it.
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Stores a new passkey with its activity row, in one transaction; `Conflict` when the
+    /// credential id is registered already.
+    async fn add_passkey(&self, passkey: &PasskeyRecord, event: &NewActivity) -> Result<(), StoreError>;
+
+    /// Records a verified use: the time, and the credential's new record when it changed.
+    /// The update is conditional on the stored record being the one verified against, so
+    /// of two assertions racing with the same counter only one is recorded; false then.
+    async fn record_passkey_use(&self, used: &PasskeyUse<'_>, verified_against: &str) -> Result<bool, StoreError>;
+
+    /// Removes one of the user's passkeys with its activity row; false when the user has
+    /// no passkey by that id.
+    async fn remove_passkey(&self, user_id: i64, id: &str, event: &NewActivity) -> Result<bool, StoreError>;
+
+    /// Keeps a ceremony's state until it is finished.
+    async fn start_ceremony(&self, ceremony: &PasskeyCeremonyRow) -> Result<(), StoreError>;
+
+    /// Takes the unexpired ceremony `id` started for `purpose` (deleting it: one use).
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PasskeyCeremonyRow>, StoreError>;
+
+    /// Reads the unexpired ceremony `id` started for `purpose` without taking it: a step-up's,
+    /// whose challenge row counts the attempts and is spent by the sign-in it completes.
+    async fn peek_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PasskeyCeremonyRow>, StoreError>;
+
+    /// Forgets ceremonies that can no longer be finished.
+    async fn prune_ceremonies(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -1,7 +1,7 @@
 //! [`app::api::AdminBackend`] over the services.
 
 use app::api::AdminBackend;
-use app::wire::{AdminUser, AppError};
+use app::wire::{AdminUser, AppError, Passkey};
 use async_trait::async_trait;
 use axum::http::request::Parts;
 use secrecy::SecretString;
@@ -85,5 +85,18 @@ impl AdminBackend for WebBackend {
         let caller = self.caller(head).await?;
         let client = self.client(head);
         Ok(self.services().factors.unlock(&caller, user_id, &client).await?)
+    }
+
+    async fn admin_user_passkeys(&self, head: &Parts, user_id: i64) -> Result<Vec<Passkey>, AppError> {
+        let caller = self.caller(head).await?;
+        let passkeys = self.services().passkeys.admin_list(&caller, user_id).await?;
+        Ok(passkeys.into_iter().map(crate::edge::wire::passkey).collect())
+    }
+
+    async fn admin_remove_passkey(&self, head: &Parts, user_id: i64, passkey_id: &str) -> Result<(), AppError> {
+        let caller = self.caller(head).await?;
+        let client = self.client(head);
+        let passkeys = &self.services().passkeys;
+        Ok(passkeys.admin_remove(&caller, user_id, passkey_id, &client).await?)
     }
 }

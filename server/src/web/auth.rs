@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use super::WebBackend;
 use crate::edge::wire::me;
+use crate::service::StepUpAnswer;
 
 #[async_trait]
 impl AuthBackend for WebBackend {
@@ -20,7 +21,11 @@ impl AuthBackend for WebBackend {
 
     async fn step_up(&self, head: &Parts, challenge_id: &str, code: &str) -> Result<Reply<Me>, AppError> {
         let client = self.client(head).taking_cookies(true);
-        let signed_in = self.services().sign_in.step_up(challenge_id, code, &client).await?;
+        let signed_in = self
+            .services()
+            .sign_in
+            .step_up(challenge_id, StepUpAnswer::Code(code), &client)
+            .await?;
         Ok(self.signed_in_reply(&signed_in))
     }
 

@@ -6,6 +6,7 @@ mod activity;
 mod admin;
 mod auth;
 mod factors;
+mod passkeys;
 mod sessions;
 
 use app::api::Reply;

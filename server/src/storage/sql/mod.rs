@@ -9,6 +9,7 @@ mod activity;
 mod db;
 mod factors;
 mod keys;
+mod passkeys;
 mod proofs;
 mod risk;
 mod rotation;

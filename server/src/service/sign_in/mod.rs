@@ -1,5 +1,7 @@
 //! Signing in: the password, the throttle, the risk engine's decision, and the step-up a
-//! risky sign-in must pass.
+//! risky sign-in must pass. A passkey sign-in ([`passkey`]) ends in the same session.
+
+mod passkey;
 
 use std::sync::Arc;
 
@@ -9,10 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use super::error::SignInError;
 use super::factors::{Answer, SecondFactorService};
 use super::gate::CheckGate;
+use super::passkeys::PasskeyService;
 use super::proofs::DeviceProofs;
 use super::risk::{Memory, RiskGate, observation};
 use super::shared::{Issuer, Recorder, SignedIn};
 use crate::domain::client::{ClientInfo, hash_device_cookie};
+use crate::domain::passkey::Assertion;
 use crate::domain::password::Passwords;
 use crate::domain::risk::{Observation, Response, Signals};
 use crate::domain::throttle::{Scope, ThrottleKey, ThrottlePolicy, Verdict, address_key, retry_after_secs};
@@ -45,6 +49,16 @@ pub struct SignInService {
     pub(super) factors: Arc<SecondFactorService>,
     pub(super) gate: Arc<CheckGate>,
     pub(super) proofs: Arc<DeviceProofs>,
+    pub(super) passkeys: Arc<PasskeyService>,
+}
+
+/// How a step-up challenge is answered.
+#[derive(Debug, Clone, Copy)]
+pub enum StepUpAnswer<'a> {
+    /// An authenticator-app code or a recovery code.
+    Code(&'a str),
+    /// A passkey's assertion (`AuthenticationResponseJSON`).
+    Passkey(&'a serde_json::Value),
 }
 
 /// A sign-in the password and the risk engine (or a second factor) accepted, on its way to
@@ -166,7 +180,7 @@ impl SignInService {
         let block = match judgement.response {
             Response::Allow => false,
             Response::Block => true,
-            Response::StepUp if self.factors.is_enrolled(user.id).await? => {
+            Response::StepUp if self.can_step_up(user.id).await? => {
                 return Err(self.challenge(&user, event).await?);
             }
             Response::StepUp => self.risk.no_factor_blocks(),
@@ -223,8 +237,15 @@ impl SignInService {
         Ok(())
     }
 
-    /// Parks a sign-in behind a second factor: a challenge to answer within five minutes,
-    /// and a `step_up_required` event.
+    /// Whether the user has a second factor to be asked for: an authenticator app or a
+    /// passkey.
+    async fn can_step_up(&self, user_id: i64) -> Result<bool, SignInError> {
+        Ok(self.factors.is_enrolled(user_id).await? || self.passkeys.has_passkey(user_id).await?)
+    }
+
+    /// Parks a sign-in behind a second factor: a challenge to answer within five minutes
+    /// (with the user's passkeys offered first, where they have any), and a
+    /// `step_up_required` event.
     async fn challenge(&self, user: &User, mut event: NewActivity) -> Result<SignInError, SignInError> {
         let now = event.created_at;
         let challenge = Challenge {
@@ -236,22 +257,37 @@ impl SignInService {
             risk_reasons: serde_json::to_string(&event.risk_reasons).unwrap_or_else(|_| "[]".to_owned()),
         };
         self.challenges.create_challenge(&challenge, now).await?;
+        let passkey = self
+            .passkeys
+            .start_step_up(&challenge.id, user.id, challenge.expires_at)
+            .await?;
         event.event_type = EventType::StepUpRequired;
         event.decision = Decision::Challenge;
         self.activity.record_activity(&event).await?;
         Ok(SignInError::StepUpRequired {
             challenge_id: challenge.id,
+            passkey,
         })
     }
 
-    /// Answers a step-up challenge with a TOTP code or a recovery code; on success the
-    /// sign-in completes as if the risk had been low, logged with its score and reasons.
+    /// Answers a step-up challenge with a passkey, a TOTP code or a recovery code; on
+    /// success the sign-in completes as if the risk had been low, logged with its score and
+    /// reasons.
     #[tracing::instrument(name = "sign_in::step_up", skip_all)]
-    pub async fn step_up(&self, challenge_id: &str, code: &str, client: &ClientInfo) -> Result<SignedIn, SignInError> {
-        // Challenge ids are base64url; anything else names no challenge (and a NUL would be
-        // a database error on PostgreSQL, not an answer).
-        let well_formed = !challenge_id.is_empty() && challenge_id.len() <= 64 && token::is_urlsafe(challenge_id);
-        if !well_formed {
+    pub async fn step_up(
+        &self,
+        challenge_id: &str,
+        answer: StepUpAnswer<'_>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, SignInError> {
+        // Parsed before anything is counted: a malformed passkey answer is a bad request.
+        let assertion = match answer {
+            StepUpAnswer::Passkey(credential) => {
+                Some(Assertion::parse(credential).map_err(|_| SignInError::MalformedCredential)?)
+            }
+            StepUpAnswer::Code(_) => None,
+        };
+        if !super::passkeys::well_formed_id(challenge_id) {
             return Err(SignInError::InvalidCode);
         }
         let now = self.recorder.now();
@@ -278,7 +314,11 @@ impl SignInService {
                 retry_after_secs: retry_after_secs(retry_at, now),
             });
         }
-        let answer = self.factors.check(user.id, code, client, now).await?;
+        let answer = match (answer, &assertion) {
+            (_, Some(assertion)) => self.check_passkey(challenge_id, user.id, assertion, now).await?,
+            (StepUpAnswer::Code(code), None) => self.factors.check(user.id, code, client, now).await?,
+            (StepUpAnswer::Passkey(_), None) => Answer::Wrong,
+        };
         let passed = match answer {
             Answer::NoFactor => return Err(SignInError::InvalidCode),
             Answer::Passed => true,
@@ -302,6 +342,9 @@ impl SignInService {
         }
         event.decision = Decision::Challenge;
         event.risk_reasons.push("second_factor_passed".to_owned());
+        if assertion.is_some() {
+            event.risk_reasons.push("passkey".to_owned());
+        }
         let memory = self.risk.memory(user.id, client, &event.place).await?;
         let signals = self.risk.signals(client, &user.username, now).await?;
         // The password stage's account-wide count stays; its other counts are cleared or
@@ -471,6 +514,7 @@ mod tests {
             geo: Arc::new(Geolocator::empty()),
             throttle: ThrottlePolicy::default(),
             risk: RiskPolicy::default(),
+            relying_party: crate::domain::passkey::RelyingParty::new("http://localhost:8000").unwrap(),
         });
         let watched = Arc::new(Watched {
             inner: store,
@@ -492,6 +536,7 @@ mod tests {
             factors: real.factors.clone(),
             gate: real.gate.clone(),
             proofs: real.proofs.clone(),
+            passkeys: real.passkeys.clone(),
         };
         (sign_in, services, watched)
     }
