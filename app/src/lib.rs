@@ -13,6 +13,7 @@ pub mod csr;
 mod pages;
 mod session;
 pub mod wire;
+mod webauthn;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -6,6 +6,7 @@ mod home;
 mod live;
 mod login;
 mod not_found;
+mod passkeys;
 mod password;
 mod resume;
 mod review;

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::{BeginTotp, ConfirmTotp, RegenerateRecoveryCodes, RemoveTotp, second_factor_status};
 use crate::components::Protected;
+use super::passkeys::Passkeys;
 
 /// Two-step verification: enrol an authenticator app (QR code, then a first code), keep the
 /// recovery codes shown once, make new ones, or remove the app. Every change asks for the
@@ -46,6 +47,9 @@ pub fn SecurityPage() -> impl IntoView {
                     }
                 }}
             />
+        </section>
+        <section class="card">
+            <Passkeys />
         </section>
     }
 }

@@ -234,11 +234,14 @@ impl PasskeyService {
         answer: &Assertion,
         now: DateTime<Utc>,
     ) -> Result<Result<PasskeyRecord, Refusal>, Fault> {
-        let Some(ceremony) = self.take(challenge_id, Purpose::SignIn, now).await? else {
-            return Ok(Err(Refusal::unknown("no such ceremony")));
-        };
+        // The credential first, so that a refusal of a known passkey (a replay, another
+        // origin) lands in its owner's log.
         let Some(passkey) = self.passkeys.passkey_by_credential(&answer.credential_id()).await? else {
+            self.take(challenge_id, Purpose::SignIn, now).await?;
             return Ok(Err(Refusal::unknown("unknown credential")));
+        };
+        let Some(ceremony) = self.take(challenge_id, Purpose::SignIn, now).await? else {
+            return Ok(Err(Refusal::of(&passkey, "no such ceremony".to_owned())));
         };
         let handle_matches = answer
             .user_handle()

@@ -1,9 +1,15 @@
+//! The sign-in page: the password form, passkeys ([`passkey`]), the step-up a risky
+//! sign-in asks for, and the renewal of a device-bound session.
+
+mod passkey;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{AppError, SignIn, StepUp};
+use passkey::{PasskeySignIn, StepUpPasskey};
 
 /// The sign-in form. It works as a plain form post before the WASM loads; once hydrated it
 /// submits in the background and shows failures without a reload.
@@ -12,16 +18,20 @@ pub fn LoginPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let step_up = ServerAction::<StepUp>::new();
     // A risky sign-in comes back asking for the second factor: the page switches to the
-    // code form for that challenge.
-    let challenge = move || match sign_in.value().get() {
-        Some(Err(AppError::StepUpRequired(challenge))) => Some(challenge.challenge_id),
+    // step-up for that challenge (the user's passkey first, where they have one).
+    let step_up_challenge = move || match sign_in.value().get() {
+        Some(Err(AppError::StepUpRequired(challenge))) => Some(challenge),
         _ => None,
     };
+    let challenge = move || step_up_challenge().map(|c| c.challenge_id);
+    let passkey_step_up = move || step_up_challenge().and_then(|c| c.passkey.map(|options| (c.challenge_id, options)));
+    // What a passkey attempt had to say; the forms' own failures come from their actions.
+    let passkey_error = RwSignal::new(None::<String>);
     let error = move || match (sign_in.value().get(), step_up.value().get()) {
         (_, Some(Err(e))) => Some(e.to_string()),
-        (Some(Err(AppError::StepUpRequired(_))), _) => None,
+        (Some(Err(AppError::StepUpRequired(_))), _) => passkey_error.get(),
         (Some(Err(e)), _) => Some(e.to_string()),
-        _ => None,
+        _ => passkey_error.get(),
     };
 
     let changed = move || use_query_map().read().get("changed").is_some();
@@ -68,9 +78,26 @@ pub fn LoginPage() -> impl IntoView {
                 </p>
             </Show>
             <Show when=move || challenge().is_some()>
-                <p class="notice" role="status">
-                    "This sign-in looks different from your usual ones. Enter the code from your authenticator app, or a recovery code."
-                </p>
+                {move || match passkey_step_up() {
+                    Some((challenge_id, options)) => {
+                        view! {
+                            <p class="notice" role="status">
+                                "This sign-in looks different from your usual ones. Confirm it is you with your passkey."
+                            </p>
+                            <StepUpPasskey challenge_id options error=passkey_error />
+                            <p class="muted">"Or enter the code from your authenticator app, or a recovery code."</p>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <p class="notice" role="status">
+                                "This sign-in looks different from your usual ones. Enter the code from your authenticator app, or a recovery code."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }}
                 <ActionForm action=step_up attr:class="form" attr:id="step-up-form">
                     <input type="hidden" name="challenge_id" value=move || challenge().unwrap_or_default() />
                     <label>
@@ -93,7 +120,14 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=sign_in attr:class="form" attr:id="login-form" attr:hidden=move || challenge().is_some()>
                 <label>
                     "Username or e-mail"
-                    <input type="text" name="username" autocomplete="username" required maxlength="254" autofocus />
+                    <input
+                        type="text"
+                        name="username"
+                        autocomplete="username webauthn"
+                        required
+                        maxlength="254"
+                        autofocus
+                    />
                 </label>
                 <label>
                     "Password"
@@ -103,6 +137,9 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
+            <Show when=move || challenge().is_none()>
+                <PasskeySignIn error=passkey_error />
+            </Show>
             <Show when=move || error().is_some()>
                 <p class="error" role="alert">
                     {error}
