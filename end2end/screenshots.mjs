@@ -84,7 +84,7 @@ try {
     await page.locator("body[data-hydrated=true]").waitFor();
     await page.getByLabel("Username or e-mail").fill("admin");
     await page.getByLabel("Password").fill(adminPassword);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByTestId("username").waitFor();
     await page.goto(`${base}/admin/live`);
     await page.locator("[data-testid=connection][data-state=live]").waitFor();

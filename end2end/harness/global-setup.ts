@@ -20,7 +20,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { STATE_FILE, STEPPER, type E2eState } from "./state";
+import { PASSKEYER, STATE_FILE, STEPPER, type E2eState } from "./state";
 
 const root = path.resolve(__dirname, "..", "..");
 
@@ -67,6 +67,9 @@ export default async function globalSetup(): Promise<void> {
       FIN_RISK_STEP_UP: "0.001",
       // The static bundle served alone on another port: another origin of the same site.
       FIN_CORS_ORIGINS: crossBundleURL,
+      // Passkeys need a relying party that is a host name: the passkey test browses
+      // http://localhost (a secure context too), the others 127.0.0.1.
+      FIN_PUBLIC_URL: `http://localhost:${port}`,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -91,6 +94,7 @@ export default async function globalSetup(): Promise<void> {
 
   await waitUntilHealthy(baseURL, 30_000);
   await createUser(bin, databaseUrl, STEPPER.username, STEPPER.password);
+  await createUser(bin, databaseUrl, PASSKEYER.username, PASSKEYER.password);
   await waitForGeolocation(baseURL, 60_000);
 
   const bundle = spawn(process.execPath, [path.join(__dirname, "static-site.mjs")], {

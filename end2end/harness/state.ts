@@ -25,6 +25,9 @@ export interface E2eState {
 // sign-ins stay free of challenges for the other tests).
 export const STEPPER = { username: "stepper", password: "second factor passphrase 42" };
 
+// The account the passkey test adds a passkey to.
+export const PASSKEYER = { username: "passkeyer", password: "phishing resistant passphrase 7" };
+
 export function readState(): E2eState {
   return JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as E2eState;
 }

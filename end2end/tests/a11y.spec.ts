@@ -52,7 +52,7 @@ for (const viewport of VIEWPORTS) {
     expect(await violations(page), "/login").toEqual([]);
     await page.getByLabel("Username or e-mail").fill("admin");
     await page.getByLabel("Password").fill(readState().adminPassword);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByTestId("username")).toHaveText("admin");
 
     for (const path of PAGES) {
@@ -73,7 +73,7 @@ test("the console's own row, the new-account form and the device list read right
   await hydrated(page);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(readState().adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText("admin");
 
   // The administrator's own row offers nothing the server would refuse.

@@ -11,7 +11,7 @@ async function signInFrom(browser: Browser, ip: string) {
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(readState().adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText("admin");
   return { context, page };
 }

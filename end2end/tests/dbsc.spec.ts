@@ -33,7 +33,7 @@ test("Chromium registers its DBSC key with the sign-in and renews through it; th
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText("admin");
 
   // The browser answered the sign-in's Secure-Session-Registration in the background: the

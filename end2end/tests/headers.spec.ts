@@ -28,7 +28,7 @@ test("pages are served under a strict policy and every page still works under it
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(readState().adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText("admin");
   for (const path of ["/activity", "/devices", "/security", "/admin/activity", "/admin/users", "/admin/live"]) {
     await page.goto(path);

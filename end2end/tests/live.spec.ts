@@ -11,7 +11,7 @@ async function signIn(page: Page, username: string, password: string) {
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
   await page.getByLabel("Username or e-mail").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText(username);
 }
 

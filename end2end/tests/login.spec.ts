@@ -13,7 +13,7 @@ test("the admin signs in with the password printed on first start, and signs out
   await hydrated(page);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("username")).toHaveText("admin");
@@ -53,7 +53,7 @@ test("a wrong password shows the error without reloading the page", async ({ pag
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill("definitely not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 
   await expect(page.getByRole("alert")).toHaveText("Invalid username or password");
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);

@@ -25,7 +25,7 @@ async function signIn(browser: Browser, baseURL: string): Promise<{ page: Page; 
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
   await page.getByLabel("Username or e-mail").fill("admin");
   await page.getByLabel("Password").fill(readState().adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("username")).toHaveText("admin");
   await expect(page).toHaveURL(`${baseURL}/`);
   return { page, violations };

@@ -28,7 +28,7 @@ async function openAs(browser: Browser, ip: string, userAgent?: string) {
 async function fillSignIn(page: import("@playwright/test").Page, username: string, password: string) {
   await page.getByLabel("Username or e-mail").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 test("enrol TOTP, step up a far-away sign-in with the code, and lose a session to a foreign refresh", async ({ browser }) => {

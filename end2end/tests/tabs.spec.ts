@@ -38,7 +38,7 @@ test("a key-bound session renews in two tabs across token expiry; its copied coo
   await expect(first.locator("body[data-hydrated=true]")).toHaveCount(1);
   await first.getByLabel("Username or e-mail").fill("admin");
   await first.getByLabel("Password").fill(readState().adminPassword);
-  await first.getByRole("button", { name: "Sign in" }).click();
+  await first.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(first.getByTestId("username")).toHaveText("admin");
 
   // The page made a key WebCrypto will not export and bound the new session to it (a few

@@ -11,6 +11,7 @@ mod password;
 mod resume;
 mod review;
 mod security;
+mod user_passkeys;
 mod users;
 
 pub use activity::{AdminActivityPage, MyActivityPage};

@@ -1,5 +1,5 @@
 //! The admin console's accounts: search, create, activate or deactivate, grant or remove
-//! the admin role, reset a password, end sessions. The server checks every call; this page
+//! the admin role, reset a password, end sessions, see and remove passkeys. The server checks every call; this page
 //! only offers what an administrator may ask for.
 
 use leptos::prelude::*;
@@ -13,6 +13,7 @@ use crate::api::{
 };
 use crate::components::Protected;
 use crate::components::format::short_time;
+use super::user_passkeys::UserPasskeys;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -175,6 +176,7 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
             let id = u.id;
             let (active, admin, you) = (u.is_active, u.is_admin, u.you);
             let resetting = RwSignal::new(false);
+            let showing_passkeys = RwSignal::new(false);
             view! {
                 <tr data-testid="user-row" data-user=u.username.clone() class:inactive=!active>
                     <td>
@@ -255,7 +257,17 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
                             >
                                 "Reset password"
                             </button>
+                            <button
+                                type="button"
+                                class="secondary small"
+                                on:click=move |_| showing_passkeys.update(|s| *s = !*s)
+                            >
+                                "Passkeys"
+                            </button>
                         </div>
+                        <Show when=move || showing_passkeys.get()>
+                            <UserPasskeys user_id=id />
+                        </Show>
                         <Show when=move || resetting.get()>
                             <ActionForm action=actions.reset attr:class="inline-form">
                                 <input type="hidden" name="user_id" value=id.to_string() />

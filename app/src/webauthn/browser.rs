@@ -14,6 +14,19 @@ pub fn supported() -> bool {
     })
 }
 
+/// Whether the options' `rpId` is this page's host or a parent domain of it.
+pub fn rp_matches_page(options_json: &str) -> bool {
+    let rp_id = JSON::parse(options_json)
+        .ok()
+        .and_then(|options| Reflect::get(&options, &"rpId".into()).ok())
+        .and_then(|id| id.as_string());
+    let host = web_sys::window().and_then(|w| w.location().hostname().ok());
+    match (rp_id, host) {
+        (Some(rp_id), Some(host)) => host == rp_id || host.ends_with(&format!(".{rp_id}")),
+        _ => false,
+    }
+}
+
 /// Signs request options with a passkey the person picks (a modal prompt).
 pub async fn sign_in(options_json: &str) -> Result<String, WebAuthnError> {
     request("get", "parseRequestOptionsFromJSON", options_json, None).await

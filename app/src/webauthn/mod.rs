@@ -12,6 +12,8 @@ mod browser;
 
 /// Why no credential came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// The server render only ever answers `Unsupported`.
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
 pub enum WebAuthnError {
     /// This browser has no passkey support (or not the JSON helpers).
     Unsupported,
@@ -37,6 +39,19 @@ pub fn supported() -> bool {
     return browser::supported();
     #[cfg(not(feature = "browser"))]
     false
+}
+
+/// Whether passkeys for these options can work on this page: the relying party they name
+/// must be the page's host or a parent domain of it (a page reached by address, as
+/// `127.0.0.1`, cannot use passkeys made for `localhost`).
+pub fn usable_for(options_json: &str) -> bool {
+    #[cfg(feature = "browser")]
+    return supported() && browser::rp_matches_page(options_json);
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = options_json;
+        false
+    }
 }
 
 /// Signs request options with a passkey the person picks (a modal prompt).

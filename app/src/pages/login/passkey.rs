@@ -56,19 +56,25 @@ pub fn PasskeySignIn(error: RwSignal<Option<String>>) -> impl IntoView {
     let available = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let autofill = StoredValue::new_local(None::<Autofill>);
-    // Effects run in the browser only: there the autofill offer starts, and stays until a
-    // passkey is picked, the button is pressed, or the page goes away.
+    // Effects run in the browser only: there the page asks for options, shows the button
+    // when passkeys of that relying party can work here, and offers them in the username
+    // field's autofill until one is picked, the button is pressed, or the page goes away.
     Effect::new(move |_| {
         if !webauthn::supported() {
             return;
         }
-        available.set(true);
-        let Some(offer) = Autofill::new() else { return };
-        autofill.set_value(Some(offer.clone()));
         leptos::task::spawn_local(async move {
             let Ok(ceremony) = passkey_options().await else { return };
-            let answer = offer.offer(&ceremony.options).await;
-            if let Some(problem) = finish(ceremony, answer).await {
+            if !webauthn::usable_for(&ceremony.options) {
+                return;
+            }
+            available.set(true);
+            let Some(offer) = Autofill::new() else { return };
+            autofill.set_value(Some(offer.clone()));
+            // Only a passkey picked from the autofill has anything to say; an offer that
+            // ended without one (cancelled, unavailable) is silent.
+            let Ok(credential) = offer.offer(&ceremony.options).await else { return };
+            if let Some(problem) = finish(ceremony, Ok(credential)).await {
                 error.set(Some(problem));
             }
         });
