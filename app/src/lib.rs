@@ -12,8 +12,8 @@ mod components;
 pub mod csr;
 mod pages;
 mod session;
-pub mod wire;
 mod webauthn;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

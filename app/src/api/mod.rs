@@ -67,10 +67,16 @@ impl<T> Reply<T> {
 
 /// Everything the server functions ask of the server.
 #[cfg(feature = "ssr")]
-pub trait Backend: AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
+pub trait Backend:
+    AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static
+{
+}
 
 #[cfg(feature = "ssr")]
-impl<T> Backend for T where T: AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static {}
+impl<T> Backend for T where
+    T: AuthBackend + FactorBackend + PasskeyBackend + SessionBackend + ActivityBackend + AdminBackend + 'static
+{
+}
 
 /// How the backend travels through the Leptos context.
 #[cfg(feature = "ssr")]

@@ -98,7 +98,13 @@ pub trait PasskeyBackend: Send + Sync {
     async fn begin_passkey(&self, head: &Parts, password: Option<String>) -> Result<PasskeyCeremony, AppError>;
 
     /// Registers the new passkey under `name`.
-    async fn add_passkey(&self, head: &Parts, challenge_id: &str, credential: &str, name: &str) -> Result<Passkey, AppError>;
+    async fn add_passkey(
+        &self,
+        head: &Parts,
+        challenge_id: &str,
+        credential: &str,
+        name: &str,
+    ) -> Result<Passkey, AppError>;
 
     /// Removes one of the signed-in user's passkeys (after re-authentication).
     async fn remove_passkey(&self, head: &Parts, id: &str, password: Option<String>) -> Result<(), AppError>;

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::{RemovePasskey, add_passkey, begin_passkey, passkeys};
+use crate::components::Protected;
 use crate::components::format::short_time;
 use crate::webauthn::{self, WebAuthnError};
 use crate::wire::Passkey;
@@ -94,25 +95,27 @@ pub fn Passkeys() -> impl IntoView {
         <p class="muted">
             "A passkey signs you in with your device's screen lock, with no password to type or to be phished."
         </p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                list.get()
-                    .map(|found| match found {
-                        Ok(found) if found.is_empty() => {
-                            view! { <p class="muted" data-testid="passkey-list">"No passkeys yet."</p> }.into_any()
-                        }
-                        Ok(found) => {
-                            view! {
-                                <ul class="passkeys" data-testid="passkey-list">
-                                    {found.into_iter().map(row).collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    })
+        <Protected
+            resource=list
+            next="/security"
+            render={move |found: Vec<Passkey>| {
+                if found.is_empty() {
+                    view! {
+                        <p class="muted" data-testid="passkey-list">
+                            "No passkeys yet."
+                        </p>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <ul class="passkeys" data-testid="passkey-list">
+                            {found.into_iter().map(row).collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
             }}
-        </Transition>
+        />
         <form class="form" on:submit=add>
             <label>
                 "Current password for passkey changes (not needed within five minutes of signing in)"

@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::passkeys::Passkeys;
 use crate::api::{BeginTotp, ConfirmTotp, RegenerateRecoveryCodes, RemoveTotp, second_factor_status};
 use crate::components::Protected;
-use super::passkeys::Passkeys;
 
 /// Two-step verification: enrol an authenticator app (QR code, then a first code), keep the
 /// recovery codes shown once, make new ones, or remove the app. Every change asks for the

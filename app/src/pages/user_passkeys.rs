@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 
 use crate::api::{AdminRemovePasskey, admin_user_passkeys};
+use crate::components::Protected;
 use crate::components::format::short_time;
+use crate::wire::Passkey;
 
 #[component]
 pub fn UserPasskeys(user_id: i64) -> impl IntoView {
@@ -16,49 +18,43 @@ pub fn UserPasskeys(user_id: i64) -> impl IntoView {
         _ => None,
     };
     view! {
-        <Transition fallback=|| view! { <p class="muted small">"Loading passkeys…"</p> }>
-            {move || {
-                list.get()
-                    .map(|found| match found {
-                        Ok(found) if found.is_empty() => {
-                            view! { <p class="muted small">"No passkeys."</p> }.into_any()
-                        }
-                        Ok(found) => {
-                            let rows = found
-                                .into_iter()
-                                .map(|passkey| {
-                                    let passkey_id = passkey.id.clone();
-                                    let label = format!("Remove passkey {}", passkey.name);
-                                    view! {
-                                        <li data-testid="admin-passkey">
-                                            {passkey.name} " "
-                                            <span class="muted small">
-                                                {format!("added {}", short_time(&passkey.created_at))}
-                                            </span>
-                                            <button
-                                                type="button"
-                                                class="secondary small danger"
-                                                aria-label=label
-                                                on:click=move |_| {
-                                                    remove
-                                                        .dispatch(AdminRemovePasskey {
-                                                            user_id,
-                                                            passkey_id: passkey_id.clone(),
-                                                        });
-                                                }
-                                            >
-                                                "Remove"
-                                            </button>
-                                        </li>
+        <Protected
+            resource=list
+            next="/admin/users"
+            render={move |found: Vec<Passkey>| {
+                if found.is_empty() {
+                    return view! { <p class="muted small">"No passkeys."</p> }.into_any();
+                }
+                let rows = found
+                    .into_iter()
+                    .map(|passkey| {
+                        let passkey_id = passkey.id.clone();
+                        let label = format!("Remove passkey {}", passkey.name);
+                        view! {
+                            <li data-testid="admin-passkey">
+                                {passkey.name} " "
+                                <span class="muted small">{format!("added {}", short_time(&passkey.created_at))}</span>
+                                <button
+                                    type="button"
+                                    class="secondary small danger"
+                                    aria-label=label
+                                    on:click=move |_| {
+                                        remove
+                                            .dispatch(AdminRemovePasskey {
+                                                user_id,
+                                                passkey_id: passkey_id.clone(),
+                                            });
                                     }
-                                })
-                                .collect_view();
-                            view! { <ul class="passkeys">{rows}</ul> }.into_any()
+                                >
+                                    "Remove"
+                                </button>
+                            </li>
                         }
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     })
+                    .collect_view();
+                view! { <ul class="passkeys">{rows}</ul> }.into_any()
             }}
-        </Transition>
+        />
         <Show when=move || failed().is_some()>
             <p class="error" role="alert">
                 {failed}

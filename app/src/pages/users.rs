@@ -7,13 +7,13 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
+use super::user_passkeys::UserPasskeys;
 use crate::api::{
     AdminCreateUser, AdminEndSessions, AdminResetPassword, AdminUnlockFactor, AdminUpdateUser, AdminUser, AppError,
     admin_users,
 };
 use crate::components::Protected;
 use crate::components::format::short_time;
-use super::user_passkeys::UserPasskeys;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {

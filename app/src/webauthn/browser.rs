@@ -9,9 +9,8 @@ use super::WebAuthnError;
 
 /// Whether this browser speaks WebAuthn with the Level 3 JSON helpers.
 pub fn supported() -> bool {
-    credential_class().is_some_and(|class| {
-        Reflect::get(&class, &"parseRequestOptionsFromJSON".into()).is_ok_and(|f| f.is_function())
-    })
+    credential_class()
+        .is_some_and(|class| Reflect::get(&class, &"parseRequestOptionsFromJSON".into()).is_ok_and(|f| f.is_function()))
 }
 
 /// Whether the options' `rpId` is this page's host or a parent domain of it.

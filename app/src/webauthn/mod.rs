@@ -88,7 +88,9 @@ pub struct Autofill {
 impl Autofill {
     pub fn new() -> Option<Self> {
         #[cfg(feature = "browser")]
-        return web_sys::AbortController::new().ok().map(|controller| Self { controller });
+        return web_sys::AbortController::new()
+            .ok()
+            .map(|controller| Self { controller });
         #[cfg(not(feature = "browser"))]
         None
     }

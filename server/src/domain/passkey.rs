@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use webauthn_rs::prelude::{
     AuthenticationResult, CreationChallengeResponse, DiscoverableAuthentication, Passkey as Credential,
-    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid,
-    Webauthn, WebauthnBuilder,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
+    WebauthnBuilder,
 };
 
 /// How long the browser may take over a ceremony; the server's challenge lives as long.
@@ -242,10 +242,7 @@ impl RelyingParty {
             .iter()
             .map(|c| serde_json::from_str::<Credential>(&c.stored).map_err(stored))
             .collect::<Result<Vec<_>, _>>()?;
-        let (options, state) = self
-            .webauthn
-            .start_passkey_authentication(&passkeys)
-            .map_err(refused)?;
+        let (options, state) = self.webauthn.start_passkey_authentication(&passkeys).map_err(refused)?;
         Ok(Ceremony {
             options: to_json(&options.public_key)?,
             state: serde_json::to_string(&state).map_err(stored)?,
@@ -277,9 +274,9 @@ fn verified(passkey: &mut Credential, result: &AuthenticationResult) -> Result<V
     if !result.user_verified() {
         return Err(PasskeyError::Refused("user verification missing".to_owned()));
     }
-    let changed = passkey.update_credential(result).ok_or_else(|| {
-        PasskeyError::Refused("the assertion is for another credential".to_owned())
-    })?;
+    let changed = passkey
+        .update_credential(result)
+        .ok_or_else(|| PasskeyError::Refused("the assertion is for another credential".to_owned()))?;
     let updated = match changed {
         true => Some(serde_json::to_string(passkey).map_err(stored)?),
         false => None,
@@ -400,7 +397,10 @@ mod tests {
                 "authenticatorData": "", "clientDataJSON": "", "signature": ""}}),
         ] {
             assert!(matches!(Assertion::parse(&bad), Err(PasskeyError::Malformed)), "{bad}");
-            assert!(matches!(Attestation::parse(&bad), Err(PasskeyError::Malformed)), "{bad}");
+            assert!(
+                matches!(Attestation::parse(&bad), Err(PasskeyError::Malformed)),
+                "{bad}"
+            );
         }
     }
 }

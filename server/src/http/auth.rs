@@ -121,7 +121,12 @@ async fn sign_in(
 ///
 /// A browser's fresh, unbound session is offered DBSC registration (`registration`: the
 /// challenge to sign).
-pub(super) fn token_response(signed_in: &SignedIn, delivery: Delivery, cookies: Cookies, registration: Option<&str>) -> Response {
+pub(super) fn token_response(
+    signed_in: &SignedIn,
+    delivery: Delivery,
+    cookies: Cookies,
+    registration: Option<&str>,
+) -> Response {
     let access_token = signed_in.access.token.expose_secret();
     let refresh_token = signed_in.refresh.expose_secret();
     let body = TokenResponse {

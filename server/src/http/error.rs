@@ -293,7 +293,9 @@ impl From<FactorError> for ApiError {
             FactorError::Busy => ApiError::busy(PASSWORD_CHECKS_BUSY),
             FactorError::NotFound => ApiError::resource_not_found(),
             FactorError::InvalidPasskey => ApiError::new(StatusCode::BAD_REQUEST, "invalid_passkey", error.to_string()),
-            FactorError::InvalidName(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message),
+            FactorError::InvalidName(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            }
             FactorError::Fault(fault) => fault.into(),
         }
     }

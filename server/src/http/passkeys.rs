@@ -111,7 +111,13 @@ pub async fn finish_registration(
     let added = state
         .services
         .passkeys
-        .finish_registration(&caller, &request.challenge_id, &request.credential, &request.name, &client)
+        .finish_registration(
+            &caller,
+            &request.challenge_id,
+            &request.credential,
+            &request.name,
+            &client,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(wire::passkey(added))))
 }

@@ -95,9 +95,7 @@ impl PasskeyService {
             ceremony: ceremony.state,
         })
         .map_err(|e| fault(PasskeyError::Stored(e.to_string())))?;
-        let challenge_id = self
-            .keep(Purpose::Register, Some(caller.user.id), state)
-            .await?;
+        let challenge_id = self.keep(Purpose::Register, Some(caller.user.id), state).await?;
         Ok(PasskeyOptions {
             challenge_id,
             options: ceremony.options,
@@ -123,8 +121,8 @@ impl PasskeyService {
             .await?
             .filter(|c| c.user_id == Some(caller.user.id))
             .ok_or(FactorError::InvalidPasskey)?;
-        let registration: Registration = serde_json::from_str(&ceremony.state)
-            .map_err(|e| fault(PasskeyError::Stored(e.to_string())))?;
+        let registration: Registration =
+            serde_json::from_str(&ceremony.state).map_err(|e| fault(PasskeyError::Stored(e.to_string())))?;
         let made = match self.rp.finish_registration(&answer, &registration.ceremony) {
             Ok(made) => made,
             Err(PasskeyError::Stored(cause)) => return Err(fault(PasskeyError::Stored(cause))),
@@ -145,9 +143,7 @@ impl PasskeyService {
             created_at: now,
             last_used_at: None,
         };
-        let mut event = self
-            .recorder
-            .caller_event(EventType::UserUpdated, caller, client, now);
+        let mut event = self.recorder.caller_event(EventType::UserUpdated, caller, client, now);
         event.risk_reasons = vec!["passkey_added".to_owned()];
         self.passkeys.add_passkey(&record, &event).await?;
         Ok(record)

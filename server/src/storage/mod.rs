@@ -16,18 +16,27 @@ use std::sync::Arc;
 pub use error::{RedactedUrl, StoreError};
 pub use models::{
     ActivityFilter, ActivityRecord, BoundKey, Challenge, Decision, EventType, FailureSignals, NewActivity, NewSession,
-    NewVerdict, PasskeyCeremonyRow, PasskeyRecord, PasskeyUse, RefreshContext, ReviewVerdict, RevokeSessions, RiskLearning, RotateOutcome, Rotation, SessionRecord,
-    SpentToken, StoredBaseline, StoredSigningKey, TotpFactor,
+    NewVerdict, PasskeyCeremonyRow, PasskeyRecord, PasskeyUse, RefreshContext, ReviewVerdict, RevokeSessions,
+    RiskLearning, RotateOutcome, Rotation, SessionRecord, SpentToken, StoredBaseline, StoredSigningKey, TotpFactor,
 };
 pub use roles::{
-    ActivityStore, FactorStore, KeyStore, PasskeyStore, ProofStore, RiskStore, Schema, SessionStore, ThrottleStore, UserStore,
+    ActivityStore, FactorStore, KeyStore, PasskeyStore, ProofStore, RiskStore, Schema, SessionStore, ThrottleStore,
+    UserStore,
 };
 pub use signal::{ActivitySignal, ActivityWakeups, Wakeup};
 pub use sql::SqlStore;
 
 /// Every role: what the application is assembled from. Services take the roles they use.
 pub trait Store:
-    Schema + UserStore + SessionStore + ActivityStore + ThrottleStore + FactorStore + RiskStore + KeyStore + ProofStore
+    Schema
+    + UserStore
+    + SessionStore
+    + ActivityStore
+    + ThrottleStore
+    + FactorStore
+    + RiskStore
+    + KeyStore
+    + ProofStore
     + PasskeyStore
 {
 }

@@ -62,7 +62,13 @@ impl PasskeyBackend for WebBackend {
         Ok(ceremony(passkeys.begin_registration(&caller, password, &client).await?))
     }
 
-    async fn add_passkey(&self, head: &Parts, challenge_id: &str, answer: &str, name: &str) -> Result<Passkey, AppError> {
+    async fn add_passkey(
+        &self,
+        head: &Parts,
+        challenge_id: &str,
+        answer: &str,
+        name: &str,
+    ) -> Result<Passkey, AppError> {
         let caller = self.caller(head).await?;
         let client = self.client(head);
         let answer = credential(answer)?;

@@ -122,7 +122,10 @@ async fn a_passkey_is_added_and_signs_in_without_a_username() {
     };
     assert!(has("user_updated", "passkey_added"));
     assert!(has("login_succeeded", "\"passkey\""));
-    assert!(has("login_failed", "passkey_refused"), "the replay is in the owner's log");
+    assert!(
+        has("login_failed", "passkey_refused"),
+        "the replay is in the owner's log"
+    );
 }
 
 /// A phishing page's origin, an authenticator that did not verify its user, a stranger's
@@ -137,20 +140,32 @@ async fn phished_unverified_foreign_and_cloned_answers_are_refused() {
     add_passkey(&app, &access, &mut key).await;
 
     key.origin_override = Some("http://localhost.evil.example".to_owned());
-    assert_eq!(error_code(sign_in(&app, &mut key).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut key).await, 401).await,
+        "invalid_credentials"
+    );
     key.origin_override = None;
 
     key.user_verified = false;
-    assert_eq!(error_code(sign_in(&app, &mut key).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut key).await, 401).await,
+        "invalid_credentials"
+    );
     key.user_verified = true;
 
     let mut stranger = SoftwareAuthenticator::stranger(ORIGIN, &key.user_handle());
-    assert_eq!(error_code(sign_in(&app, &mut stranger).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut stranger).await, 401).await,
+        "invalid_credentials"
+    );
 
     assert_eq!(sign_in(&app, &mut key).await.status(), 200);
     // A clone of the key replays the counter the original has already shown.
     key.set_counter(0);
-    assert_eq!(error_code(sign_in(&app, &mut key).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut key).await, 401).await,
+        "invalid_credentials"
+    );
 
     // Synced passkeys keep their counter at zero: that is no clone.
     app.create_user("ravi", false).await;
@@ -222,9 +237,21 @@ async fn registration_refuses_replays_foreign_ceremonies_duplicates_and_stale_se
     app.clock.advance(chrono::Duration::minutes(6));
     let stale = post(&app, "/api/me/passkeys/start", Some(&sam), json!({})).await;
     assert_eq!(error_code(stale, 403).await, "reauthentication_required");
-    let wrong = post(&app, "/api/me/passkeys/start", Some(&sam), json!({"password": "not it"})).await;
+    let wrong = post(
+        &app,
+        "/api/me/passkeys/start",
+        Some(&sam),
+        json!({"password": "not it"}),
+    )
+    .await;
     assert_eq!(error_code(wrong, 400).await, "invalid_current_password");
-    let right = post(&app, "/api/me/passkeys/start", Some(&sam), json!({"password": PASSWORD})).await;
+    let right = post(
+        &app,
+        "/api/me/passkeys/start",
+        Some(&sam),
+        json!({"password": PASSWORD}),
+    )
+    .await;
     assert_eq!(right.status(), 200);
 }
 
@@ -250,7 +277,8 @@ async fn a_risky_password_sign_in_asks_for_the_passkey_first() {
     assert_eq!(allowed.len(), 1);
 
     let step_up = |credential: Value| {
-        let body = json!({"challenge_id": challenge["challenge_id"], "credential": credential, "refresh_delivery": "body"});
+        let body =
+            json!({"challenge_id": challenge["challenge_id"], "credential": credential, "refresh_delivery": "body"});
         post(&app, "/api/auth/step-up", None, body)
     };
     let mut stranger = SoftwareAuthenticator::stranger(ORIGIN, &key.user_handle());
@@ -291,7 +319,10 @@ async fn removed_passkeys_no_longer_sign_in_and_admins_can_remove_them() {
             .send()
     };
     assert_eq!(delete(path.clone(), access.clone()).await.unwrap().status(), 204);
-    assert_eq!(error_code(sign_in(&app, &mut key).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut key).await, 401).await,
+        "invalid_credentials"
+    );
     assert!(list(&app, &access).await.is_empty());
     let again = delete(path, access.clone()).await.unwrap();
     assert_eq!(error_code(again, 404).await, "not_found");
@@ -319,7 +350,10 @@ async fn removed_passkeys_no_longer_sign_in_and_admins_can_remove_them() {
     let one = format!("{admin_path}/{}", second["id"].as_str().unwrap());
     assert_eq!(delete(one.clone(), root.clone()).await.unwrap().status(), 204);
     assert_eq!(error_code(delete(one, root).await.unwrap(), 404).await, "not_found");
-    assert_eq!(error_code(sign_in(&app, &mut key).await, 401).await, "invalid_credentials");
+    assert_eq!(
+        error_code(sign_in(&app, &mut key).await, 401).await,
+        "invalid_credentials"
+    );
     let events = app.store().activity_page(None, None, 100).await.unwrap();
     assert!(
         events
@@ -336,7 +370,11 @@ async fn malformed_passkey_bodies_are_client_errors() {
     let (access, _) = app.login_tokens("wes").await;
     let started = start_sign_in(&app).await;
 
-    for credential in [json!("x"), json!({}), json!({"id": "AA", "rawId": "AA", "type": "public-key"})] {
+    for credential in [
+        json!("x"),
+        json!({}),
+        json!({"id": "AA", "rawId": "AA", "type": "public-key"}),
+    ] {
         let response = finish_sign_in(&app, &started["challenge_id"], &credential).await;
         assert_eq!(error_code(response, 400).await, "invalid_request", "{credential}");
     }

@@ -77,7 +77,9 @@ pub fn LoginPage() -> impl IntoView {
                     "Password changed. Sign in with your new password."
                 </p>
             </Show>
-            <Show when=move || challenge().is_some()>
+            <Show when=move || {
+                challenge().is_some()
+            }>
                 {move || match passkey_step_up() {
                     Some((challenge_id, options)) => {
                         view! {
@@ -97,8 +99,7 @@ pub fn LoginPage() -> impl IntoView {
                         }
                             .into_any()
                     }
-                }}
-                <ActionForm action=step_up attr:class="form" attr:id="step-up-form">
+                }} <ActionForm action=step_up attr:class="form" attr:id="step-up-form">
                     <input type="hidden" name="challenge_id" value=move || challenge().unwrap_or_default() />
                     <label>
                         "Authentication code"

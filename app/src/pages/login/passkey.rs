@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 
 use crate::api::{passkey_options, passkey_sign_in, step_up_passkey};
-use crate::wire::{AppError, PasskeyCeremony};
 use crate::webauthn::{self, Autofill, WebAuthnError};
+use crate::wire::{AppError, PasskeyCeremony};
 
 /// Why a passkey sign-in did not happen, in words for the page; `None` when there is
 /// nothing to say (the person cancelled, or the browser offers no autofill).
@@ -73,7 +73,9 @@ pub fn PasskeySignIn(error: RwSignal<Option<String>>) -> impl IntoView {
             autofill.set_value(Some(offer.clone()));
             // Only a passkey picked from the autofill has anything to say; an offer that
             // ended without one (cancelled, unavailable) is silent.
-            let Ok(credential) = offer.offer(&ceremony.options).await else { return };
+            let Ok(credential) = offer.offer(&ceremony.options).await else {
+                return;
+            };
             if let Some(problem) = finish(ceremony, Ok(credential)).await {
                 error.set(Some(problem));
             }
@@ -100,7 +102,13 @@ pub fn PasskeySignIn(error: RwSignal<Option<String>>) -> impl IntoView {
     };
     view! {
         <Show when=move || available.get()>
-            <button type="button" class="secondary" data-testid="passkey-sign-in" on:click=sign_in disabled=move || busy.get()>
+            <button
+                type="button"
+                class="secondary"
+                data-testid="passkey-sign-in"
+                on:click=sign_in
+                disabled=move || busy.get()
+            >
                 "Sign in with a passkey"
             </button>
         </Show>

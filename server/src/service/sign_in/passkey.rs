@@ -127,7 +127,12 @@ impl SignInService {
 
     /// Logs a refused passkey sign-in (in its owner's log when it named a known passkey);
     /// the answer is the one a wrong password gets.
-    async fn refused(&self, refusal: Refusal, client: &ClientInfo, now: DateTime<Utc>) -> Result<SignInError, SignInError> {
+    async fn refused(
+        &self,
+        refusal: Refusal,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<SignInError, SignInError> {
         tracing::info!(user_id = ?refusal.owner, why = %refusal.why, "passkey sign-in refused");
         let mut event = self
             .recorder

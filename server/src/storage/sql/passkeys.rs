@@ -23,12 +23,12 @@ impl PasskeyStore for SqlStore {
     }
 
     async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
-        Ok(
-            query(format!("select {PASSKEY_COLUMNS} from passkeys where credential_id = $1"))
-                .bind(credential_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(query(format!(
+            "select {PASSKEY_COLUMNS} from passkeys where credential_id = $1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn add_passkey(&self, passkey: &PasskeyRecord, event: &NewActivity) -> Result<(), StoreError> {
