@@ -33,6 +33,9 @@ pub fn Passkeys() -> impl IntoView {
     let name = RwSignal::new("Passkey".to_owned());
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
+    // Known once the page runs in a browser (effects never run in the server render).
+    let can_add = RwSignal::new(false);
+    Effect::new(move |_| can_add.set(webauthn::supported()));
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
@@ -116,31 +119,36 @@ pub fn Passkeys() -> impl IntoView {
                 }
             }}
         />
-        <form class="form" on:submit=add>
-            <label>
-                "Current password for passkey changes (not needed within five minutes of signing in)"
-                <input
-                    type="password"
-                    autocomplete="current-password"
-                    maxlength="1024"
-                    prop:value=password
-                    on:input=move |ev| password.set(event_target_value(&ev))
-                />
-            </label>
-            <label>
-                "Passkey name"
-                <input
-                    type="text"
-                    maxlength="64"
-                    required
-                    prop:value=name
-                    on:input=move |ev| name.set(event_target_value(&ev))
-                />
-            </label>
-            <button type="submit" disabled=move || busy.get()>
-                "Add a passkey"
-            </button>
-        </form>
+        <Show
+            when=move || can_add.get()
+            fallback=|| view! { <p class="muted">"This browser cannot make passkeys."</p> }
+        >
+            <form class="form" on:submit=add>
+                <label>
+                    "Current password for passkey changes (not needed within five minutes of signing in)"
+                    <input
+                        type="password"
+                        autocomplete="current-password"
+                        maxlength="1024"
+                        prop:value=password
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Passkey name"
+                    <input
+                        type="text"
+                        maxlength="64"
+                        required
+                        prop:value=name
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit" disabled=move || busy.get()>
+                    "Add a passkey"
+                </button>
+            </form>
+        </Show>
         <Show when=move || error().is_some()>
             <p class="error" role="alert">
                 {error}

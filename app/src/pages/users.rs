@@ -260,6 +260,7 @@ fn UserTable(users: Vec<AdminUser>, actions: Actions) -> impl IntoView {
                             <button
                                 type="button"
                                 class="secondary small"
+                                aria-expanded=move || showing_passkeys.get().to_string()
                                 on:click=move |_| showing_passkeys.update(|s| *s = !*s)
                             >
                                 "Passkeys"

@@ -13,7 +13,7 @@ pub fn supported() -> bool {
         .is_some_and(|class| Reflect::get(&class, &"parseRequestOptionsFromJSON".into()).is_ok_and(|f| f.is_function()))
 }
 
-/// Whether the options' `rpId` is this page's host or a parent domain of it.
+/// Whether the options' `rpId` is this page's host.
 pub fn rp_matches_page(options_json: &str) -> bool {
     let rp_id = JSON::parse(options_json)
         .ok()
@@ -21,7 +21,8 @@ pub fn rp_matches_page(options_json: &str) -> bool {
         .and_then(|id| id.as_string());
     let host = web_sys::window().and_then(|w| w.location().hostname().ok());
     match (rp_id, host) {
-        (Some(rp_id), Some(host)) => host == rp_id || host.ends_with(&format!(".{rp_id}")),
+        // Exactly, as the server accepts exactly its own origin.
+        (Some(rp_id), Some(host)) => host == rp_id,
         _ => false,
     }
 }
@@ -112,6 +113,8 @@ fn rejected(error: JsValue) -> WebAuthnError {
         .unwrap_or_default();
     match name.as_str() {
         "NotAllowedError" | "AbortError" => WebAuthnError::Cancelled,
+        // A creation whose excluded credentials this authenticator holds.
+        "InvalidStateError" => WebAuthnError::Failed("this device already holds a passkey for your account".to_owned()),
         _ => failed(error),
     }
 }

@@ -42,8 +42,8 @@ pub fn supported() -> bool {
 }
 
 /// Whether passkeys for these options can work on this page: the relying party they name
-/// must be the page's host or a parent domain of it (a page reached by address, as
-/// `127.0.0.1`, cannot use passkeys made for `localhost`).
+/// must be the page's host (a page reached by address, as `127.0.0.1`, cannot use passkeys
+/// made for `localhost`, and the server accepts its own origin only).
 pub fn usable_for(options_json: &str) -> bool {
     #[cfg(feature = "browser")]
     return supported() && browser::rp_matches_page(options_json);

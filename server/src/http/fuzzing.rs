@@ -11,9 +11,12 @@ use super::admin::{NewUserBody, UpdateUserBody};
 use super::auth::{LoginRequest, StepUpRequest, TokenBody, optional_body, parse_body};
 use super::extract::json_body;
 use super::me::{ConfirmTotp, PasswordChange};
+use super::passkeys::{FinishRegistration, FinishSignIn};
 
 /// Every body and query shape the API accepts.
-pub const SHAPES: usize = 10;
+pub const SHAPES: usize = 12;
+/// The shapes that are query strings (the rest are bodies).
+pub const QUERIES: [usize; 2] = [8, 9];
 
 /// Decodes `input` as shape `shape % SHAPES` sent with `content_type`, the way its handler
 /// does. `Err` holds the status, error code and message the caller would get.
@@ -38,7 +41,9 @@ pub fn decode(shape: usize, content_type: &str, input: &[u8]) -> Result<(), (u16
         6 => json_body::<ConfirmTotp>(Json::from_bytes(input)).map(drop),
         7 => json_body::<super::activity::VerdictBody>(Json::from_bytes(input)).map(drop),
         8 => parse_query(std::str::from_utf8(input).ok(), true).map(drop),
-        _ => parse_query(std::str::from_utf8(input).ok(), false).map(drop),
+        9 => parse_query(std::str::from_utf8(input).ok(), false).map(drop),
+        10 => parse_body::<FinishSignIn>(&headers, bytes()).map(drop),
+        _ => parse_body::<FinishRegistration>(&headers, bytes()).map(drop),
     };
     outcome.map_err(|error| (error.status.as_u16(), error.code, error.message))
 }

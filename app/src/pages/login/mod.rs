@@ -59,6 +59,7 @@ pub fn LoginPage() -> impl IntoView {
     }
     // The page binds the session it is about to sign in to its own key (see `session`).
     let signing_in = move |_| {
+        passkey_error.set(None);
         #[cfg(feature = "browser")]
         crate::session::renewal::signing_in();
     };
@@ -87,7 +88,9 @@ pub fn LoginPage() -> impl IntoView {
                                 "This sign-in looks different from your usual ones. Confirm it is you with your passkey."
                             </p>
                             <StepUpPasskey challenge_id options error=passkey_error />
-                            <p class="muted">"Or enter the code from your authenticator app, or a recovery code."</p>
+                            <p class="muted">
+                                "Or, if you set one up, enter the code from your authenticator app, or a recovery code."
+                            </p>
                         }
                             .into_any()
                     }

@@ -44,6 +44,8 @@ async fn finish(ceremony: PasskeyCeremony, answer: Result<String, WebAuthnError>
             go_home();
             None
         }
+        // No username was typed: the password's wording would puzzle.
+        Err(AppError::InvalidCredentials) => Some("That passkey did not sign you in.".to_owned()),
         Err(error) => Some(error.to_string()),
     }
 }
@@ -63,14 +65,16 @@ pub fn PasskeySignIn(error: RwSignal<Option<String>>) -> impl IntoView {
         if !webauthn::supported() {
             return;
         }
+        // Made (and kept for the clean-up) before the first await, so a page left while the
+        // options are on their way still calls the offer off.
+        let Some(offer) = Autofill::new() else { return };
+        autofill.set_value(Some(offer.clone()));
         leptos::task::spawn_local(async move {
             let Ok(ceremony) = passkey_options().await else { return };
             if !webauthn::usable_for(&ceremony.options) {
                 return;
             }
             available.set(true);
-            let Some(offer) = Autofill::new() else { return };
-            autofill.set_value(Some(offer.clone()));
             // Only a passkey picked from the autofill has anything to say; an offer that
             // ended without one (cancelled, unavailable) is silent.
             let Ok(credential) = offer.offer(&ceremony.options).await else {
